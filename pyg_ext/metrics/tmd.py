@@ -29,13 +29,22 @@ How it is computed (exact, no approximation):
    :math:`\mathrm{TD}` is computed once per pair of *distinct* trees per level
    for a whole collection (MUTAG: 7 / 33 / 174 / 572 distinct trees at depths
    1-4 among 3,371 nodes).
-2. Unit masses make every OT a square assignment problem of size
-   :math:`\max(\deg, \deg')`; these are solved exactly in vectorised batches
-   (:func:`._ot.batched_assignment`) or by a compiled Hungarian algorithm when
-   numba is installed.
+2. Unit masses make every OT an assignment problem; the blank padding is
+   folded into a *rectangular* one (the unmatched trees of the larger side
+   pay their blank distance), so a 620-node graph against a 40-node one
+   costs :math:`40^2 \cdot 620`, not :math:`620^3`. The numpy path solves
+   child problems in vectorised batches (:func:`._ot.batched_assignment`)
+   and graph problems with scipy; the numba path (:mod:`._numba`) solves
+   both with compiled enumeration / subset-DP / Hungarian solvers in
+   parallel, after cancelling the trees both sides share (exact: every
+   level's tree distance is a pseudometric and OT under a metric cost does
+   not change when the same point is removed from both sides).
 3. Blank-tree distances are computed once per distinct tree.
-4. The graph-level OT (padded to :math:`\max(n_a, n_b)` trees) is an
-   assignment problem solved exactly with scipy (or numba, in parallel).
+4. The numpy path memoises every level; the numba path memoises levels
+   ``2 .. L-1`` and solves the top level per graph pair from a cache-local
+   block of level ``L-1`` when that is cheaper than storing it (PROTEINS:
+   35,676 distinct depth-4 trees, a 10 GB matrix; a pair needs only its two
+   graphs' trees).
 
 Things users trip over:
 
@@ -77,11 +86,23 @@ BACKENDS = ('auto', 'numpy', 'numba')
 #: ``pyg_ext.metrics.tmd.MAX_MATRIX_BYTES = ...`` on a big machine.
 MAX_MATRIX_BYTES = 4 * 1024 ** 3
 
+#: ``backend='auto'`` takes numba (when installed) for collections with more
+#: nodes than this: the numpy path memoises every level (PROTEINS at depth 4
+#: would need a 10 GB matrix), the numba path solves the top level per graph
+#: pair
+AUTO_NUMBA_NODES = 10_000
 
-def check_matrix_size(rows: int, cols: int, level: int) -> None:
+#: entries of the level below the top from which the fused top level copies
+#: each graph pair's block into a local matrix first (cache locality)
+LOCAL_BLOCK_MIN = 1 << 22
+
+
+def check_matrix_size(rows: int, cols: int, level: int,
+                      copies: int = 2) -> None:
     """Raise a :class:`MemoryError` naming the cause when the distinct-tree
-    distance matrix of one level would exceed :data:`MAX_MATRIX_BYTES`."""
-    need = (rows + 1) * (cols + 1) * 8 * 2
+    distance matrices of one level (``copies`` of them alive at once) would
+    exceed :data:`MAX_MATRIX_BYTES`."""
+    need = (rows + 1) * (cols + 1) * 8 * copies
     if need > MAX_MATRIX_BYTES:
         raise MemoryError(
             f'{rows} x {cols} distinct computation trees at level {level}: '
@@ -242,22 +263,6 @@ def _assignment_matrix(E: np.ndarray, rch: np.ndarray, rdeg: np.ndarray,
     A = np.zeros((nr, nc))
     if nr == 0 or nc == 0:
         return A
-    if backend == 'numba':
-        kern = _ot.numba_kernels()
-        if symmetric:
-            pi, pj = np.triu_indices(nr)
-        else:
-            pi, pj = np.repeat(np.arange(nr), nc), np.tile(np.arange(nc), nr)
-        nz = np.maximum(rdeg[pi], cdeg[pj]) > 0
-        pi, pj = pi[nz].astype(np.int64), pj[nz].astype(np.int64)
-        out = np.empty(len(pi))
-        kern.level_pairs(np.ascontiguousarray(E), np.ascontiguousarray(rch),
-                         rdeg.astype(np.int64), np.ascontiguousarray(cch),
-                         cdeg.astype(np.int64), pi, pj, out)
-        A[pi, pj] = out
-        if symmetric:
-            A[pj, pi] = out
-        return A
     rgroups = {int(k): np.flatnonzero(rdeg == k) for k in np.unique(rdeg)}
     cgroups = {int(k): np.flatnonzero(cdeg == k) for k in np.unique(cdeg)}
     for kr, rows in rgroups.items():
@@ -363,52 +368,235 @@ def graph_level(costs: TreeCosts, batch: GraphBatch, row_graphs: np.ndarray,
     if progress_bar:
         from tqdm.auto import tqdm
         bar = tqdm(total=len(pi), desc='TMD graph pairs')
-    if backend == 'numba':
-        kern = _ot.numba_kernels()
+    from scipy.optimize import linear_sum_assignment
+
+    rows = [ridx[rptr[g]:rptr[g + 1]] for g in range(len(row_graphs))]
+    cols = [cidx[cptr[h]:cptr[h + 1]] for h in range(len(col_graphs))]
+
+    def solve(ch: np.ndarray) -> None:
+        for t in ch:
+            r, c = rows[pi[t]], cols[pj[t]]
+            if len(r) == 0 or len(c) == 0:
+                out[t] = E[r, blank_c].sum() + E[blank_r, c].sum()
+                continue
+            # blank padding folded into a rectangular problem: the unmatched
+            # trees of the larger graph pay their blank distance
+            if len(r) <= len(c):
+                bl = E[blank_r, c]
+                M = E[r[:, None], c[None, :]] - bl[None, :]
+            else:
+                bl = E[r, blank_c]
+                M = E[r[:, None], c[None, :]] - bl[:, None]
+            a, b = linear_sum_assignment(M)
+            out[t] = bl.sum() + M[a, b].sum()
+
+    if n_jobs > 1 and len(pi) > 256:
+        from concurrent.futures import ThreadPoolExecutor
+        parts = np.array_split(np.arange(len(pi)), 8 * n_jobs)
+        with ThreadPoolExecutor(n_jobs) as ex:
+            for part in ex.map(lambda c: (solve(c), c)[1], parts):
+                if bar is not None:
+                    bar.update(len(part))
+    else:
         for ch in chunks:
-            res = np.empty(len(ch))
-            kern.graph_pairs(E, rptr, ridx, cptr, cidx, blank_r, blank_c,
-                             pi[ch].astype(np.int64), pj[ch].astype(np.int64),
-                             res)
-            out[ch] = res
+            solve(ch)
             if bar is not None:
                 bar.update(len(ch))
-    else:
-        from scipy.optimize import linear_sum_assignment
-
-        rows = [ridx[rptr[g]:rptr[g + 1]] for g in range(len(row_graphs))]
-        cols = [cidx[cptr[h]:cptr[h + 1]] for h in range(len(col_graphs))]
-
-        def solve(ch: np.ndarray) -> None:
-            for t in ch:
-                r, c = rows[pi[t]], cols[pj[t]]
-                n = max(len(r), len(c))
-                if n == 0:
-                    out[t] = 0.0
-                    continue
-                if len(r) < n:
-                    r = np.concatenate([r, np.full(n - len(r), blank_r)])
-                if len(c) < n:
-                    c = np.concatenate([c, np.full(n - len(c), blank_c)])
-                M = E[r[:, None], c[None, :]]
-                a, b = linear_sum_assignment(M)
-                out[t] = M[a, b].sum()
-
-        if n_jobs > 1 and len(pi) > 256:
-            from concurrent.futures import ThreadPoolExecutor
-            parts = np.array_split(np.arange(len(pi)), 8 * n_jobs)
-            with ThreadPoolExecutor(n_jobs) as ex:
-                for part in ex.map(lambda c: (solve(c), c)[1], parts):
-                    if bar is not None:
-                        bar.update(len(part))
-        else:
-            for ch in chunks:
-                solve(ch)
-                if bar is not None:
-                    bar.update(len(ch))
     if bar is not None:
         bar.close()
     return out
+
+
+def _graph_lists(batch: GraphBatch, graphs: np.ndarray, colour: np.ndarray,
+                 pos: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Per graph of ``graphs`` (consecutive graphs of ``batch``): its
+    distinct trees (``dist[dptr[g]:dptr[g + 1]]``, positions by ``pos``),
+    their colours (sorted) and multiplicities."""
+    lo, hi = int(batch.ptr[graphs[0]]), int(batch.ptr[graphs[-1] + 1])
+    sizes = batch.sizes[graphs]
+    local_graph = np.repeat(np.arange(len(graphs)), sizes)
+    P = int(colour.max()) + 2
+    key = local_graph * P + colour[lo:hi]
+    uniq, cnt = np.unique(key, return_counts=True)
+    col = (uniq % P).astype(np.int64)
+    dptr = np.searchsorted(uniq // P, np.arange(len(graphs) + 1)).astype(
+        np.int64)
+    return dptr, pos[col].astype(np.int64), col, cnt.astype(np.int64)
+
+
+def _local_lists(batch: GraphBatch, graphs: np.ndarray, ref: Any,
+                 prev_colour: np.ndarray, prev_pos: np.ndarray,
+                 root_pos: np.ndarray, blank: np.ndarray,
+                 c1: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Inputs of :func:`._numba.fused_local_pairs` for one side: per graph
+    its distinct level-``L-1`` trees (positions into the memoised matrix)
+    and its distinct top-level trees with children as local indices."""
+    lptr, lpos, lcol, _ = _graph_lists(batch, graphs, prev_colour, prev_pos)
+    dptr, _, dcol, dcnt = _graph_lists(batch, graphs, ref.colour,
+                                       np.arange(len(ref.rep)))
+    owner = np.repeat(np.arange(len(graphs)), np.diff(dptr))
+    deg = ref.degree[dcol].astype(np.int64)
+    chc = np.ascontiguousarray(ref.children[dcol])      # colours, padded
+    P = int(max(prev_colour.max(), chc.max())) + 2
+    keys = np.repeat(np.arange(len(graphs)), np.diff(lptr)) * P + lcol
+    local = np.searchsorted(keys, owner[:, None] * P + chc) - lptr[owner][
+        :, None]
+    pad = np.arange(chc.shape[1])[None, :] >= deg[:, None]
+    local[pad] = 0
+    root = root_pos[c1[ref.rep[dcol]]].astype(np.int64)
+    return (lptr, lpos, dptr, dcol, dcnt, root,
+            np.ascontiguousarray(local.astype(np.int64)), chc, deg,
+            np.ascontiguousarray(blank[dcol]))
+
+
+def _memoise_top(R: int, C: int, rl: tuple[np.ndarray, ...],
+                 cl: tuple[np.ndarray, ...], pi: np.ndarray, pj: np.ndarray,
+                 symmetric: bool) -> bool:
+    """Store the top level's distinct-tree matrix (``R x C`` tree problems)
+    when that is fewer problems than solving each graph pair's distinct
+    trees on the fly, and it fits in :data:`MAX_MATRIX_BYTES`."""
+    if (R + 1) * (C + 1) * 8 > MAX_MATRIX_BYTES:
+        return False
+    dr = np.diff(rl[0]).astype(np.float64)
+    dc = np.diff(cl[0]).astype(np.float64)
+    fused = float((dr[pi] * dc[pj]).sum())
+    memo = R * C / (2.0 if symmetric else 1.0)
+    return memo <= fused
+
+
+def _tmd_matrix_numba(batch: GraphBatch, n_a: int | None, depth: int,
+                      w: np.ndarray, p: float,
+                      progress_bar: bool) -> np.ndarray:
+    """Exact TMD matrix with the compiled kernels of :mod:`._numba`.
+
+    Tree distances of levels ``2 .. depth - 1`` are memoised per pair of
+    distinct trees (:func:`._numba.level_matrix`). The top level is memoised
+    too when that is the cheaper way, else solved per graph pair from the
+    level below and never stored (:func:`._numba.fused_graph_pairs`): the top
+    level has the most distinct trees (PROTEINS: 35,676 at depth 4, a 10 GB
+    matrix) and a graph pair needs only the trees of its two graphs. Shared
+    trees cancel and the blank padding is folded into rectangular
+    assignments (see :mod:`._numba`)."""
+    kern = _ot.numba_kernels()
+    G, N = batch.num_graphs, batch.num_nodes
+    symmetric = n_a is None
+    split = N if symmetric else int(batch.ptr[n_a])
+    row_nodes = np.arange(split)
+    col_nodes = row_nodes if symmetric else np.arange(split, N)
+    row_graphs = np.arange(G if symmetric else n_a)
+    col_graphs = row_graphs if symmetric else np.arange(n_a, G)
+    if symmetric:
+        pi, pj = np.triu_indices(G, k=1)
+    else:
+        pi = np.repeat(np.arange(len(row_graphs)), len(col_graphs))
+        pj = np.tile(np.arange(len(col_graphs)), len(row_graphs))
+    out = np.empty(len(pi))
+    if len(pi) == 0:
+        return _assemble(out, pi, pj, G, n_a, symmetric)
+    c1, F1 = feature_colours(batch.x)
+    U = len(F1)
+    B1 = _norms(F1, p)
+    R, rpos1 = _positions(c1[row_nodes], U)
+    C, cpos1 = _positions(c1[col_nodes], U)
+    E1 = np.ascontiguousarray(
+        _extend(_feature_dist(F1[R], F1[C], p), B1[R], B1[C]))
+    Eprev, rpos, cpos = E1, rpos1, cpos1
+    colour, B = c1, B1
+    bar = None
+    if progress_bar:
+        from tqdm.auto import tqdm
+        bar = tqdm(total=depth - 1 + len(pi), desc='TMD (levels, pairs)')
+    empty_i = np.zeros((0, 1), np.int64)
+    empty_f = np.zeros(0)
+    top = dict(w=0.0, rroot=empty_f.astype(np.int64), rch=empty_i,
+               rchc=empty_i, rdeg=empty_f.astype(np.int64), rblank=empty_f)
+    topc = dict(top)
+    memo = True
+    for t in range(depth - 1):
+        ref = refine(batch, c1, colour, pad=U)
+        root = c1[ref.rep]
+        Bext = np.append(B, 0.0)
+        Bn = B1[root] + w[t] * Bext[ref.children].sum(1)
+        Un = len(ref.rep)
+        Rn, rpos_n = _positions(ref.colour[row_nodes], Un)
+        Cn, cpos_n = _positions(ref.colour[col_nodes], Un)
+        # children as positions into Eprev and as colours (sorted, padded)
+        rchc = np.ascontiguousarray(ref.children[Rn])
+        cchc = np.ascontiguousarray(ref.children[Cn])
+        rch = np.ascontiguousarray(rpos[rchc])
+        cch = np.ascontiguousarray(cpos[cchc])
+        rdeg = ref.degree[Rn].astype(np.int64)
+        cdeg = ref.degree[Cn].astype(np.int64)
+        rroot = rpos1[root[Rn]].astype(np.int64)
+        croot = cpos1[root[Cn]].astype(np.int64)
+        memo = True
+        if t == depth - 2:  # the top level
+            rl = _graph_lists(batch, row_graphs, ref.colour, rpos_n)
+            cl = rl if symmetric else _graph_lists(
+                batch, col_graphs, ref.colour, cpos_n)
+            memo = _memoise_top(len(Rn), len(Cn), rl, cl, pi, pj, symmetric)
+            if not memo and Eprev.size > LOCAL_BLOCK_MIN:
+                args_r = _local_lists(batch, row_graphs, ref, colour, rpos,
+                                      rpos1, Bn, c1)
+                args_c = args_r if symmetric else _local_lists(
+                    batch, col_graphs, ref, colour, cpos, cpos1, Bn, c1)
+                head = (Eprev, E1, float(w[t]), *args_r, *args_c)
+                return _run_pairs(
+                    lambda a, b, res, head=head: kern.fused_local_pairs(
+                        *head, a, b, res),
+                    out, pi, pj, G, n_a, symmetric, bar)
+            if not memo:
+                top = dict(w=float(w[t]), rroot=rroot, rch=rch, rchc=rchc,
+                           rdeg=rdeg, rblank=np.ascontiguousarray(Bn[Rn]))
+                topc = dict(w=float(w[t]), rroot=croot, rch=cch, rchc=cchc,
+                            rdeg=cdeg, rblank=np.ascontiguousarray(Bn[Cn]))
+                break
+        check_matrix_size(len(Rn), len(Cn), t + 2, copies=1)
+        E = np.empty((len(Rn) + 1, len(Cn) + 1))
+        kern.level_matrix(Eprev, E1, rroot, rch, rchc, rdeg, croot, cch,
+                          cchc, cdeg, float(w[t]), Bn[Rn], Bn[Cn], symmetric,
+                          E)
+        if bar is not None:
+            bar.update(1)
+        Eprev, rpos, cpos = E, rpos_n, cpos_n
+        colour, B, U = ref.colour, Bn, Un
+    if depth == 1:
+        rl = _graph_lists(batch, row_graphs, c1, rpos1)
+        cl = rl if symmetric else _graph_lists(batch, col_graphs, c1, cpos1)
+    return _run_pairs(
+        lambda a, b, res: kern.fused_graph_pairs(
+            Eprev, E1, top['w'], top['rroot'], top['rch'], top['rchc'],
+            top['rdeg'], top['rblank'], topc['rroot'], topc['rch'],
+            topc['rchc'], topc['rdeg'], topc['rblank'], *rl, *cl, memo, a,
+            b, res),
+        out, pi, pj, G, n_a, symmetric, bar)
+
+
+def _run_pairs(kernel: Any, out: np.ndarray, pi: np.ndarray, pj: np.ndarray,
+               G: int, n_a: int | None, symmetric: bool,
+               bar: Any) -> np.ndarray:
+    # shuffle the pairs so that the threads get balanced work
+    order = np.random.default_rng(0).permutation(len(pi))
+    for ch in np.array_split(order, 64 if bar is not None else 1):
+        res = np.empty(len(ch))
+        kernel(pi[ch].astype(np.int64), pj[ch].astype(np.int64), res)
+        out[ch] = res
+        if bar is not None:
+            bar.update(len(ch))
+    if bar is not None:
+        bar.close()
+    return _assemble(out, pi, pj, G, n_a, symmetric)
+
+
+def _assemble(vals: np.ndarray, pi: np.ndarray, pj: np.ndarray, G: int,
+              n_a: int | None, symmetric: bool) -> np.ndarray:
+    if symmetric:
+        D = np.zeros((G, G))
+        D[pi, pj] = vals
+        D[pj, pi] = vals
+        return D
+    assert n_a is not None
+    return vals.reshape(n_a, G - n_a)
 
 
 def _tmd_matrix(batch: GraphBatch, n_a: int | None, depth: int,
@@ -417,9 +605,13 @@ def _tmd_matrix(batch: GraphBatch, n_a: int | None, depth: int,
     depth = _check_depth(depth)
     w = resolve_weights(weights, depth)
     p = _check_p(p)
-    backend = _backend(backend)
+    backend = _backend(backend,
+                       prefer_numba=batch.num_nodes > AUTO_NUMBA_NODES)
     jobs = _n_jobs(n_jobs)
     G = batch.num_graphs
+    if backend == 'numba':
+        with _Threads(jobs, backend):
+            return _tmd_matrix_numba(batch, n_a, depth, w, p, progress_bar)
     with _Threads(jobs, backend):
         if n_a is None:  # pairwise
             nodes = np.arange(batch.num_nodes)
@@ -454,9 +646,12 @@ def tmd_pairwise(graphs: Sequence[Any], depth: int = 4,
 
     See :func:`tree_movers_distance` for the arguments; ``n_jobs`` threads
     (``-1``: all cores) run the graph-level problems, ``progress_bar`` shows
-    tqdm bars, ``backend`` is ``'auto'`` (numpy/scipy), ``'numpy'`` or
+    tqdm bars, ``backend`` is ``'auto'`` (numpy/scipy, or numba above
+    :data:`AUTO_NUMBA_NODES` nodes when it is installed), ``'numpy'`` or
     ``'numba'`` (compiled, parallel over ``n_jobs`` threads; compiles once on
-    first use). Both backends are exact.
+    first use, then cached on disk). Both backends are exact; numba is the
+    one for large collections (PROTEINS, 1,113 graphs: depth 3 in about a
+    minute on 2 cores, see ``docs/metrics.md``).
     """
     batch = prepare(graphs, flow)
     return _tmd_matrix(batch, None, depth, weights, p, backend, n_jobs,
