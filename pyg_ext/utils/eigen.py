@@ -28,8 +28,10 @@ zero-padded (with a boolean mask) when a graph has fewer than ``k`` of them.
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -44,6 +46,12 @@ _ALIASES = {'comb': 'none', 'combinatorial': 'none', None: 'none'}
 DENSE_THRESHOLD = 1000
 #: Upper bound on ``B * n * n`` float64 entries per batched ``eigh`` call.
 MAX_BUCKET_ENTRIES = 1 << 23
+#: buckets of graphs with at most this many nodes use the compiled solver of
+#: :mod:`._eigen_numba` on CPU when numba is installed (it forms only the
+#: ``k`` wanted eigenvectors; 1.8x LAPACK at 25 nodes); larger ones LAPACK
+COMPILED_MAX_NODES = 64
+#: set to ``False`` to always use ``torch.linalg.eigh``
+USE_COMPILED = True
 
 
 def check_normalization(normalization: str | None) -> str:
@@ -312,8 +320,17 @@ def batched_eigenpairs(
         return EigenResult(vecs_all.to(dtype), vals_all.to(dtype), mask_all,
                            cut_all)
 
+    _check_edges(edge_index, edge_graph, num_nodes, edge_weight)
     node_ptr = torch.zeros(B + 1, dtype=torch.long)
     node_ptr[1:] = num_nodes.cumsum(0)
+    if dev.type == 'cpu' and 0 < int(num_nodes.max()) <= min(
+            COMPILED_MAX_NODES, dense_threshold):
+        res = _all_compiled(edge_index, edge_graph, edge_weight, num_nodes,
+                            node_ptr, k, norm, drop_trivial, canonical_signs,
+                            zero_tol, cut_tol)
+        if res is not None:
+            return EigenResult(*(t.to(out_dev) for t in (
+                res[0].to(dtype), res[1].to(dtype), res[2], res[3])))
     if B == 1 and 0 < total <= dense_threshold:  # per-graph fast path
         return _dense_single(edge_index.to(dev), edge_weight, total, k, norm,
                              drop_trivial, canonical_signs, dtype, zero_tol,
@@ -363,16 +380,38 @@ def batched_eigenpairs(
                 sel = (b_pos >= c0) & (b_pos < c1)
                 sel_ei, sel_pos, sel_w = b_ei[:, sel], b_pos[sel] - c0, \
                     b_ew[sel]
+            sel_out = (_lowest_from_edges(sel_ei, sel_pos, sel_w, nb, n, k,
+                                          norm, drop_trivial, zero_tol,
+                                          cut_tol)
+                       if dev.type == 'cpu' and n <= COMPILED_MAX_NODES
+                       else None)
+            if sel_out is not None:
+                vals, vecs, mask, cut, deg = sel_out
+                if norm == 'rw':
+                    vecs = _rw_vectors(vecs, deg)
+                gs = graphs_d[c0:c1]
+                rows = (node_ptr[gs].unsqueeze(1)
+                        + torch.arange(n)).reshape(-1)
+                vecs_all[rows] = vecs.reshape(nb * n, k)
+                vals_all[gs] = vals
+                mask_all[gs] = mask
+                cut_all[gs] = cut
+                continue
             adj = torch.zeros(nb * n * n, dtype=f64, device=dev)
             adj.index_add_(0, sel_pos * (n * n) + sel_ei[0] * n + sel_ei[1],
                            sel_w)
             adj = adj.view(nb, n, n)
             adj = torch.maximum(adj, adj.transpose(1, 2))
             lap = dense_laplacian(adj, 'none' if norm == 'none' else 'sym')
-            evals, evecs = torch.linalg.eigh(lap)
-            evals = evals.clamp_min(0.0)
-            vals, vecs, mask, cut = _select(evals, evecs, k, drop_trivial,
-                                            zero_tol, cut_tol)
+            sel = (_lowest_compiled(lap, k, drop_trivial, zero_tol, cut_tol)
+                   if lap.device.type == 'cpu' and n <= COMPILED_MAX_NODES
+                   else None)
+            if sel is None:
+                evals, evecs = torch.linalg.eigh(lap)
+                evals = evals.clamp_min(0.0)
+                sel = _select(evals, evecs, k, drop_trivial, zero_tol,
+                              cut_tol)
+            vals, vecs, mask, cut = sel
             if norm == 'rw':
                 vecs = _rw_vectors(vecs, adj.sum(-1))
             gs = graphs_d[c0:c1]
@@ -387,6 +426,188 @@ def batched_eigenpairs(
         vecs_all = _canonicalize_ragged(vecs_all, node_ptr.to(dev), B)
     return EigenResult(vecs_all.to(out_dev, dtype), vals_all.to(out_dev, dtype),
                        mask_all.to(out_dev), cut_all.to(out_dev))
+
+
+def _lowest_compiled(lap: Tensor, k: int, drop_trivial: bool,
+                     zero_tol: float, cut_tol: float
+                     ) -> tuple[Tensor, Tensor, Tensor, Tensor] | None:
+    """:func:`_select` of the ``k`` kept pairs computed by the compiled
+    lowest-eigenpairs solver (:mod:`._eigen_numba`): only those ``k``
+    eigenvectors are formed. ``None`` without numba (the caller uses
+    ``torch.linalg.eigh``)."""
+    kern = _eigen_kernels() if USE_COMPILED else None
+    if kern is None:
+        return None
+    L = lap.numpy()
+    B, n, _ = L.shape
+    evals = np.empty((B, n))
+    vecs = np.empty((B, n, k))
+    start = np.empty(B, dtype=np.int64)
+    ok = np.empty(B, dtype=np.bool_)
+    kern.lowest_eigenpairs(L, k, drop_trivial, zero_tol, evals, vecs, start,
+                           ok)
+    ev = torch.from_numpy(evals)
+    V = torch.from_numpy(vecs)
+    st = torch.from_numpy(start)
+    if not ok.all():  # pragma: no cover - QL did not converge: LAPACK
+        bad = torch.from_numpy(~ok)
+        e2, v2 = torch.linalg.eigh(lap[bad])
+        e2 = e2.clamp_min(0.0)
+        v_sel = _select(e2, v2, k, drop_trivial, zero_tol, cut_tol)[1]
+        ev[bad] = e2
+        V[bad] = v_sel
+        st[bad] = ((e2 <= zero_tol).sum(1) if drop_trivial
+                   else torch.zeros_like(st[bad]))
+    idx = st.unsqueeze(1) + torch.arange(k)
+    mask = idx < n
+    vals = ev.gather(1, idx.clamp(max=max(n - 1, 0))) * mask
+    V = V * mask.unsqueeze(1)
+    nxt = st + k
+    last = ev.gather(1, (nxt - 1).clamp(0, max(n - 1, 0)).unsqueeze(1))
+    after = ev.gather(1, nxt.clamp(max=max(n - 1, 0)).unsqueeze(1))
+    cut = (nxt < n) & ((after - last).squeeze(1).abs() <= cut_tol)
+    if k == 0:
+        cut = torch.zeros(B, dtype=torch.bool)
+    return vals, V, mask, cut
+
+
+def _check_edges(edge_index: Tensor, edge_graph: Tensor, num_nodes: Tensor,
+                 edge_weight: Tensor | None) -> None:
+    """Clear errors for malformed input instead of a wrong answer (a local
+    id past its graph would land in the next graph's matrix)."""
+    if edge_index.dim() != 2 or edge_index.size(0) != 2:
+        raise ValueError(f'edge_index must have shape [2, E], got '
+                         f'{tuple(edge_index.shape)}')
+    E = edge_index.size(1)
+    if edge_graph.numel() != E:
+        raise ValueError(f'edge_graph has {edge_graph.numel()} entries for '
+                         f'{E} edges')
+    if (num_nodes < 0).any():
+        raise ValueError('num_nodes must be >= 0')
+    if E == 0:
+        return
+    eg = edge_graph.cpu().long()
+    B = num_nodes.numel()
+    if int(eg.min()) < 0 or int(eg.max()) >= B:
+        raise ValueError(f'edge_graph must be in [0, {B}) (one entry per '
+                         'graph in num_nodes)')
+    ei = edge_index.cpu()
+    lim = num_nodes[eg]
+    if bool(((ei < 0) | (ei >= lim)).any()):
+        raise ValueError('edge_index has local node ids outside [0, '
+                         'num_nodes) of their graph')
+    if edge_weight is not None:
+        ew = edge_weight.detach().view(-1)
+        if ew.numel() != E:
+            raise ValueError(f'edge_weight has {ew.numel()} entries for {E} '
+                             'edges')
+        if not bool(torch.isfinite(ew).all()) or bool((ew < 0).any()):
+            raise ValueError('edge_weight must be finite and >= 0')
+
+
+def _all_compiled(edge_index: Tensor, edge_graph: Tensor,
+                  edge_weight: Tensor | None, num_nodes: Tensor,
+                  node_ptr: Tensor, k: int, norm: str, drop_trivial: bool,
+                  canonical_signs: bool, zero_tol: float, cut_tol: float
+                  ) -> tuple[Tensor, Tensor, Tensor, Tensor] | None:
+    """Every graph in one compiled call (:func:`._eigen_numba.graphs_lowest`:
+    Laplacian, lowest pairs, ``'rw'`` scaling and canonical signs), no
+    bucketing and no per-bucket tensor work. ``None`` without numba or if
+    QL failed to converge on some graph (the caller takes the LAPACK
+    path)."""
+    kern = _eigen_kernels() if USE_COMPILED else None
+    if kern is None:
+        return None
+    ei = edge_index.cpu()
+    eg = edge_graph.cpu().long()
+    ew = (edge_weight.detach().cpu().double().view(-1)
+          if edge_weight is not None
+          else torch.ones(ei.size(1), dtype=torch.float64))
+    keep = ei[0] != ei[1]
+    if not bool(keep.all()):
+        ei, eg, ew = ei[:, keep], eg[keep], ew[keep]
+    if eg.numel() > 1 and not bool((eg[1:] >= eg[:-1]).all()):
+        order = torch.argsort(eg, stable=True)
+        ei, eg, ew = ei[:, order], eg[order], ew[order]
+    B = num_nodes.numel()
+    eptr = np.zeros(B + 1, dtype=np.int64)
+    np.cumsum(np.bincount(eg.numpy(), minlength=B), out=eptr[1:])
+    N = int(node_ptr[-1])
+    vecs = np.empty((N, k))
+    vals = np.empty((B, k))
+    mask = np.empty((B, k), dtype=np.bool_)
+    cut = np.empty(B, dtype=np.bool_)
+    ok = np.empty(B, dtype=np.bool_)
+    code = {'none': 0, 'sym': 1, 'rw': 2}[norm]
+    kern.graphs_lowest(np.ascontiguousarray(ei[0].numpy()),
+                       np.ascontiguousarray(ei[1].numpy()),
+                       np.ascontiguousarray(ew.numpy()), eptr,
+                       node_ptr.numpy(), code, k, drop_trivial, zero_tol,
+                       cut_tol, canonical_signs, 1e-6, vecs, vals, mask,
+                       cut, ok)
+    if not ok.all():  # pragma: no cover - QL did not converge
+        return None
+    return (torch.from_numpy(vecs), torch.from_numpy(vals),
+            torch.from_numpy(mask), torch.from_numpy(cut))
+
+
+def _lowest_from_edges(ei: Tensor, pos: Tensor, w: Tensor, nb: int, n: int,
+                       k: int, norm: str, drop_trivial: bool,
+                       zero_tol: float, cut_tol: float
+                       ) -> tuple[Tensor, ...] | None:
+    """The kept pairs of ``nb`` graphs of ``n`` nodes straight from their
+    edges (local ids, graph ``pos``), Laplacians built inside the compiled
+    kernel; also returns the degrees (for ``'rw'``). ``None`` without
+    numba."""
+    kern = _eigen_kernels() if USE_COMPILED else None
+    if kern is None:
+        return None
+    order = torch.argsort(pos, stable=True)
+    src = ei[0, order].numpy()
+    dst = ei[1, order].numpy()
+    wt = w[order].numpy()
+    eptr = np.zeros(nb + 1, dtype=np.int64)
+    np.cumsum(np.bincount(pos.numpy(), minlength=nb), out=eptr[1:])
+    evals = np.empty((nb, n))
+    vecs = np.empty((nb, n, k))
+    start = np.empty(nb, dtype=np.int64)
+    ok = np.empty(nb, dtype=np.bool_)
+    kern.laplacian_lowest(src, dst, wt, eptr, n, norm != 'none', k,
+                          drop_trivial, zero_tol, evals, vecs, start, ok)
+    if not ok.all():  # pragma: no cover - QL did not converge
+        return None
+    ev = torch.from_numpy(evals)
+    st = torch.from_numpy(start)
+    V = torch.from_numpy(vecs)
+    idx = st.unsqueeze(1) + torch.arange(k)
+    mask = idx < n
+    vals = ev.gather(1, idx.clamp(max=max(n - 1, 0))) * mask
+    V = V * mask.unsqueeze(1)
+    nxt = st + k
+    last = ev.gather(1, (nxt - 1).clamp(0, max(n - 1, 0)).unsqueeze(1))
+    after = ev.gather(1, nxt.clamp(max=max(n - 1, 0)).unsqueeze(1))
+    cut = (nxt < n) & ((after - last).squeeze(1).abs() <= cut_tol)
+    if k == 0:
+        cut = torch.zeros(nb, dtype=torch.bool)
+    deg = None
+    if norm == 'rw':
+        A = torch.zeros(nb * n * n, dtype=torch.float64)
+        A.index_add_(0, pos * (n * n) + ei[0] * n + ei[1], w)
+        A = A.view(nb, n, n)
+        deg = torch.maximum(A, A.transpose(1, 2)).sum(-1)
+    return vals, V, mask, cut, deg
+
+
+@functools.cache
+def _eigen_kernels() -> Any:
+    from pyg_ext.typing import WITH_NUMBA
+    if not WITH_NUMBA:
+        return None
+    try:
+        from pyg_ext.utils import _eigen_numba
+    except Exception:  # pragma: no cover - broken numba install
+        return None
+    return _eigen_numba
 
 
 def _dense_single(ei: Tensor, edge_weight: Tensor | None, n: int, k: int,
