@@ -142,3 +142,26 @@ def test_cli_errors(tmp_path: Path) -> None:
                  '--model', 'gin', '--root', root]) == 2
     assert main(['bench', 'heterophily', '--dataset', 'questions',
                  '--root', root]) == 2  # no --model, no --characterize
+
+
+def test_history_checkpoints_each_run(tmp_path: Path) -> None:
+    """``--history`` keeps every run's per-step curve, refreshed during
+    training, and its best step agrees with the reported scores."""
+    import json
+
+    from pyg_ext.bench import run_suite
+    root = _root(tmp_path)
+    hist = tmp_path / 'h.json'
+    res = run_suite('heterophily', [
+        '--dataset', 'questions', '--model', 'gcn,resnet', '--quick',
+        '--steps', '25', '--hidden', '8', '--layers', '1', '--splits', '2',
+        '--root', str(root), '--history', str(hist)])
+    curves = json.loads(hist.read_text())
+    assert set(curves) == {'gcn/L1/split0', 'gcn/L1/split1',
+                           'resnet/L1/split0', 'resnet/L1/split1'}
+    for key, c in curves.items():
+        assert c['steps_done'] == 25 and len(c['history']) == 25
+        model, split = key.split('/')[0], int(key[-1])
+        run = res['summary'][model]['runs'][split]
+        assert c['best_step'] == run['best_step']
+        assert c['test'] == pytest.approx(run['test'])

@@ -90,6 +90,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--time-budget', type=float, default=None,
                         help='seconds; start no new (model, depth) run after '
                         'this and report what finished')
+    parser.add_argument('--history', default=None, metavar='JSON',
+                        help='write every run\'s per-step (validation, '
+                        'test) curve to this file, refreshed every 20 '
+                        'steps (checkpoints long CPU runs)')
     parser.add_argument('--tf32', action='store_true',
                         help='allow TF32 matmuls on CUDA (faster)')
 
@@ -166,8 +170,13 @@ def roc_auc(scores: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
 def train_one(data: Any, model_name: str, num_layers: int, split: int,
               metric: str, *, hidden: int, heads: int, dropout: float,
               lr: float, steps: int, device: torch.device,
-              seed: int = 0) -> dict[str, Any]:
-    """Train on one split and return the best-validation step's scores."""
+              seed: int = 0,
+              on_step: Any = None) -> dict[str, Any]:
+    """Train on one split and return the best-validation step's scores.
+
+    ``on_step(step, hist)`` (optional) is called every 20 steps and after
+    the last one with the ``[steps, 2]`` (validation, test) history so far
+    (the runner's ``--history`` checkpoints long CPU runs with it)."""
     from pyg_ext.nn.models.heterophily import HeterophilyBaseline
 
     torch.manual_seed(seed)
@@ -207,6 +216,9 @@ def train_one(data: Any, model_name: str, num_layers: int, split: int,
                 pred = out.argmax(-1)
                 hist[step, 0] = (pred[va] == y[va]).double().mean()
                 hist[step, 1] = (pred[te] == y[te]).double().mean()
+        if on_step is not None and ((step + 1) % 20 == 0
+                                    or step + 1 == steps):
+            on_step(step + 1, hist[:step + 1].cpu())
     hist = hist.cpu()
     # first step with the best validation score (strict improvement, as in
     # the reference logger)
@@ -219,11 +231,13 @@ def run_models(data: Any, name: str, metric: str, models: list[str],
                depths: list[int], splits: list[int], *, hidden: int,
                heads: int, dropout: float, lr: float, steps: int,
                device: torch.device, budget: float | None = None,
-               progress: bool = False) -> dict[str, Any]:
+               progress: bool = False,
+               history: str | None = None) -> dict[str, Any]:
     """Train every (model, depth) on every split; pick the depth per model by
     mean validation score."""
     t_start = time.perf_counter()
     results: dict[str, Any] = {}
+    curves: dict[str, Any] = {}
     stopped = False
     for depth in depths:
         for model_name in models:
@@ -232,9 +246,14 @@ def run_models(data: Any, name: str, metric: str, models: list[str],
                 break
             runs = []
             for s in splits:
+                cb = None
+                if history is not None:
+                    cb = _history_writer(history, curves, name, model_name,
+                                         depth, s, steps)
                 r = train_one(data, model_name, depth, s, metric,
                               hidden=hidden, heads=heads, dropout=dropout,
-                              lr=lr, steps=steps, device=device, seed=s)
+                              lr=lr, steps=steps, device=device, seed=s,
+                              on_step=cb)
                 runs.append(r)
                 if progress:
                     print(f'  {model_name} L={depth} split {s}: val '
@@ -261,6 +280,35 @@ def run_models(data: Any, name: str, metric: str, models: list[str],
         }
     return {'summary': summary, 'stopped_early': stopped,
             'seconds': time.perf_counter() - t_start}
+
+
+def _history_writer(path: str, curves: dict[str, Any], name: str,
+                    model_name: str, depth: int, split: int,
+                    steps: int) -> Any:
+    """A ``train_one`` callback that rewrites ``path`` (JSON) with every
+    run's (validation, test) curve so far and its best-validation step, so
+    an interrupted CPU run keeps what it computed."""
+    import json
+
+    key = f'{model_name}/L{depth}/split{split}'
+    t0 = time.perf_counter()
+
+    def write(done: int, hist: torch.Tensor) -> None:
+        best = int(torch.argmax(hist[:, 0]))
+        curves[key] = {
+            'dataset': name, 'model': model_name, 'layers': depth,
+            'split': split, 'steps_done': done, 'steps': steps,
+            'best_step': best + 1, 'val': float(hist[best, 0]),
+            'test': float(hist[best, 1]),
+            'seconds': time.perf_counter() - t0,
+            'history': hist.tolist()}
+        tmp = f'{path}.tmp'
+        with open(tmp, 'w') as f:
+            json.dump(curves, f)
+        import os
+        os.replace(tmp, path)
+
+    return write
 
 
 # --- characterisation --------------------------------------------------------
@@ -367,7 +415,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     res = run_models(data, name, metric, models, depths, splits,
                      hidden=hidden, heads=args.heads, dropout=args.dropout,
                      lr=lr, steps=steps, device=device,
-                     budget=args.time_budget, progress=args.progress)
+                     budget=args.time_budget, progress=args.progress,
+                     history=args.history)
     rows = []
     for m, s in res['summary'].items():
         pub = published.get(m)
