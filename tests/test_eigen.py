@@ -12,8 +12,11 @@ from pyg_ext.typing import WITH_NUMBA
 @pytest.mark.skipif(not WITH_NUMBA, reason='numba not installed')
 @pytest.mark.parametrize('norm', ['sym', 'none', 'rw'])
 @pytest.mark.parametrize('drop_trivial', [False, True])
-def test_compiled_solver_matches_lapack(monkeypatch, norm, drop_trivial):
-    """The compiled lowest-eigenpairs path (numba, CPU) against
+@pytest.mark.parametrize('big', [False, True])
+def test_compiled_solver_matches_lapack(monkeypatch, norm, drop_trivial,
+                                       big):
+    """The compiled lowest-eigenpairs paths (numba, CPU: all graphs in one
+    call, or per size bucket next to a large graph) against
     ``torch.linalg.eigh`` on graphs with repeated eigenvalues (cycles,
     hypercube, disjoint copies), isolated nodes, weights, multi-edges and
     n <= k: same eigenvalues, masks and cut flags, and the same projectors
@@ -26,6 +29,8 @@ def test_compiled_solver_matches_lapack(monkeypatch, norm, drop_trivial):
               nx.disjoint_union(nx.cycle_graph(6), nx.cycle_graph(6)),
               nx.petersen_graph(), nx.path_graph(5), nx.empty_graph(4),
               nx.star_graph(7), nx.complete_graph(3)]
+    if big:  # a graph past COMPILED_MAX_NODES: the per-size bucket path
+        graphs.append(nx.cycle_graph(70))
     g = torch.Generator().manual_seed(0)
     eis, ws, sizes = [], [], []
     for G in graphs:

@@ -403,15 +403,10 @@ def batched_eigenpairs(
             adj = adj.view(nb, n, n)
             adj = torch.maximum(adj, adj.transpose(1, 2))
             lap = dense_laplacian(adj, 'none' if norm == 'none' else 'sym')
-            sel = (_lowest_compiled(lap, k, drop_trivial, zero_tol, cut_tol)
-                   if lap.device.type == 'cpu' and n <= COMPILED_MAX_NODES
-                   else None)
-            if sel is None:
-                evals, evecs = torch.linalg.eigh(lap)
-                evals = evals.clamp_min(0.0)
-                sel = _select(evals, evecs, k, drop_trivial, zero_tol,
-                              cut_tol)
-            vals, vecs, mask, cut = sel
+            evals, evecs = torch.linalg.eigh(lap)
+            evals = evals.clamp_min(0.0)
+            vals, vecs, mask, cut = _select(evals, evecs, k, drop_trivial,
+                                            zero_tol, cut_tol)
             if norm == 'rw':
                 vecs = _rw_vectors(vecs, adj.sum(-1))
             gs = graphs_d[c0:c1]
@@ -426,49 +421,6 @@ def batched_eigenpairs(
         vecs_all = _canonicalize_ragged(vecs_all, node_ptr.to(dev), B)
     return EigenResult(vecs_all.to(out_dev, dtype), vals_all.to(out_dev, dtype),
                        mask_all.to(out_dev), cut_all.to(out_dev))
-
-
-def _lowest_compiled(lap: Tensor, k: int, drop_trivial: bool,
-                     zero_tol: float, cut_tol: float
-                     ) -> tuple[Tensor, Tensor, Tensor, Tensor] | None:
-    """:func:`_select` of the ``k`` kept pairs computed by the compiled
-    lowest-eigenpairs solver (:mod:`._eigen_numba`): only those ``k``
-    eigenvectors are formed. ``None`` without numba (the caller uses
-    ``torch.linalg.eigh``)."""
-    kern = _eigen_kernels() if USE_COMPILED else None
-    if kern is None:
-        return None
-    L = lap.numpy()
-    B, n, _ = L.shape
-    evals = np.empty((B, n))
-    vecs = np.empty((B, n, k))
-    start = np.empty(B, dtype=np.int64)
-    ok = np.empty(B, dtype=np.bool_)
-    kern.lowest_eigenpairs(L, k, drop_trivial, zero_tol, evals, vecs, start,
-                           ok)
-    ev = torch.from_numpy(evals)
-    V = torch.from_numpy(vecs)
-    st = torch.from_numpy(start)
-    if not ok.all():  # pragma: no cover - QL did not converge: LAPACK
-        bad = torch.from_numpy(~ok)
-        e2, v2 = torch.linalg.eigh(lap[bad])
-        e2 = e2.clamp_min(0.0)
-        v_sel = _select(e2, v2, k, drop_trivial, zero_tol, cut_tol)[1]
-        ev[bad] = e2
-        V[bad] = v_sel
-        st[bad] = ((e2 <= zero_tol).sum(1) if drop_trivial
-                   else torch.zeros_like(st[bad]))
-    idx = st.unsqueeze(1) + torch.arange(k)
-    mask = idx < n
-    vals = ev.gather(1, idx.clamp(max=max(n - 1, 0))) * mask
-    V = V * mask.unsqueeze(1)
-    nxt = st + k
-    last = ev.gather(1, (nxt - 1).clamp(0, max(n - 1, 0)).unsqueeze(1))
-    after = ev.gather(1, nxt.clamp(max=max(n - 1, 0)).unsqueeze(1))
-    cut = (nxt < n) & ((after - last).squeeze(1).abs() <= cut_tol)
-    if k == 0:
-        cut = torch.zeros(B, dtype=torch.bool)
-    return vals, V, mask, cut
 
 
 def _check_edges(edge_index: Tensor, edge_graph: Tensor, num_nodes: Tensor,
