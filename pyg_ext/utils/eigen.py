@@ -52,6 +52,10 @@ MAX_BUCKET_ENTRIES = 1 << 23
 COMPILED_MAX_NODES = 64
 #: set to ``False`` to always use ``torch.linalg.eigh``
 USE_COMPILED = True
+#: fewest graphs (per call, or per size bucket) for the compiled path: its
+#: one-off compilation (~10 s, then cached on disk) pays off on dataset
+#: precomputes, not on a transform applied to one graph
+COMPILED_MIN_GRAPHS = 64
 
 
 def check_normalization(normalization: str | None) -> str:
@@ -323,8 +327,8 @@ def batched_eigenpairs(
     _check_edges(edge_index, edge_graph, num_nodes, edge_weight)
     node_ptr = torch.zeros(B + 1, dtype=torch.long)
     node_ptr[1:] = num_nodes.cumsum(0)
-    if dev.type == 'cpu' and 0 < int(num_nodes.max()) <= min(
-            COMPILED_MAX_NODES, dense_threshold):
+    if dev.type == 'cpu' and B >= COMPILED_MIN_GRAPHS and 0 < int(
+            num_nodes.max()) <= min(COMPILED_MAX_NODES, dense_threshold):
         res = _all_compiled(edge_index, edge_graph, edge_weight, num_nodes,
                             node_ptr, k, norm, drop_trivial, canonical_signs,
                             zero_tol, cut_tol)
@@ -384,6 +388,7 @@ def batched_eigenpairs(
                                           norm, drop_trivial, zero_tol,
                                           cut_tol)
                        if dev.type == 'cpu' and n <= COMPILED_MAX_NODES
+                       and nb >= COMPILED_MIN_GRAPHS
                        else None)
             if sel_out is not None:
                 vals, vecs, mask, cut, deg = sel_out
