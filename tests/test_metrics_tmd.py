@@ -249,15 +249,14 @@ def test_memory_guard(monkeypatch):
 @pytest.mark.skipif(not WITH_NUMBA, reason='numba not installed')
 @pytest.mark.parametrize('depth', [1, 2, 4])
 def test_numba_top_level_strategies_agree(mutag, monkeypatch, depth):
-    """The numba path's three top-level strategies (memoised matrix, fused
-    per pair from the global level below, fused from a local block) give
-    the numpy path's numbers, pairwise and cross."""
+    """The numba path's two top-level strategies (memoised matrix, solved
+    per graph pair from a local block of the level below) give the numpy
+    path's numbers, pairwise and cross."""
     import pyg_ext.metrics.tmd as T
     graphs = mutag[:40]
     ref = tmd_pairwise(graphs, depth, 0.5, backend='numpy')
-    for memo, local in [(True, None), (False, 1 << 62), (False, 0)]:
+    for memo in (True, False):
         monkeypatch.setattr(T, '_memoise_top', lambda *a, m=memo: m)
-        monkeypatch.setattr(T, 'LOCAL_BLOCK_MIN', local)
         D = tmd_pairwise(graphs, depth, 0.5, backend='numba', n_jobs=2)
         assert_close_rel(D, ref, rtol=1e-12, atol=1e-12)
         C = tmd_cross(graphs[:15], graphs[15:], depth, 0.5, backend='numba')

@@ -457,13 +457,7 @@ def level_matrix(Eprev, E1, rroot, rch, rchc, rdeg, croot, cch, cchc, cdeg,
         W = np.empty((K, K))
         ia = np.empty(K, np.int64)
         ib = np.empty(K, np.int64)
-        u = np.empty(K + 1)
-        v = np.empty(K + 1)
-        minv = np.empty(K + 1)
-        p = np.empty(K + 1, np.int64)
-        way = np.empty(K + 1, np.int64)
-        used = np.empty(K + 1, np.bool_)
-        dp = np.empty(1 << RECT_DP_MAX)
+        u, v, minv, p, way, used, dp = _solver_work(K)
         nrep = 2 if symmetric else 1
         for rep in range(nrep):
             i = np.int64(h)
@@ -562,98 +556,86 @@ def _node_assignment(M, gr, hr, gblank, hblank, ng, nh, u, v, p, way, minv,
     return base + rect_min(C, nh, ng, u, v, p, way, minv, used, dp)
 
 
+@njit(cache=True, nogil=True)
+def _remaining_trees(rdptr, rdcol, rdcnt, g, cdptr, cdcol, cdcnt,
+                     h):  # pragma: no cover - compiled
+    """The distinct top-level trees of row graph ``g`` and column graph ``h``
+    with copies left after the shared ones cancel: their entry indices
+    (into ``rdcol``/... and ``cdcol``/...), remaining multiplicities and
+    the node totals ``ng``, ``nh``."""
+    glo = rdptr[g]
+    ghi = rdptr[g + 1]
+    hlo = cdptr[h]
+    hhi = cdptr[h + 1]
+    gr = np.empty(ghi - glo, np.int64)
+    hr = np.empty(hhi - hlo, np.int64)
+    ng, nh = _cancel_counts(rdcol, rdcnt, glo, ghi, cdcol, cdcnt, hlo, hhi,
+                            gr, hr)
+    ka = 0
+    for a in range(ghi - glo):
+        if gr[a] > 0:
+            ka += 1
+    kb = 0
+    for b in range(hhi - hlo):
+        if hr[b] > 0:
+            kb += 1
+    gi = np.empty(ka, np.int64)
+    hi = np.empty(kb, np.int64)
+    grk = np.empty(ka, np.int64)
+    hrk = np.empty(kb, np.int64)
+    x = 0
+    for a in range(ghi - glo):
+        if gr[a] > 0:
+            gi[x] = glo + a
+            grk[x] = gr[a]
+            x += 1
+    y = 0
+    for b in range(hhi - hlo):
+        if hr[b] > 0:
+            hi[y] = hlo + b
+            hrk[y] = hr[b]
+            y += 1
+    return gi, grk, hi, hrk, ng, nh
+
+
+@njit(cache=True, nogil=True)
+def _solver_work(K):  # pragma: no cover - compiled
+    """Work arrays of :func:`rect_min` for problems with at most ``K`` rows
+    or columns."""
+    return (np.empty(K + 1), np.empty(K + 1), np.empty(K + 1),
+            np.empty(K + 1, np.int64), np.empty(K + 1, np.int64),
+            np.empty(K + 1, np.bool_), np.empty(1 << RECT_DP_MAX))
+
+
 @njit(parallel=True, cache=True)
-def fused_graph_pairs(Eprev, E1, w, rroot, rch, rchc, rdeg, rblank, croot,
-                      cch, cchc, cdeg, cblank, rdptr, rdist, rdcol, rdcnt,
-                      cdptr, cdist, cdcol, cdcnt, memo, pi, pj,
-                      out):  # pragma: no cover - compiled
-    """Graph-level TMD for the pairs ``(pi[t], pj[t])``.
+def memo_graph_pairs(E, rdptr, rdist, rdcol, rdcnt, cdptr, cdist, cdcol,
+                     cdcnt, pi, pj, out):  # pragma: no cover - compiled
+    """Graph-level TMD for the pairs ``(pi[t], pj[t])`` from the memoised
+    top-level matrix ``E`` (last row / column: the blank tree).
 
     ``rdist[rdptr[g]:rdptr[g + 1]]`` are the distinct top-level trees of
-    row graph ``g`` (indices into ``rroot``/``rch``/...), ``rdcol`` their
-    colours (sorted) and ``rdcnt`` their multiplicities; the same for the
-    column graphs. Trees shared by the two graphs cancel; the distances
-    between the remaining ones are read from ``Eprev`` when ``memo`` (then
-    ``Eprev`` is the top level's memoised matrix) or solved on the fly from
-    the level below (never stored for the whole collection); then the
-    blank-padded node assignment."""
-    blank_r = Eprev.shape[0] - 1
-    blank_c = Eprev.shape[1] - 1
-    K = 1
-    if not memo:
-        for i in range(rdeg.shape[0]):
-            K = max(K, rdeg[i])
-        for j in range(cdeg.shape[0]):
-            K = max(K, cdeg[j])
+    row graph ``g`` (positions in ``E``), ``rdcol`` their colours (sorted)
+    and ``rdcnt`` their multiplicities; the same for the column graphs.
+    Trees shared by the two graphs cancel, then the blank-padded node
+    assignment."""
+    blank_r = E.shape[0] - 1
+    blank_c = E.shape[1] - 1
     for t in prange(pi.shape[0]):
-        g = pi[t]
-        h = pj[t]
-        glo = rdptr[g]
-        ghi = rdptr[g + 1]
-        hlo = cdptr[h]
-        hhi = cdptr[h + 1]
-        gr = np.empty(ghi - glo, np.int64)
-        hr = np.empty(hhi - hlo, np.int64)
-        ng, nh = _cancel_counts(rdcol, rdcnt, glo, ghi, cdcol, cdcnt, hlo,
-                                hhi, gr, hr)
-        # keep only the distinct trees with copies left
-        ka = 0
-        for a in range(ghi - glo):
-            if gr[a] > 0:
-                ka += 1
-        kb = 0
-        for b in range(hhi - hlo):
-            if hr[b] > 0:
-                kb += 1
-        gi = np.empty(ka, np.int64)
-        hi = np.empty(kb, np.int64)
-        grk = np.empty(ka, np.int64)
-        hrk = np.empty(kb, np.int64)
-        x = 0
-        for a in range(ghi - glo):
-            if gr[a] > 0:
-                gi[x] = rdist[glo + a]
-                grk[x] = gr[a]
-                x += 1
-        y = 0
-        for b in range(hhi - hlo):
-            if hr[b] > 0:
-                hi[y] = cdist[hlo + b]
-                hrk[y] = hr[b]
-                y += 1
-        Kw = max(K, max(ng, nh))
-        u = np.empty(Kw + 1)
-        v = np.empty(Kw + 1)
-        minv = np.empty(Kw + 1)
-        p = np.empty(Kw + 1, np.int64)
-        way = np.empty(Kw + 1, np.int64)
-        used = np.empty(Kw + 1, np.bool_)
-        dp = np.empty(1 << RECT_DP_MAX)
+        gi, grk, hi, hrk, ng, nh = _remaining_trees(
+            rdptr, rdcol, rdcnt, pi[t], cdptr, cdcol, cdcnt, pj[t])
+        ka = gi.shape[0]
+        kb = hi.shape[0]
         M = np.empty((ka, kb))
         gbl = np.empty(ka)
         hbl = np.empty(kb)
-        if memo:
-            for a in range(ka):
-                gbl[a] = Eprev[gi[a], blank_c]
-                for b in range(kb):
-                    M[a, b] = Eprev[gi[a], hi[b]]
+        for a in range(ka):
+            i = rdist[gi[a]]
+            gbl[a] = E[i, blank_c]
             for b in range(kb):
-                hbl[b] = Eprev[blank_r, hi[b]]
-        else:
-            W = np.empty((K, K))
-            ia = np.empty(K, np.int64)
-            ib = np.empty(K, np.int64)
-            for a in range(ka):
-                i = gi[a]
-                gbl[a] = rblank[i]
-                for b in range(kb):
-                    j = hi[b]
-                    M[a, b] = E1[rroot[i], croot[j]] + w * children_ot(
-                        Eprev, rch, rchc, i, rdeg[i], cch, cchc, j, cdeg[j],
-                        blank_r, blank_c, W, ia, ib, u, v, p, way, minv,
-                        used, dp)
-            for b in range(kb):
-                hbl[b] = cblank[hi[b]]
+                M[a, b] = E[i, cdist[hi[b]]]
+        for b in range(kb):
+            hbl[b] = E[blank_r, cdist[hi[b]]]
+        u, v, minv, p, way, used, dp = _solver_work(max(ng, nh))
         out[t] = _node_assignment(M, grk, hrk, gbl, hbl, ng, nh, u, v, p,
                                   way, minv, used, dp)
 
@@ -663,17 +645,20 @@ def fused_local_pairs(Eprev, E1, w, rlptr, rlpos, rdptr, rdcol, rdcnt,
                       rroot, rch, rchc, rdeg, rblank, clptr, clpos, cdptr,
                       cdcol, cdcnt, croot, cch, cchc, cdeg, cblank, pi, pj,
                       out):  # pragma: no cover - compiled
-    """:func:`fused_graph_pairs` for large collections: each graph pair
-    first copies the block of ``Eprev`` between the two graphs' distinct
-    level-``L-1`` trees (``rlpos[rlptr[g]:rlptr[g + 1]]``, sorted by colour)
-    into a small local matrix, so the many child problems read cache-hot
-    memory instead of a matrix of gigabytes.
+    """Graph-level TMD for the pairs ``(pi[t], pj[t])`` with the top-level
+    tree distances solved inside each pair from the level below, never
+    stored for the whole collection. Each pair first copies the block of
+    ``Eprev`` between the two graphs' distinct level-``L-1`` trees
+    (``rlpos[rlptr[g]:rlptr[g + 1]]``, sorted by colour) into a small local
+    matrix, so the many child problems read cache-hot memory instead of a
+    matrix of gigabytes.
 
     Per distinct top-level tree ``e`` of a graph (``rdptr``/``rdcol``/
-    ``rdcnt`` as in :func:`fused_graph_pairs`): feature row ``rroot[e]``,
+    ``rdcnt`` as in :func:`memo_graph_pairs`): feature row ``rroot[e]``,
     children as local indices ``rch[e, :rdeg[e]]`` into the graph's
     level-``L-1`` list, their colours ``rchc[e]`` (sorted) and the blank
-    distance ``rblank[e]``."""
+    distance ``rblank[e]``. Trees shared by the two graphs cancel before
+    any distance is solved."""
     blank_r = Eprev.shape[0] - 1
     blank_c = Eprev.shape[1] - 1
     K = 1
@@ -684,38 +669,10 @@ def fused_local_pairs(Eprev, E1, w, rlptr, rlpos, rdptr, rdcol, rdcnt,
     for t in prange(pi.shape[0]):
         g = pi[t]
         h = pj[t]
-        glo = rdptr[g]
-        ghi = rdptr[g + 1]
-        hlo = cdptr[h]
-        hhi = cdptr[h + 1]
-        gr = np.empty(ghi - glo, np.int64)
-        hr = np.empty(hhi - hlo, np.int64)
-        ng, nh = _cancel_counts(rdcol, rdcnt, glo, ghi, cdcol, cdcnt, hlo,
-                                hhi, gr, hr)
-        ka = 0
-        for a in range(ghi - glo):
-            if gr[a] > 0:
-                ka += 1
-        kb = 0
-        for b in range(hhi - hlo):
-            if hr[b] > 0:
-                kb += 1
-        gi = np.empty(ka, np.int64)
-        hi = np.empty(kb, np.int64)
-        grk = np.empty(ka, np.int64)
-        hrk = np.empty(kb, np.int64)
-        x = 0
-        for a in range(ghi - glo):
-            if gr[a] > 0:
-                gi[x] = glo + a
-                grk[x] = gr[a]
-                x += 1
-        y = 0
-        for b in range(hhi - hlo):
-            if hr[b] > 0:
-                hi[y] = hlo + b
-                hrk[y] = hr[b]
-                y += 1
+        gi, grk, hi, hrk, ng, nh = _remaining_trees(
+            rdptr, rdcol, rdcnt, g, cdptr, cdcol, cdcnt, h)
+        ka = gi.shape[0]
+        kb = hi.shape[0]
         # local block of the level below (last row / column: blank)
         nl = rlptr[g + 1] - rlptr[g]
         ml = clptr[h + 1] - clptr[h]
@@ -728,14 +685,7 @@ def fused_local_pairs(Eprev, E1, w, rlptr, rlpos, rdptr, rdcol, rdcnt,
         for y in range(ml):
             S[nl, y] = Eprev[blank_r, clpos[clptr[h] + y]]
         S[nl, ml] = 0.0
-        Kw = max(K, max(ng, nh))
-        u = np.empty(Kw + 1)
-        v = np.empty(Kw + 1)
-        minv = np.empty(Kw + 1)
-        p = np.empty(Kw + 1, np.int64)
-        way = np.empty(Kw + 1, np.int64)
-        used = np.empty(Kw + 1, np.bool_)
-        dp = np.empty(1 << RECT_DP_MAX)
+        u, v, minv, p, way, used, dp = _solver_work(max(K, max(ng, nh)))
         W = np.empty((K, K))
         ia = np.empty(K, np.int64)
         ib = np.empty(K, np.int64)

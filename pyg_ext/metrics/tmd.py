@@ -92,10 +92,6 @@ MAX_MATRIX_BYTES = 4 * 1024 ** 3
 #: pair
 AUTO_NUMBA_NODES = 10_000
 
-#: entries of the level below the top from which the fused top level copies
-#: each graph pair's block into a local matrix first (cache locality)
-LOCAL_BLOCK_MIN = 1 << 22
-
 
 def check_matrix_size(rows: int, cols: int, level: int,
                       copies: int = 2) -> None:
@@ -307,12 +303,7 @@ def tree_costs(batch: GraphBatch, row_nodes: np.ndarray,
                progress_bar: bool = False) -> TreeCosts:
     """Memoised TD between all distinct depth-``depth`` trees of
     ``row_nodes`` and of ``col_nodes`` (node index arrays of ``batch``)."""
-    c1, F1 = feature_colours(batch.x)
-    U = len(F1)
-    B1 = _norms(F1, p)
-    R, rpos = _positions(c1[row_nodes], U)
-    C, cpos = _positions(c1[col_nodes], U)
-    E = _extend(_feature_dist(F1[R], F1[C], p), B1[R], B1[C])
+    c1, B1, E, rpos, cpos = _first_level(batch, row_nodes, col_nodes, p)
     E1, rpos1, cpos1 = E, rpos, cpos
     colour, B = c1, B1
     steps = range(depth - 1)
@@ -320,13 +311,8 @@ def tree_costs(batch: GraphBatch, row_nodes: np.ndarray,
         from tqdm.auto import tqdm
         steps = tqdm(steps, desc='TMD tree levels')
     for t in steps:
-        ref = refine(batch, c1, colour, pad=U)
-        root = c1[ref.rep]
-        Bext = np.append(B, 0.0)
-        Bn = B1[root] + w[t] * Bext[ref.children].sum(1)
-        Un = len(ref.rep)
-        Rn, rpos_n = _positions(ref.colour[row_nodes], Un)
-        Cn, cpos_n = _positions(ref.colour[col_nodes], Un)
+        ref, root, Bn, Rn, rpos_n, Cn, cpos_n = _next_level(
+            batch, c1, colour, B, B1, w[t], row_nodes, col_nodes)
         check_matrix_size(len(Rn), len(Cn), t + 2)
         rch = rpos[ref.children[Rn]]
         cch = cpos[ref.children[Cn]]
@@ -334,8 +320,37 @@ def tree_costs(batch: GraphBatch, row_nodes: np.ndarray,
                                symmetric, backend)
         roots = E1[rpos1[root[Rn]]][:, cpos1[root[Cn]]]
         E = _extend(roots + w[t] * A, Bn[Rn], Bn[Cn])
-        colour, B, U, rpos, cpos = ref.colour, Bn, Un, rpos_n, cpos_n
+        colour, B, rpos, cpos = ref.colour, Bn, rpos_n, cpos_n
     return TreeCosts(E, colour, rpos, cpos)
+
+
+def _first_level(batch: GraphBatch, row_nodes: np.ndarray,
+                 col_nodes: np.ndarray, p: float
+                 ) -> tuple[np.ndarray, ...]:
+    """Feature colours ``c1``, their blank distances ``B1`` and the
+    depth-1 matrix ``E1`` (row / column positions ``rpos``, ``cpos``)."""
+    c1, F1 = feature_colours(batch.x)
+    U = len(F1)
+    B1 = _norms(F1, p)
+    R, rpos = _positions(c1[row_nodes], U)
+    C, cpos = _positions(c1[col_nodes], U)
+    E1 = _extend(_feature_dist(F1[R], F1[C], p), B1[R], B1[C])
+    return c1, B1, E1, rpos, cpos
+
+
+def _next_level(batch: GraphBatch, c1: np.ndarray, colour: np.ndarray,
+                B: np.ndarray, B1: np.ndarray, w_t: float,
+                row_nodes: np.ndarray, col_nodes: np.ndarray) -> tuple:
+    """One WL refinement of the previous level's colours (``B``: their blank
+    distances): the refinement, the root feature colour of every new colour,
+    the new blank distances and the row / column distinct colours with
+    their position maps."""
+    ref = refine(batch, c1, colour, pad=len(B))
+    root = c1[ref.rep]
+    Bn = B1[root] + w_t * np.append(B, 0.0)[ref.children].sum(1)
+    Rn, rpos_n = _positions(ref.colour[row_nodes], len(ref.rep))
+    Cn, cpos_n = _positions(ref.colour[col_nodes], len(ref.rep))
+    return ref, root, Bn, Rn, rpos_n, Cn, cpos_n
 
 
 def graph_level(costs: TreeCosts, batch: GraphBatch, row_graphs: np.ndarray,
@@ -472,7 +487,7 @@ def _tmd_matrix_numba(batch: GraphBatch, n_a: int | None, depth: int,
     Tree distances of levels ``2 .. depth - 1`` are memoised per pair of
     distinct trees (:func:`._numba.level_matrix`). The top level is memoised
     too when that is the cheaper way, else solved per graph pair from the
-    level below and never stored (:func:`._numba.fused_graph_pairs`): the top
+    level below and never stored (:func:`._numba.fused_local_pairs`): the top
     level has the most distinct trees (PROTEINS: 35,676 at depth 4, a 10 GB
     matrix) and a graph pair needs only the trees of its two graphs. Shared
     trees cancel and the blank padding is folded into rectangular
@@ -493,49 +508,25 @@ def _tmd_matrix_numba(batch: GraphBatch, n_a: int | None, depth: int,
     out = np.empty(len(pi))
     if len(pi) == 0:
         return _assemble(out, pi, pj, G, n_a, symmetric)
-    c1, F1 = feature_colours(batch.x)
-    U = len(F1)
-    B1 = _norms(F1, p)
-    R, rpos1 = _positions(c1[row_nodes], U)
-    C, cpos1 = _positions(c1[col_nodes], U)
-    E1 = np.ascontiguousarray(
-        _extend(_feature_dist(F1[R], F1[C], p), B1[R], B1[C]))
+    c1, B1, E1, rpos1, cpos1 = _first_level(batch, row_nodes, col_nodes, p)
+    E1 = np.ascontiguousarray(E1)
     Eprev, rpos, cpos = E1, rpos1, cpos1
     colour, B = c1, B1
     bar = None
     if progress_bar:
         from tqdm.auto import tqdm
         bar = tqdm(total=depth - 1 + len(pi), desc='TMD (levels, pairs)')
-    empty_i = np.zeros((0, 1), np.int64)
-    empty_f = np.zeros(0)
-    top = dict(w=0.0, rroot=empty_f.astype(np.int64), rch=empty_i,
-               rchc=empty_i, rdeg=empty_f.astype(np.int64), rblank=empty_f)
-    topc = dict(top)
-    memo = True
+    rl = _graph_lists(batch, row_graphs, c1, rpos1)  # depth 1
+    cl = rl if symmetric else _graph_lists(batch, col_graphs, c1, cpos1)
     for t in range(depth - 1):
-        ref = refine(batch, c1, colour, pad=U)
-        root = c1[ref.rep]
-        Bext = np.append(B, 0.0)
-        Bn = B1[root] + w[t] * Bext[ref.children].sum(1)
-        Un = len(ref.rep)
-        Rn, rpos_n = _positions(ref.colour[row_nodes], Un)
-        Cn, cpos_n = _positions(ref.colour[col_nodes], Un)
-        # children as positions into Eprev and as colours (sorted, padded)
-        rchc = np.ascontiguousarray(ref.children[Rn])
-        cchc = np.ascontiguousarray(ref.children[Cn])
-        rch = np.ascontiguousarray(rpos[rchc])
-        cch = np.ascontiguousarray(cpos[cchc])
-        rdeg = ref.degree[Rn].astype(np.int64)
-        cdeg = ref.degree[Cn].astype(np.int64)
-        rroot = rpos1[root[Rn]].astype(np.int64)
-        croot = cpos1[root[Cn]].astype(np.int64)
-        memo = True
+        ref, root, Bn, Rn, rpos_n, Cn, cpos_n = _next_level(
+            batch, c1, colour, B, B1, w[t], row_nodes, col_nodes)
         if t == depth - 2:  # the top level
             rl = _graph_lists(batch, row_graphs, ref.colour, rpos_n)
             cl = rl if symmetric else _graph_lists(
                 batch, col_graphs, ref.colour, cpos_n)
-            memo = _memoise_top(len(Rn), len(Cn), rl, cl, pi, pj, symmetric)
-            if not memo and Eprev.size > LOCAL_BLOCK_MIN:
+            if not _memoise_top(len(Rn), len(Cn), rl, cl, pi, pj,
+                                symmetric):
                 args_r = _local_lists(batch, row_graphs, ref, colour, rpos,
                                       rpos1, Bn, c1)
                 args_c = args_r if symmetric else _local_lists(
@@ -545,30 +536,24 @@ def _tmd_matrix_numba(batch: GraphBatch, n_a: int | None, depth: int,
                     lambda a, b, res, head=head: kern.fused_local_pairs(
                         *head, a, b, res),
                     out, pi, pj, G, n_a, symmetric, bar)
-            if not memo:
-                top = dict(w=float(w[t]), rroot=rroot, rch=rch, rchc=rchc,
-                           rdeg=rdeg, rblank=np.ascontiguousarray(Bn[Rn]))
-                topc = dict(w=float(w[t]), rroot=croot, rch=cch, rchc=cchc,
-                            rdeg=cdeg, rblank=np.ascontiguousarray(Bn[Cn]))
-                break
+        # children as positions into Eprev and as colours (sorted, padded)
+        rchc = np.ascontiguousarray(ref.children[Rn])
+        cchc = np.ascontiguousarray(ref.children[Cn])
         check_matrix_size(len(Rn), len(Cn), t + 2, copies=1)
         E = np.empty((len(Rn) + 1, len(Cn) + 1))
-        kern.level_matrix(Eprev, E1, rroot, rch, rchc, rdeg, croot, cch,
-                          cchc, cdeg, float(w[t]), Bn[Rn], Bn[Cn], symmetric,
-                          E)
+        kern.level_matrix(Eprev, E1, rpos1[root[Rn]].astype(np.int64),
+                          np.ascontiguousarray(rpos[rchc]), rchc,
+                          ref.degree[Rn].astype(np.int64),
+                          cpos1[root[Cn]].astype(np.int64),
+                          np.ascontiguousarray(cpos[cchc]), cchc,
+                          ref.degree[Cn].astype(np.int64), float(w[t]),
+                          Bn[Rn], Bn[Cn], symmetric, E)
         if bar is not None:
             bar.update(1)
         Eprev, rpos, cpos = E, rpos_n, cpos_n
-        colour, B, U = ref.colour, Bn, Un
-    if depth == 1:
-        rl = _graph_lists(batch, row_graphs, c1, rpos1)
-        cl = rl if symmetric else _graph_lists(batch, col_graphs, c1, cpos1)
+        colour, B = ref.colour, Bn
     return _run_pairs(
-        lambda a, b, res: kern.fused_graph_pairs(
-            Eprev, E1, top['w'], top['rroot'], top['rch'], top['rchc'],
-            top['rdeg'], top['rblank'], topc['rroot'], topc['rch'],
-            topc['rchc'], topc['rdeg'], topc['rblank'], *rl, *cl, memo, a,
-            b, res),
+        lambda a, b, res: kern.memo_graph_pairs(Eprev, *rl, *cl, a, b, res),
         out, pi, pj, G, n_a, symmetric, bar)
 
 

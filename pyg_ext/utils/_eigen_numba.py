@@ -5,15 +5,19 @@ LAPACK's ``syevd`` spends ~60 us on a 25 x 25 matrix, most of it forming all
 ``n`` eigenvectors, while a positional encoding needs the lowest ``k``
 (``k`` around 8). Per matrix, one thread:
 
-1. Householder reduction to tridiagonal form ``A = Q T Q^T`` with ``Q``
-   formed explicitly (:func:`tridiagonalize`, ``4/3 n^3`` flops);
+1. Householder reduction to tridiagonal form ``A = Q T Q^T``, keeping the
+   reflectors instead of forming ``Q`` (:func:`tridiagonalize`);
 2. all eigenvalues of ``T`` by the implicit QL algorithm with Wilkinson
    shifts, without vectors (:func:`ql_eigenvalues`, ``O(n^2)``);
 3. the eigenvectors of ``T`` for the wanted eigenvalues only, by inverse
    iteration with a pivoted tridiagonal LU, eigenvalues of a cluster nudged
    apart and the vectors of a cluster Gram-Schmidt orthogonalised after every
    solve, as LAPACK's ``stein`` does (:func:`inverse_iteration`);
-4. ``V = Q Y`` for those ``k`` vectors only.
+4. ``V = Q Y`` for those ``k`` vectors only, applying the reflectors
+   (:func:`apply_q`).
+
+:func:`graphs_lowest` runs all of it, with the Laplacian, the ``'rw'``
+scaling and the sign canonicalisation, for a whole collection in one call.
 
 Eigenvalues are backward stable like LAPACK's; eigenvectors of a cluster
 (eigenvalues within ``1e-3 ||T||_1``, which includes every repeated
@@ -31,31 +35,9 @@ EPS = 2.220446049250313e-16
 
 
 @njit(cache=True, nogil=True)
-def tridiagonalize(a, d, e):  # pragma: no cover - compiled
-    """Reduce the symmetric ``a`` (overwritten by ``Q``) to tridiagonal
-    ``T``: diagonal ``d``, ``e[i]`` couples rows ``i - 1`` and ``i``
-    (``e[0] = 0``)."""
-    _householder(a, d, e)
-    _form_q(a, d)
-
-
-@njit(cache=True, nogil=True)
-def tridiagonalize_reflectors(a, d, e, h):  # pragma: no cover - compiled
-    """:func:`tridiagonalize` without forming ``Q``: ``a`` keeps the
-    Householder reflectors (``P_i = I - u u^T / h[i]`` with ``u = a[i, :i]``
-    and ``a[:i, i] = u / h[i]``), applied later to the few wanted vectors by
-    :func:`apply_q` (cheaper than forming all of ``Q``)."""
-    n = a.shape[0]
-    _householder(a, d, e)
-    for i in range(n):
-        h[i] = d[i]
-        d[i] = a[i, i]
-
-
-@njit(cache=True, nogil=True)
 def apply_q(a, h, Y, m):  # pragma: no cover - compiled
     """``Y[:, :m] <- Q Y[:, :m]`` with ``Q = P_{n-1} ... P_1`` from
-    :func:`tridiagonalize_reflectors`."""
+    :func:`tridiagonalize`."""
     n = a.shape[0]
     for i in range(1, n):
         if h[i] == 0.0:
@@ -69,7 +51,12 @@ def apply_q(a, h, Y, m):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def _householder(a, d, e):  # pragma: no cover - compiled
+def tridiagonalize(a, d, e, hvec):  # pragma: no cover - compiled
+    """Reduce the symmetric ``a`` to tridiagonal ``T``: diagonal ``d``,
+    ``e[i]`` couples rows ``i - 1`` and ``i`` (``e[0] = 0``). ``a`` keeps
+    the Householder reflectors (``P_i = I - u u^T / hvec[i]`` with
+    ``u = a[i, :i]`` and ``a[:i, i] = u / hvec[i]``), applied later to the few
+    wanted vectors by :func:`apply_q` (cheaper than forming all of ``Q``)."""
     n = a.shape[0]
     for i in range(n - 1, 0, -1):
         m = i - 1
@@ -111,24 +98,9 @@ def _householder(a, d, e):  # pragma: no cover - compiled
         d[i] = h
     d[0] = 0.0
     e[0] = 0.0
-
-
-@njit(cache=True, nogil=True)
-def _form_q(a, d):  # pragma: no cover - compiled
-    n = a.shape[0]
     for i in range(n):
-        if d[i] != 0.0:
-            for j in range(i):
-                g = 0.0
-                for k in range(i):
-                    g += a[i, k] * a[k, j]
-                for k in range(i):
-                    a[k, j] -= g * a[k, i]
+        hvec[i] = d[i]
         d[i] = a[i, i]
-        a[i, i] = 1.0
-        for j in range(i):
-            a[j, i] = 0.0
-            a[i, j] = 0.0
 
 
 @njit(cache=True, nogil=True)
@@ -330,113 +302,6 @@ def inverse_iteration(d, e, w, lo, hi, Y, work):  # pragma: no cover
             Y[i, j - lo] = x[i]
 
 
-@njit(cache=True)
-def lowest_eigenpairs(L, k, drop_trivial, zero_tol, vals, vecs, start,
-                      ok):  # pragma: no cover - compiled
-    """For every ``L[b]`` (``[B, n, n]`` symmetric): all eigenvalues into
-    ``vals[b]`` (ascending, clamped at 0), ``start[b]`` (the number of
-    eigenvalues ``<= zero_tol`` with ``drop_trivial``, else 0) and the
-    eigenvectors of eigenvalues ``start[b] .. start[b] + k - 1`` into
-    ``vecs[b, :, :]`` (zero columns past ``n``); ``ok[b]`` is ``False``
-    where QL did not converge (the caller falls back to LAPACK)."""
-    B, n, _ = L.shape
-    a = np.empty((n, n))
-    d = np.empty(n)
-    e = np.empty(n)
-    f = np.empty(n)
-    w = np.empty(n)
-    Y = np.empty((n, k))
-    work = np.empty((6, n))
-    for b in range(B):
-        for r in range(n):
-            for c in range(n):
-                a[r, c] = L[b, r, c]
-        tridiagonalize(a, d, e)
-        if not ql_eigenvalues(d, e, w, f):
-            ok[b] = False
-            continue
-        ok[b] = True
-        s = 0
-        for i in range(n):
-            if w[i] < 0.0:
-                w[i] = 0.0
-            vals[b, i] = w[i]
-            if drop_trivial and w[i] <= zero_tol:
-                s += 1
-        start[b] = s
-        hi = min(n, s + k)
-        if hi <= s:
-            for r in range(n):
-                for c in range(k):
-                    vecs[b, r, c] = 0.0
-            continue
-        inverse_iteration(d, e, w, s, hi, Y, work)
-        m = hi - s
-        for r in range(n):
-            for c in range(m):
-                acc = 0.0
-                for t in range(n):
-                    acc += a[r, t] * Y[t, c]
-                vecs[b, r, c] = acc
-            for c in range(m, k):
-                vecs[b, r, c] = 0.0
-
-
-@njit(cache=True)
-def laplacian_lowest(src, dst, w, eptr, n, sym, k, drop_trivial, zero_tol,
-                     vals, vecs, start, ok):  # pragma: no cover - compiled
-    """:func:`lowest_eigenpairs` for ``B`` graphs of ``n`` nodes given as
-    edges: graph ``b`` owns ``src/dst/w[eptr[b]:eptr[b + 1]]`` (local ids,
-    no self-loops). Its dense adjacency sums repeated edges and takes the
-    elementwise max with its transpose (``torch.maximum(A, A^T)``), then the
-    combinatorial (``sym=False``) or symmetric normalised Laplacian (isolated
-    nodes: a zero row)."""
-    B = eptr.shape[0] - 1
-    L = np.zeros((1, n, n))
-    dinv = np.empty(n)
-    vb = np.empty((1, n))
-    Vb = np.empty((1, n, k))
-    sb = np.empty(1, np.int64)
-    ob = np.empty(1, np.bool_)
-    for b in range(B):
-        A = L[0]
-        for r in range(n):
-            for c in range(n):
-                A[r, c] = 0.0
-        for t in range(eptr[b], eptr[b + 1]):
-            A[src[t], dst[t]] += w[t]
-        for r in range(n):
-            for c in range(r + 1, n):
-                m = max(A[r, c], A[c, r])
-                A[r, c] = m
-                A[c, r] = m
-        for r in range(n):
-            deg = 0.0
-            for c in range(n):
-                deg += A[r, c]
-            dinv[r] = deg
-        if sym:
-            for r in range(n):
-                dinv[r] = 1.0 / np.sqrt(dinv[r]) if dinv[r] > 0.0 else 0.0
-            for r in range(n):
-                for c in range(n):
-                    A[r, c] = -dinv[r] * A[r, c] * dinv[c]
-                A[r, r] = 1.0 if dinv[r] > 0.0 else 0.0
-        else:
-            for r in range(n):
-                for c in range(n):
-                    A[r, c] = -A[r, c]
-                A[r, r] = dinv[r]
-        lowest_eigenpairs(L, k, drop_trivial, zero_tol, vb, Vb, sb, ob)
-        for i in range(n):
-            vals[b, i] = vb[0, i]
-        for r in range(n):
-            for c in range(k):
-                vecs[b, r, c] = Vb[0, r, c]
-        start[b] = sb[0]
-        ok[b] = ob[0]
-
-
 @njit(cache=True, nogil=True)
 def _canonical_column(V, c, n, tol):  # pragma: no cover - compiled
     """Sign of column ``c`` of ``V[:n]`` as
@@ -531,7 +396,7 @@ def graphs_lowest(src, dst, w, eptr, nptr, norm, k, drop_trivial, zero_tol,
         dn = d[:n]
         en = e[:n]
         wn = ev[:n]
-        tridiagonalize_reflectors(A, dn, en, hbuf[:n])
+        tridiagonalize(A, dn, en, hbuf[:n])
         if not ql_eigenvalues(dn, en, wn, f[:n]):
             ok[b] = False
             continue

@@ -329,9 +329,9 @@ def batched_eigenpairs(
     node_ptr[1:] = num_nodes.cumsum(0)
     if dev.type == 'cpu' and B >= COMPILED_MIN_GRAPHS and 0 < int(
             num_nodes.max()) <= min(COMPILED_MAX_NODES, dense_threshold):
-        res = _all_compiled(edge_index, edge_graph, edge_weight, num_nodes,
-                            node_ptr, k, norm, drop_trivial, canonical_signs,
-                            zero_tol, cut_tol)
+        res = _compiled_pairs(edge_index, edge_graph, edge_weight, node_ptr,
+                              k, norm, drop_trivial, canonical_signs,
+                              zero_tol, cut_tol)
         if res is not None:
             return EigenResult(*(t.to(out_dev) for t in (
                 res[0].to(dtype), res[1].to(dtype), res[2], res[3])))
@@ -384,16 +384,15 @@ def batched_eigenpairs(
                 sel = (b_pos >= c0) & (b_pos < c1)
                 sel_ei, sel_pos, sel_w = b_ei[:, sel], b_pos[sel] - c0, \
                     b_ew[sel]
-            sel_out = (_lowest_from_edges(sel_ei, sel_pos, sel_w, nb, n, k,
-                                          norm, drop_trivial, zero_tol,
-                                          cut_tol)
+            sel_out = (_compiled_pairs(sel_ei, sel_pos, sel_w,
+                                       torch.arange(nb + 1) * n, k, norm,
+                                       drop_trivial, False, zero_tol,
+                                       cut_tol)
                        if dev.type == 'cpu' and n <= COMPILED_MAX_NODES
                        and nb >= COMPILED_MIN_GRAPHS
                        else None)
-            if sel_out is not None:
-                vals, vecs, mask, cut, deg = sel_out
-                if norm == 'rw':
-                    vecs = _rw_vectors(vecs, deg)
+            if sel_out is not None:  # signs are canonicalised below
+                vecs, vals, mask, cut = sel_out
                 gs = graphs_d[c0:c1]
                 rows = (node_ptr[gs].unsqueeze(1)
                         + torch.arange(n)).reshape(-1)
@@ -462,16 +461,17 @@ def _check_edges(edge_index: Tensor, edge_graph: Tensor, num_nodes: Tensor,
             raise ValueError('edge_weight must be finite and >= 0')
 
 
-def _all_compiled(edge_index: Tensor, edge_graph: Tensor,
-                  edge_weight: Tensor | None, num_nodes: Tensor,
-                  node_ptr: Tensor, k: int, norm: str, drop_trivial: bool,
-                  canonical_signs: bool, zero_tol: float, cut_tol: float
-                  ) -> tuple[Tensor, Tensor, Tensor, Tensor] | None:
-    """Every graph in one compiled call (:func:`._eigen_numba.graphs_lowest`:
-    Laplacian, lowest pairs, ``'rw'`` scaling and canonical signs), no
-    bucketing and no per-bucket tensor work. ``None`` without numba or if
-    QL failed to converge on some graph (the caller takes the LAPACK
-    path)."""
+def _compiled_pairs(edge_index: Tensor, edge_graph: Tensor,
+                    edge_weight: Tensor | None, node_ptr: Tensor, k: int,
+                    norm: str, drop_trivial: bool, canonical_signs: bool,
+                    zero_tol: float, cut_tol: float
+                    ) -> tuple[Tensor, Tensor, Tensor, Tensor] | None:
+    """``(vecs, vals, mask, cut)`` of the graphs owning nodes
+    ``node_ptr[g]:node_ptr[g + 1]`` in one compiled call
+    (:func:`._eigen_numba.graphs_lowest`: Laplacian, lowest pairs, ``'rw'``
+    scaling and optionally canonical signs), no per-bucket tensor work.
+    ``None`` without numba or if QL failed to converge on some graph (the
+    caller takes the LAPACK path)."""
     kern = _eigen_kernels() if USE_COMPILED else None
     if kern is None:
         return None
@@ -486,7 +486,7 @@ def _all_compiled(edge_index: Tensor, edge_graph: Tensor,
     if eg.numel() > 1 and not bool((eg[1:] >= eg[:-1]).all()):
         order = torch.argsort(eg, stable=True)
         ei, eg, ew = ei[:, order], eg[order], ew[order]
-    B = num_nodes.numel()
+    B = node_ptr.numel() - 1
     eptr = np.zeros(B + 1, dtype=np.int64)
     np.cumsum(np.bincount(eg.numpy(), minlength=B), out=eptr[1:])
     N = int(node_ptr[-1])
@@ -506,53 +506,6 @@ def _all_compiled(edge_index: Tensor, edge_graph: Tensor,
         return None
     return (torch.from_numpy(vecs), torch.from_numpy(vals),
             torch.from_numpy(mask), torch.from_numpy(cut))
-
-
-def _lowest_from_edges(ei: Tensor, pos: Tensor, w: Tensor, nb: int, n: int,
-                       k: int, norm: str, drop_trivial: bool,
-                       zero_tol: float, cut_tol: float
-                       ) -> tuple[Tensor, ...] | None:
-    """The kept pairs of ``nb`` graphs of ``n`` nodes straight from their
-    edges (local ids, graph ``pos``), Laplacians built inside the compiled
-    kernel; also returns the degrees (for ``'rw'``). ``None`` without
-    numba."""
-    kern = _eigen_kernels() if USE_COMPILED else None
-    if kern is None:
-        return None
-    order = torch.argsort(pos, stable=True)
-    src = ei[0, order].numpy()
-    dst = ei[1, order].numpy()
-    wt = w[order].numpy()
-    eptr = np.zeros(nb + 1, dtype=np.int64)
-    np.cumsum(np.bincount(pos.numpy(), minlength=nb), out=eptr[1:])
-    evals = np.empty((nb, n))
-    vecs = np.empty((nb, n, k))
-    start = np.empty(nb, dtype=np.int64)
-    ok = np.empty(nb, dtype=np.bool_)
-    kern.laplacian_lowest(src, dst, wt, eptr, n, norm != 'none', k,
-                          drop_trivial, zero_tol, evals, vecs, start, ok)
-    if not ok.all():  # pragma: no cover - QL did not converge
-        return None
-    ev = torch.from_numpy(evals)
-    st = torch.from_numpy(start)
-    V = torch.from_numpy(vecs)
-    idx = st.unsqueeze(1) + torch.arange(k)
-    mask = idx < n
-    vals = ev.gather(1, idx.clamp(max=max(n - 1, 0))) * mask
-    V = V * mask.unsqueeze(1)
-    nxt = st + k
-    last = ev.gather(1, (nxt - 1).clamp(0, max(n - 1, 0)).unsqueeze(1))
-    after = ev.gather(1, nxt.clamp(max=max(n - 1, 0)).unsqueeze(1))
-    cut = (nxt < n) & ((after - last).squeeze(1).abs() <= cut_tol)
-    if k == 0:
-        cut = torch.zeros(nb, dtype=torch.bool)
-    deg = None
-    if norm == 'rw':
-        A = torch.zeros(nb * n * n, dtype=torch.float64)
-        A.index_add_(0, pos * (n * n) + ei[0] * n + ei[1], w)
-        A = A.view(nb, n, n)
-        deg = torch.maximum(A, A.transpose(1, 2)).sum(-1)
-    return vals, V, mask, cut, deg
 
 
 @functools.cache
