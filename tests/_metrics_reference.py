@@ -72,7 +72,7 @@ def reference_tmd(g1, g2, depth, weights, flow='source_to_target', p=2.0):
 
 
 def reference_didm(g1, g2, depth, flow='source_to_target', p=2.0,
-                   unmatched='blank'):
+                   unmatched='blank', aggregation='normalized_sum'):
     """DIDM mover's distance (Rauchwerger, Jegelka & Levie, ICLR 2025) as
     implemented in :func:`pyg_ext.metrics.didm_movers_distance` (see its
     docstring for the equations and the stated assumption on unbalanced
@@ -88,6 +88,14 @@ def reference_didm(g1, g2, depth, flow='source_to_target', p=2.0,
     chs = {'a': ch1, 'b': ch2}
     ns = {'a': n1, 'b': n2}
 
+    def mass(s):
+        # per-neighbour mass: 1/n (normalised sum) or 1/deg(v) (mean)
+        if s is None:
+            return 0.0
+        if aggregation == 'mean':
+            return 1.0 / max(len(chs[s[0]][s[1]]), 1)
+        return 1.0 / ns[s[0]]
+
     @functools.cache
     def d(s, t, level):
         # distance between order-`level` IDMs of nodes s and t
@@ -98,8 +106,8 @@ def reference_didm(g1, g2, depth, flow='source_to_target', p=2.0,
         prev = d(s, t, level - 1)
         a = [(s[0], c) for c in chs[s[0]][s[1]]] if s is not None else []
         b = [(t[0], c) for c in chs[t[0]][t[1]]] if t is not None else []
-        ma = 1.0 / ns[s[0]] if s is not None else 0.0
-        mb = 1.0 / ns[t[0]] if t is not None else 0.0
+        ma = mass(s)
+        mb = mass(t)
         return prev + uot(a, ma, b, mb, level - 1)
 
     def uot(a, ma, b, mb, level):

@@ -92,6 +92,38 @@ def test_size_independence(backend):
                                                backend=backend)
 
 
+@pytest.mark.parametrize('backend', BACKENDS)
+def test_mean_aggregation(backend):
+    g1 = random_graph(9, 0.4, 2, seed=1)
+    g2 = random_graph(7, 0.5, 2, seed=2)
+    # an isolated node: the zero neighbour measure against probability ones
+    g3 = Data(x=g1.x, edge_index=g1.edge_index[:, g1.edge_index.ne(0).all(0)])
+    assert g3.edge_index.numel() < g1.edge_index.numel()
+    for a, b in [(g1, g2), (g1, g3), (g2, g3)]:
+        for um in ('blank', 0.5):
+            ref = reference_didm(a, b, 2, unmatched=um, aggregation='mean')
+            got = didm_movers_distance(a, b, 2, unmatched=um,
+                                       aggregation='mean', backend=backend)
+            assert_close_rel(got, ref, rtol=1e-9, atol=1e-12)
+    # disjoint copies and blow-ups at distance 0, other graphs not
+    n = g1.num_nodes
+    double = Data(x=torch.cat([g1.x, g1.x]),
+                  edge_index=torch.cat([g1.edge_index, g1.edge_index + n], 1))
+    for h in (double, blow_up(g1, 2)):
+        assert didm_movers_distance(g1, h, 3, aggregation='mean',
+                                    backend=backend) == pytest.approx(
+                                        0.0, abs=1e-9)
+    assert didm_movers_distance(g1, g2, 3, aggregation='mean',
+                                backend=backend) > 1e-3
+    # the mean measures differ from the normalised-sum ones
+    assert didm_movers_distance(g1, double, 3, backend=backend) > 1e-3
+    D = didm_pairwise([g1, g2, g3, double], 2, aggregation='mean',
+                      backend=backend)
+    assert np.allclose(D, D.T) and D[0, 3] == pytest.approx(0.0, abs=1e-9)
+    with pytest.raises(ValueError, match='aggregation'):
+        didm_movers_distance(g1, g2, 2, aggregation='max')
+
+
 def test_bounded_and_metric_properties():
     graphs = [random_graph(int(n), 0.4, 2, seed=s)
               for s, n in enumerate(np.random.default_rng(1).integers(

@@ -29,8 +29,17 @@ with graph size: a graph and its :math:`k`-fold blow-up (every node replaced
 by :math:`k` copies, :math:`A \otimes J_k`, features repeated) have the same
 step graphon and are at distance 0, and every distance is bounded by the
 features' range. (A *disjoint* union :math:`G \sqcup G` is **not** at distance
-0 from :math:`G`: its neighbour measures have half the mass. As the paper's
-conclusion says, sparse graphs become close to the empty graph.)
+0 from :math:`G` under these normalised-sum measures: its neighbour measures
+have half the mass; as the paper's conclusion says, sparse graphs become
+close to the empty graph.)
+
+``aggregation='mean'`` replaces :math:`\nu^t_v` by the probability measure
+:math:`\frac{1}{\deg v}\sum_u A_{vu}\delta_{\gamma^t(u)}` (the zero measure
+for an isolated node), the computation trees of *mean*-aggregation MPNNs.
+Every other step is unchanged, so it is a pseudometric by the same
+induction, and now a graph, its blow-ups and its disjoint copies
+:math:`G \sqcup \dots \sqcup G` are all at distance 0 (their node
+measures over computation trees coincide).
 
 Sources and assumptions (stated because the paper's body could not be
 checked line by line when this was written; only the abstract, introduction,
@@ -83,6 +92,10 @@ from pyg_ext.metrics.tmd import (
     _Threads,
     check_matrix_size,
 )
+
+
+#: Neighbour-measure normalisations accepted by ``aggregation``.
+AGGREGATIONS = ('normalized_sum', 'mean')
 
 
 def _check_unmatched(unmatched: Any) -> float:
@@ -170,9 +183,17 @@ def _uot_matrix(E: np.ndarray, rch: np.ndarray, rdeg: np.ndarray,
     return A
 
 
+def _check_aggregation(aggregation: Any) -> bool:
+    if aggregation not in AGGREGATIONS:
+        raise ValueError(f'aggregation must be one of {AGGREGATIONS}, got '
+                         f'{aggregation!r}')
+    return aggregation == 'mean'
+
+
 def _didm_costs(batch: GraphBatch, row_nodes: np.ndarray,
                 col_nodes: np.ndarray, depth: int, p: float, const: float,
-                symmetric: bool, backend: str, progress_bar: bool
+                symmetric: bool, backend: str, progress_bar: bool,
+                mean: bool = False
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     c0, F0 = feature_colours(batch.x)
     U = len(F0)
@@ -187,9 +208,12 @@ def _didm_costs(batch: GraphBatch, row_nodes: np.ndarray,
         from tqdm.auto import tqdm
         steps = tqdm(steps, desc='DIDM levels')
     for level in steps:
-        ref = _refine(batch, np.stack([colour, size], 1), colour, pad=U)
+        # normalised sum: neighbour mass 1/n, so the IDM depends on n too;
+        # mean: mass 1/deg(v) (an isolated node has the zero measure)
+        key = colour[:, None] if mean else np.stack([colour, size], 1)
+        ref = _refine(batch, key, colour, pad=U)
         par = colour[ref.rep]
-        n_of = size[ref.rep]
+        n_of = np.maximum(ref.degree, 1) if mean else size[ref.rep]
         Un = len(ref.rep)
         Rn, rpos_n = _positions(ref.colour[row_nodes], Un)
         Cn, cpos_n = _positions(ref.colour[col_nodes], Un)
@@ -242,10 +266,12 @@ def _histograms(batch: GraphBatch, graphs: np.ndarray, colour: np.ndarray,
 
 def _didm_matrix(batch: GraphBatch, n_a: int | None, depth: int, p: float,
                  unmatched: Any, backend: str, n_jobs: int | None,
-                 progress_bar: bool) -> np.ndarray:
+                 progress_bar: bool, aggregation: str = 'normalized_sum'
+                 ) -> np.ndarray:
     depth = _check_depth(depth)
     p = _check_p(p)
     const = _check_unmatched(unmatched)
+    mean = _check_aggregation(aggregation)
     backend = _backend(backend, prefer_numba=batch.num_graphs > 8)
     jobs = _n_jobs(n_jobs)
     if (batch.sizes == 0).any():
@@ -266,7 +292,7 @@ def _didm_matrix(batch: GraphBatch, n_a: int | None, depth: int, p: float,
             pj = np.tile(np.arange(len(gb)), len(ga))
         E, colour, rpos, cpos = _didm_costs(batch, rows, cols, depth, p,
                                             const, n_a is None, backend,
-                                            progress_bar)
+                                            progress_bar, mean)
         rptr, ridx, rcnt = _histograms(batch, ga, colour, rpos)
         cptr, cidx, ccnt = _histograms(batch, gb, colour, cpos)
         rn = batch.sizes[ga].astype(np.int64)
@@ -299,19 +325,21 @@ def _didm_matrix(batch: GraphBatch, n_a: int | None, depth: int, p: float,
 
 def didm_pairwise(graphs: Sequence[Any], depth: int = 3, *,
                   flow: str = 'source_to_target', p: float = 2.0,
-                  unmatched: float | str = 'blank', n_jobs: int | None = 1,
-                  progress_bar: bool = False,
+                  unmatched: float | str = 'blank',
+                  aggregation: str = 'normalized_sum',
+                  n_jobs: int | None = 1, progress_bar: bool = False,
                   backend: str = 'auto') -> np.ndarray:
     """Symmetric ``[G, G]`` matrix of exact DIDM mover's distances; arguments
     as in :func:`didm_movers_distance` plus ``n_jobs`` (numba threads; ``-1``
     for all cores) and ``progress_bar``."""
     return _didm_matrix(prepare(graphs, flow), None, depth, p, unmatched,
-                        backend, n_jobs, progress_bar)
+                        backend, n_jobs, progress_bar, aggregation)
 
 
 def didm_cross(graphs_a: Sequence[Any], graphs_b: Sequence[Any],
                depth: int = 3, *, flow: str = 'source_to_target',
                p: float = 2.0, unmatched: float | str = 'blank',
+               aggregation: str = 'normalized_sum',
                n_jobs: int | None = 1, progress_bar: bool = False,
                backend: str = 'auto') -> np.ndarray:
     """``[len(graphs_a), len(graphs_b)]`` matrix of exact DIDM mover's
@@ -319,12 +347,13 @@ def didm_cross(graphs_a: Sequence[Any], graphs_b: Sequence[Any],
     a = prepare(graphs_a, flow, 'graphs_a')
     b = prepare(graphs_b, flow, 'graphs_b')
     return _didm_matrix(concat(a, b), a.num_graphs, depth, p, unmatched,
-                        backend, n_jobs, progress_bar)
+                        backend, n_jobs, progress_bar, aggregation)
 
 
 def didm_movers_distance(g1: Any, g2: Any, depth: int = 3, *,
                          flow: str = 'source_to_target', p: float = 2.0,
                          unmatched: float | str = 'blank',
+                         aggregation: str = 'normalized_sum',
                          backend: str = 'auto') -> float:
     r"""Exact DIDM mover's distance :math:`\delta^L_{\mathrm{DIDM}}(G_1, G_2)`
     of Rauchwerger, Jegelka & Levie (ICLR 2025); the equations and the stated
@@ -343,16 +372,25 @@ def didm_movers_distance(g1: Any, g2: Any, depth: int = 3, *,
         unmatched (str or float, optional): where the surplus neighbour mass
             goes in the unbalanced OT: ``'blank'`` (the zero IDM) or a
             constant cost per unit mass. (default: :obj:`'blank'`)
+        aggregation (str, optional): ``'normalized_sum'``, the paper's
+            neighbour measures :math:`\frac1n\sum_{u\sim v}\delta` (mass
+            :math:`\deg(v)/n`, normalised-sum MPNNs), or ``'mean'``, the
+            probability measures :math:`\frac{1}{\deg v}\sum_{u\sim v}
+            \delta` (mean-aggregation MPNNs), under which a graph, its
+            blow-ups and its disjoint copies are all at distance 0.
+            (default: :obj:`'normalized_sum'`)
         backend (str, optional): ``'auto'`` (numba, when installed, for more
             than 8 graphs), ``'numpy'`` or ``'numba'``; all exact.
             (default: :obj:`'auto'`)
 
     Returns:
         float: the distance; independent of graph size in the sense that
-        blow-ups of a graph are at distance 0.
+        blow-ups of a graph are at distance 0 (with ``aggregation='mean'``
+        also disjoint copies).
     """
     return float(didm_cross([g1], [g2], depth, flow=flow, p=p,
-                            unmatched=unmatched, backend=backend)[0, 0])
+                            unmatched=unmatched, aggregation=aggregation,
+                            backend=backend)[0, 0])
 
 
 #: Alias named after the authors (Rauchwerger, Jegelka, Levie).
