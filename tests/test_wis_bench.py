@@ -103,3 +103,29 @@ def test_bench_bad_input() -> None:
         run_suite('wis', ['--ratios', '0,1.5'])
     with pytest.raises(ValueError, match='unknown method'):
         run_suite('wis', ['--methods', 'wis9'])
+
+
+def test_paper_arch_and_fixed_split() -> None:
+    import torch
+
+    from pyg_ext.bench.wis import _Net, random_split
+    net = _Net('gcn', 5, 8, 3, 3, 0.0, 'paper')
+    # reference layout: every conv to the hidden width, LayerNorm after each,
+    # a linear head to the classes
+    assert [c.out_channels for c in net.convs] == [8, 8, 8]
+    assert len(net.norms) == 3 and net.head.out_features == 3
+    x = torch.randn(6, 5)
+    ei = torch.tensor([[0, 1, 2, 3], [1, 2, 3, 4]])
+    assert net(x, ei).shape == (6, 3)
+    pyg = _Net('gcn', 5, 8, 3, 3, 0.5)
+    assert pyg.convs[-1].out_channels == 3 and pyg.head is None
+    with pytest.raises(ValueError, match='arch'):
+        _Net('gcn', 5, 8, 3, 3, 0.0, 'other')
+    a, b = random_split(100, 1), random_split(100, 1)
+    assert torch.equal(a['test'], b['test'])
+    assert not torch.equal(a['test'], random_split(100, 2)['test'])
+    from pyg_ext.bench import build_parser
+    args = build_parser('wis').parse_args(
+        ['--split-seed', '1', '--arch', 'paper', '--min-delta', '1e-4'])
+    assert args.split_seed == 1 and args.arch == 'paper'
+    assert args.min_delta == 1e-4

@@ -61,6 +61,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='random 80/10/10 per seed (the paper; default '
                         'for Planetoid), public Planetoid split, or the '
                         'official OGB split (default for OGB)')
+    parser.add_argument('--arch', default='pyg', choices=('pyg', 'paper'),
+                        help="'paper': the reference code's model (convs to "
+                        'hidden width, ReLU then LayerNorm, linear head; use '
+                        "with --dropout 0); 'pyg': last conv to the classes "
+                        '(default)')
+    parser.add_argument('--split-seed', type=int, default=None,
+                        help='with --split random: one split drawn with this '
+                        'seed and shared by all seeds (the reference code '
+                        'fixes it to 1 and varies only the initialisation '
+                        'and the random orders); default: a split per seed')
+    parser.add_argument('--min-delta', type=float, default=0.0,
+                        help='early stopping counts only validation gains '
+                        'above this (the reference code: 1e-4)')
     parser.add_argument('--ref-steps', type=int, default=100,
                         help='removals timed for the reference-style 1-WIS '
                         '(extrapolated; 0 skips it)')
@@ -125,13 +138,23 @@ def random_split(n: int, seed: int) -> dict[str, torch.Tensor]:
 # model
 # --------------------------------------------------------------------------
 class _Net(torch.nn.Module):
+    """``arch='pyg'``: the last conv maps to the classes, LayerNorm then ReLU
+    between convs, dropout before each conv. ``arch='paper'``: the WIS
+    reference code's node model: every conv maps to ``hidden``, each
+    followed by ReLU then LayerNorm, a linear head (dropout as given; the
+    reference uses none)."""
+
     def __init__(self, kind: str, in_dim: int, hidden: int, out_dim: int,
-                 layers: int, dropout: float) -> None:
+                 layers: int, dropout: float, arch: str = 'pyg') -> None:
         from torch_geometric.nn import GCNConv, GINConv, SAGEConv
         super().__init__()
+        if arch not in ('pyg', 'paper'):
+            raise ValueError(f"arch must be 'pyg' or 'paper', got {arch!r}")
+        self.arch = arch
         self.convs = torch.nn.ModuleList()
         self.norms = torch.nn.ModuleList()
-        dims = [in_dim] + [hidden] * (layers - 1) + [out_dim]
+        last = hidden if arch == 'paper' else out_dim
+        dims = [in_dim] + [hidden] * (layers - 1) + [last]
         for i in range(layers):
             d_in, d_out = dims[i], dims[i + 1]
             if kind == 'gcn':
@@ -143,8 +166,10 @@ class _Net(torch.nn.Module):
                     torch.nn.Linear(d_in, hidden), torch.nn.ReLU(),
                     torch.nn.Linear(hidden, d_out)))
             self.convs.append(conv)
-            if i < layers - 1:
+            if arch == 'paper' or i < layers - 1:
                 self.norms.append(torch.nn.LayerNorm(d_out))
+        self.head = (torch.nn.Linear(hidden, out_dim) if arch == 'paper'
+                     else None)
         self.dropout = dropout
 
     def forward(self, x: torch.Tensor, edge_index: torch.Tensor
@@ -152,9 +177,11 @@ class _Net(torch.nn.Module):
         for i, conv in enumerate(self.convs):
             x = F.dropout(x, self.dropout, self.training)
             x = conv(x, edge_index)
-            if i < len(self.convs) - 1:
+            if self.head is not None:
+                x = self.norms[i](x.relu())
+            elif i < len(self.convs) - 1:
                 x = self.norms[i](x).relu()
-        return x
+        return x if self.head is None else self.head(x)
 
 
 def train_eval(data: Any, edge_index: torch.Tensor,
@@ -165,13 +192,16 @@ def train_eval(data: Any, edge_index: torch.Tensor,
     device = torch.device(args.device)
     num_classes = int(data.y.max()) + 1
     model = _Net(args.model, data.num_features, args.hidden, num_classes,
-                 args.layers, args.dropout).to(device)
+                 args.layers, args.dropout,
+                 getattr(args, 'arch', 'pyg')).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr,
                            weight_decay=args.weight_decay)
     x, y = data.x.float().to(device), data.y.to(device)
     ei = edge_index.to(device)
     tr, va, te = (split[k].to(device) for k in ('train', 'valid', 'test'))
     best_val, best_test, since = -1.0, 0.0, 0
+    min_delta = float(getattr(args, 'min_delta', 0.0))
+    stop_ref = -1.0  # validation score the patience counter compares with
     for _ in range(args.epochs):
         model.train()
         opt.zero_grad()
@@ -183,8 +213,9 @@ def train_eval(data: Any, edge_index: torch.Tensor,
             pred = model(x, ei).argmax(-1)
         val = _accuracy(pred, y, va, evaluator)
         if val > best_val:
-            best_val, best_test, since = val, _accuracy(pred, y, te,
-                                                        evaluator), 0
+            best_val, best_test = val, _accuracy(pred, y, te, evaluator)
+        if val > stop_ref + min_delta:
+            stop_ref, since = val, 0
         else:
             since += 1
             if since >= args.patience:
@@ -289,7 +320,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     accs: dict[tuple[str, float], list[float]] = {}
     for seed in args.seeds:
         if split_kind == 'random':
-            split = random_split(n, seed)
+            fixed = getattr(args, 'split_seed', None)
+            split = random_split(n, seed if fixed is None else fixed)
         elif official is None:
             raise ValueError(f'no {split_kind} split for {args.dataset}')
         else:
@@ -348,8 +380,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             f.write(table + '\n')
     return {
         'dataset': args.dataset, 'model': args.model, 'layers': args.layers,
-        'split': split_kind, 'seeds': args.seeds, 'ratios': ratios,
+        'split': split_kind, 'split_seed': getattr(args, 'split_seed', None),
+        'seeds': args.seeds, 'ratios': ratios,
         'methods': methods,
+        'training': {k: getattr(args, k, None) for k in (
+            'arch', 'hidden', 'dropout', 'lr', 'weight_decay', 'epochs',
+            'patience', 'min_delta')},
         'accuracy': {f'{m}@{r}': accs[(m, r)] for m in methods
                      for r in ratios},
         'table': table, 'timing': speed,
