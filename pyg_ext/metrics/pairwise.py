@@ -31,7 +31,7 @@ def pairwise(graphs: Sequence[Any], metric: str = 'tmd', *,
         n_jobs: worker threads (``-1``: all cores).
         progress_bar: show tqdm progress bars.
         **kwargs: the metric's options (``depth``, ``weights``, ``flow``,
-            ``p``, ``unmatched``, ``backend``).
+            ``p``, ``unmatched``, ``aggregation``, ``backend``).
 
     Each distinct pair of computation trees is solved once for the whole
     collection, so the matrix costs far less than ``G**2 / 2`` single calls.
