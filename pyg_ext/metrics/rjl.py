@@ -93,7 +93,6 @@ from pyg_ext.metrics.tmd import (
     check_matrix_size,
 )
 
-
 #: Neighbour-measure normalisations accepted by ``aggregation``.
 AGGREGATIONS = ('normalized_sum', 'mean')
 
