@@ -96,6 +96,16 @@ def test_bench_on_cora(shared_root, tmp_path: Path) -> None:  # noqa: ANN001
                             '--table', str(tmp_path / 't.md')])
     assert '| 50%' in res['table']
     assert (tmp_path / 't.md').read_text().startswith('| removed')
+    # the reference protocol's model on sparse features and a CSR adjacency
+    res = run_suite('wis', ['--dataset', 'Cora', '--root', str(root),
+                            '--seeds', '2', '--epochs', '3',
+                            '--ratios', '0.5', '--methods', 'random',
+                            '--ref-steps', '0', '--model', 'gcn',
+                            '--arch', 'paper', '--dropout', '0',
+                            '--split-seed', '1', '--min-delta', '1e-4'])
+    accs = res['accuracy']['random@0.5']
+    assert len(accs) == 2 and all(0.0 < a <= 1.0 for a in accs)
+    assert res['split_seed'] == 1 and res['training']['arch'] == 'paper'
 
 
 def test_bench_bad_input() -> None:
