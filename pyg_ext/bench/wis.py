@@ -150,7 +150,6 @@ class _Net(torch.nn.Module):
         super().__init__()
         if arch not in ('pyg', 'paper'):
             raise ValueError(f"arch must be 'pyg' or 'paper', got {arch!r}")
-        self.arch = arch
         self.convs = torch.nn.ModuleList()
         self.norms = torch.nn.ModuleList()
         last = hidden if arch == 'paper' else out_dim
@@ -333,8 +332,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     accs: dict[tuple[str, float], list[float]] = {}
     for seed in args.seeds:
         if split_kind == 'random':
-            fixed = getattr(args, 'split_seed', None)
-            split = random_split(n, seed if fixed is None else fixed)
+            split = random_split(n, seed if args.split_seed is None
+                                 else args.split_seed)
         elif official is None:
             raise ValueError(f'no {split_kind} split for {args.dataset}')
         else:
@@ -357,7 +356,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     if r == 0.0:
                         base = acc
                 accs.setdefault((m, r), []).append(acc)
-                if getattr(args, 'progress', False):
+                if args.progress:
                     print(f'seed {seed} {m} removed {r:.0%}: '
                           f'{100 * acc:.1f}', flush=True)
             logger.info('seed %d %s done', seed, m)
@@ -396,10 +395,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             f.write(table + '\n')
     return {
         'dataset': args.dataset, 'model': args.model, 'layers': args.layers,
-        'split': split_kind, 'split_seed': getattr(args, 'split_seed', None),
+        'split': split_kind, 'split_seed': args.split_seed,
         'seeds': args.seeds, 'ratios': ratios,
         'methods': methods,
-        'training': {k: getattr(args, k, None) for k in (
+        'training': {k: getattr(args, k) for k in (
             'arch', 'hidden', 'dropout', 'lr', 'weight_decay', 'epochs',
             'patience', 'min_delta')},
         'accuracy': {f'{m}@{r}': accs[(m, r)] for m in methods

@@ -557,6 +557,25 @@ def _node_assignment(M, gr, hr, gblank, hblank, ng, nh, u, v, p, way, minv,
 
 
 @njit(cache=True, nogil=True)
+def _kept_entries(rem, lo):  # pragma: no cover - compiled
+    """Entry indices (``lo`` + position) and multiplicities of the
+    positive entries of ``rem``."""
+    k = 0
+    for a in range(rem.shape[0]):
+        if rem[a] > 0:
+            k += 1
+    idx = np.empty(k, np.int64)
+    cnt = np.empty(k, np.int64)
+    x = 0
+    for a in range(rem.shape[0]):
+        if rem[a] > 0:
+            idx[x] = lo + a
+            cnt[x] = rem[a]
+            x += 1
+    return idx, cnt
+
+
+@njit(cache=True, nogil=True)
 def _remaining_trees(rdptr, rdcol, rdcnt, g, cdptr, cdcol, cdcnt,
                      h):  # pragma: no cover - compiled
     """The distinct top-level trees of row graph ``g`` and column graph ``h``
@@ -571,30 +590,8 @@ def _remaining_trees(rdptr, rdcol, rdcnt, g, cdptr, cdcol, cdcnt,
     hr = np.empty(hhi - hlo, np.int64)
     ng, nh = _cancel_counts(rdcol, rdcnt, glo, ghi, cdcol, cdcnt, hlo, hhi,
                             gr, hr)
-    ka = 0
-    for a in range(ghi - glo):
-        if gr[a] > 0:
-            ka += 1
-    kb = 0
-    for b in range(hhi - hlo):
-        if hr[b] > 0:
-            kb += 1
-    gi = np.empty(ka, np.int64)
-    hi = np.empty(kb, np.int64)
-    grk = np.empty(ka, np.int64)
-    hrk = np.empty(kb, np.int64)
-    x = 0
-    for a in range(ghi - glo):
-        if gr[a] > 0:
-            gi[x] = glo + a
-            grk[x] = gr[a]
-            x += 1
-    y = 0
-    for b in range(hhi - hlo):
-        if hr[b] > 0:
-            hi[y] = hlo + b
-            hrk[y] = hr[b]
-            y += 1
+    gi, grk = _kept_entries(gr, glo)
+    hi, hrk = _kept_entries(hr, hlo)
     return gi, grk, hi, hrk, ng, nh
 
 
