@@ -281,3 +281,81 @@ def test_numba_matches_reference_on_proteins(shared_root):
     for a, b in [(0, 1), (2, 3), (4, 6)]:
         ref = reference_tmd(graphs[a], graphs[b], 3, [0.5, 0.5])
         assert_close_rel(D[a, b], ref, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.skipif(not WITH_NUMBA, reason='numba not installed')
+def test_batched_child_solver_matches_brute_force():
+    """Every bucket shape of the batched subset DP (2 <= n <= m <= 6), with
+    many problems per bucket (several flushes) and integer costs (ties),
+    against enumeration of all injective row -> column maps."""
+    from itertools import permutations
+
+    from pyg_ext.metrics import _numba as K
+    rng = np.random.default_rng(0)
+    cap = 7
+    buf, dp, res, ta, tb, bas, cnt = K._batch_work(cap)
+    for bk, (n, m) in enumerate(K.B_SHAPE.tolist()):
+        probs = [rng.integers(-3, 4, (n, m)).astype(float)
+                 if t % 2 else rng.normal(size=(n, m)) for t in range(17)]
+        out = np.zeros((1, len(probs)))
+        for t, C in enumerate(probs):
+            k = cnt[bk]
+            buf[K.B_ROW0[bk]:K.B_ROW0[bk] + n * m, k] = C.ravel()
+            ta[bk, k], tb[bk, k], bas[bk, k] = 0, t, 0.25 * t
+            cnt[bk] = k + 1
+            if cnt[bk] == cap:
+                K._flush(bk, buf, dp, res, ta, tb, bas, cnt, out, 2.0, False)
+        K._flush(bk, buf, dp, res, ta, tb, bas, cnt, out, 2.0, False)
+        assert cnt[bk] == 0
+        for t, C in enumerate(probs):
+            best = min(sum(C[r, c] for r, c in enumerate(cols))
+                       for cols in permutations(range(m), n))
+            assert out[0, t] == pytest.approx(2.0 * (0.25 * t + best),
+                                              abs=1e-12)
+
+
+@pytest.mark.skipif(not WITH_NUMBA, reason='numba not installed')
+@pytest.mark.parametrize('mirror', [False, True])
+def test_tree_block_matches_children_ot(mirror):
+    """The batched block kernel gives children_ot's values for random child
+    lists (shared colours cancel, shapes from 0 x k to 9 x 9, blank row /
+    column), also the symmetric way level_matrix uses it (rows one by one,
+    columns j >= i, mirrored)."""
+    from pyg_ext.metrics import _numba as K
+    rng = np.random.default_rng(1)
+    P = 12  # trees of the level below (+ blank)
+    A = rng.random((P + 1, P + 1))
+    Eprev = A + A.T
+    np.fill_diagonal(Eprev, 0.0)
+    R, Kmax = 30, 9
+    deg = rng.integers(0, Kmax + 1, R)
+    ch = np.zeros((R, Kmax), np.int64)
+    for i in range(R):
+        ch[i, :deg[i]] = np.sort(rng.integers(0, P, deg[i]))
+    E1 = rng.random((3, 3))
+    E1 = E1 + E1.T
+    root = rng.integers(0, 3, R)
+    W = np.empty((Kmax, Kmax))
+    ia = np.empty(Kmax, np.int64)
+    ib = np.empty(Kmax, np.int64)
+    u, v, minv, p, way, used, dp = K._solver_work(Kmax)
+    work = (u, v, p, way, minv, used, dp)  # the solvers' argument order
+    rows = np.arange(R)
+    out = np.full((R, R), np.nan)
+    batch = K._batch_work(5)
+    if mirror:  # as level_matrix: one row, the columns j >= i
+        for i in range(R):
+            one, cols = np.array([i]), np.arange(i, R)
+            K.tree_block(Eprev, E1, 0.5, root, ch, ch, deg, one, root, ch,
+                         ch, deg, cols, P, P, W, ia, ib, *work, *batch, out,
+                         one, cols, True)
+    else:
+        K.tree_block(Eprev, E1, 0.5, root, ch, ch, deg, rows, root, ch, ch,
+                     deg, rows, P, P, W, ia, ib, *work, *batch, out, rows,
+                     rows, False)
+    for i in range(R):
+        for j in range(R):
+            ref = E1[root[i], root[j]] + 0.5 * K.children_ot(
+                Eprev, ch, ch, i, deg[i], ch, ch, j, deg[j], P, P, W, ia,
+                ib, *work)
+            assert out[i, j] == pytest.approx(ref, rel=1e-12, abs=1e-12)

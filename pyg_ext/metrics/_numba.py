@@ -372,18 +372,11 @@ def rect_min(C, n, m, u, v, p, way, minv, used, dp):  # pragma: no cover
 
 
 @njit(cache=True, nogil=True, inline='always')
-def children_ot(Eprev, rch, rchc, i, ka, cch, cchc, j, kb, blank_r, blank_c,
-                W, ia, ib, u, v, p, way, minv, used,
-                dp):  # pragma: no cover - compiled
-    """Assignment between the child lists ``rch[i, :ka]`` (rows of
-    ``Eprev``) and ``cch[j, :kb]`` (columns), the shorter padded with blank
-    trees (``Eprev``'s row ``blank_r`` / column ``blank_c``).
-    ``rchc``/``cchc`` are the children's colours, sorted ascending along
-    each row: equal colours on both sides cancel first (see the section
-    comment). ``ia``/``ib``: int work arrays of length ``>= max(ka, kb)``.
-    Inlined into the kernels (passing row views costs more than the
-    solve)."""
-    # cancel common colours (merge of two sorted lists)
+def _cancel(rchc, i, ka, cchc, j, kb, ia, ib):  # pragma: no cover
+    """Positions (``ia``, ``ib``) of the children of row ``i`` / column
+    ``j`` whose colour (``rchc``/``cchc``, sorted ascending) the other side
+    lacks, multiplicities counted: a merge of the two sorted lists. Returns
+    their numbers ``na``, ``nb``."""
     na = 0
     nb = 0
     x = 0
@@ -408,6 +401,22 @@ def children_ot(Eprev, rch, rchc, i, ka, cch, cchc, j, kb, blank_r, blank_c,
         ib[nb] = y
         nb += 1
         y += 1
+    return na, nb
+
+
+@njit(cache=True, nogil=True)
+def children_ot(Eprev, rch, rchc, i, ka, cch, cchc, j, kb, blank_r, blank_c,
+                W, ia, ib, u, v, p, way, minv, used,
+                dp):  # pragma: no cover - compiled
+    """Assignment between the child lists ``rch[i, :ka]`` (rows of
+    ``Eprev``) and ``cch[j, :kb]`` (columns), the shorter padded with blank
+    trees (``Eprev``'s row ``blank_r`` / column ``blank_c``).
+    ``rchc``/``cchc`` are the children's colours, sorted ascending along
+    each row: equal colours on both sides cancel first (see the section
+    comment). ``ia``/``ib``: int work arrays of length ``>= max(ka, kb)``.
+    One problem at a time: :func:`tree_block` uses it for the shapes it
+    does not batch."""
+    na, nb = _cancel(rchc, i, ka, cchc, j, kb, ia, ib)
     if na == 0 and nb == 0:
         return 0.0
     base = 0.0
@@ -434,6 +443,179 @@ def children_ot(Eprev, rch, rchc, i, ka, cch, cchc, j, kb, blank_r, blank_c,
     return base + rect_min(W, nb, na, u, v, p, way, minv, used, dp)
 
 
+# --- batched small assignments -----------------------------------------------
+#
+# After cancellation most child problems are tiny (PROTEINS, depth 4: 3 x 4,
+# 4 x 4, 4 x 5, 3 x 5, 3 x 3 are two thirds of them; 97 % have at most 6
+# columns). Solved one at a time, each costs ~200 ns of branchy code. Here
+# they are bucketed by shape and stored entry-major (entry ``e`` of problem
+# ``k`` at ``buf[row0 + e, k]``), and a bucket is solved all at once by the
+# subset dynamic programme over columns (row ``r`` goes to a column outside
+# the ``r`` already used): each transition is one vectorised
+# ``dp[t] = min(dp[t], dp[s] + w_e)`` sweep over the bucket, ~3x faster per
+# problem. Exact: the same minimum, summed in another order.
+
+#: largest side of the child problems solved in batches
+BATCH_MAX = 6
+#: problems a bucket collects before it is solved
+BATCH_CAP = 256
+
+
+def _batch_tables(mx: int) -> tuple[np.ndarray, ...]:
+    """Buckets for the shapes ``2 <= n <= m <= mx``: bucket of shape code
+    ``n * 8 + m``, first buffer row, shape, DP transitions ``(s, t, e)``
+    (state ``s`` with ``popcount(s) < n`` to ``t = s | 1 << j`` adding entry
+    ``e = popcount(s) * m + j``) and final states (``popcount == n``), both
+    as CSR lists over the buckets; last: buffer rows in all."""
+    slot = np.full(64, -1, np.int64)
+    row0: list[int] = []
+    shape: list[tuple[int, int]] = []
+    trp, fnp = [0], [0]
+    tr: list[tuple[int, int, int]] = []
+    fn: list[int] = []
+    rows = 0
+    for n in range(2, mx + 1):
+        for m in range(n, mx + 1):
+            slot[n * 8 + m] = len(row0)
+            row0.append(rows)
+            shape.append((n, m))
+            rows += n * m
+            for st in range(1 << m):
+                r = bin(st).count('1')
+                if r < n:
+                    tr += [(st, st | 1 << j, r * m + j) for j in range(m)
+                           if not st >> j & 1]
+                elif r == n:
+                    fn.append(st)
+            trp.append(len(tr))
+            fnp.append(len(fn))
+    return (slot, np.array(row0, np.int64), np.array(shape, np.int64),
+            np.array(trp, np.int64), np.array(tr, np.int64).reshape(-1, 3),
+            np.array(fnp, np.int64), np.array(fn, np.int64),
+            np.array([rows], np.int64))
+
+
+(B_SLOT, B_ROW0, B_SHAPE, B_TRP, B_TR, B_FNP, B_FN,
+ B_ROWS) = _batch_tables(BATCH_MAX)
+NUM_BUCKETS = len(B_ROW0)
+
+
+@njit(cache=True, nogil=True)
+def _batch_work(cap):  # pragma: no cover - compiled
+    """Buffers of the batched solver for buckets of ``cap`` problems:
+    entries, DP table, results, target row / column, base value, counts."""
+    return (np.empty((B_ROWS[0], cap)), np.empty((1 << BATCH_MAX, cap)),
+            np.empty(cap), np.empty((NUM_BUCKETS, cap), np.int64),
+            np.empty((NUM_BUCKETS, cap), np.int64),
+            np.empty((NUM_BUCKETS, cap)), np.zeros(NUM_BUCKETS, np.int64))
+
+
+@njit(cache=True, nogil=True)
+def _flush(bk, buf, dp, res, ta, tb, bas, cnt, out, w,
+           mirror):  # pragma: no cover - compiled
+    """Solve bucket ``bk`` (subset DP, all problems at once) and add
+    ``w * (base + value)`` to ``out[ta, tb]`` (also ``out[tb, ta]`` with
+    ``mirror``); empties the bucket."""
+    P = cnt[bk]
+    if P == 0:
+        return
+    m = B_SHAPE[bk, 1]
+    r0 = B_ROW0[bk]
+    inf = np.inf
+    for st in range(1, 1 << m):
+        row = dp[st]
+        for k in range(P):
+            row[k] = inf
+    row = dp[0]
+    for k in range(P):
+        row[k] = 0.0
+    for q in range(B_TRP[bk], B_TRP[bk + 1]):
+        src = dp[B_TR[q, 0]]
+        dst = dp[B_TR[q, 1]]
+        we = buf[r0 + B_TR[q, 2]]
+        for k in range(P):
+            dst[k] = min(dst[k], src[k] + we[k])
+    for k in range(P):
+        res[k] = inf
+    for q in range(B_FNP[bk], B_FNP[bk + 1]):
+        row = dp[B_FN[q]]
+        for k in range(P):
+            res[k] = min(res[k], row[k])
+    for k in range(P):
+        a = ta[bk, k]
+        b = tb[bk, k]
+        out[a, b] += w * (bas[bk, k] + res[k])
+        if mirror:
+            out[b, a] = out[a, b]
+    cnt[bk] = 0
+
+
+@njit(cache=True, nogil=True)
+def tree_block(Eprev, E1, w, rroot, rch, rchc, rdeg, rows, croot, cch, cchc,
+               cdeg, cols, blank_r, blank_c, W, ia, ib, u, v, p, way, minv,
+               used, dp1, buf, dp, res, ta, tb, bas, cnt, out, orow, ocol,
+               mirror):  # pragma: no cover - compiled
+    """``out[orow[a], ocol[b]] = E1[roots] + w * children_ot(rows[a],
+    cols[b])`` for a block of tree pairs (``mirror``: also written to
+    ``out[ocol[b], orow[a]]``), as :func:`children_ot` with the small child
+    problems batched by shape (see the section comment)."""
+    for a in range(rows.shape[0]):
+        i = rows[a]
+        ka = rdeg[i]
+        for b in range(cols.shape[0]):
+            j = cols[b]
+            kb = cdeg[j]
+            root = E1[rroot[i], croot[j]]
+            na, nb = _cancel(rchc, i, ka, cchc, j, kb, ia, ib)
+            base = 0.0
+            if na <= nb:
+                n = na
+                m = nb
+                for y in range(nb):
+                    base += Eprev[blank_r, cch[j, ib[y]]]
+            else:
+                n = nb
+                m = na
+                for x in range(na):
+                    base += Eprev[rch[i, ia[x]], blank_c]
+            if n <= 1 or m > BATCH_MAX:  # no bucket: at once
+                val = base
+                if n == 1 or m > BATCH_MAX:  # (rare: cancels again)
+                    val = children_ot(Eprev, rch, rchc, i, ka, cch, cchc, j,
+                                      kb, blank_r, blank_c, W, ia, ib, u, v,
+                                      p, way, minv, used, dp1)
+                out[orow[a], ocol[b]] = root + w * val
+                if mirror:
+                    out[ocol[b], orow[a]] = root + w * val
+                continue
+            out[orow[a], ocol[b]] = root
+            bk = B_SLOT[n * 8 + m]
+            k = cnt[bk]
+            r0 = B_ROW0[bk]
+            if na <= nb:
+                for x in range(na):
+                    row = rch[i, ia[x]]
+                    for y in range(nb):
+                        col = cch[j, ib[y]]
+                        buf[r0 + x * m + y, k] = (Eprev[row, col]
+                                                  - Eprev[blank_r, col])
+            else:
+                for y in range(nb):
+                    col = cch[j, ib[y]]
+                    for x in range(na):
+                        row = rch[i, ia[x]]
+                        buf[r0 + y * m + x, k] = (Eprev[row, col]
+                                                  - Eprev[row, blank_c])
+            ta[bk, k] = orow[a]
+            tb[bk, k] = ocol[b]
+            bas[bk, k] = base
+            cnt[bk] = k + 1
+            if k + 1 == buf.shape[1]:
+                _flush(bk, buf, dp, res, ta, tb, bas, cnt, out, w, mirror)
+    for bk in range(NUM_BUCKETS):
+        _flush(bk, buf, dp, res, ta, tb, bas, cnt, out, w, mirror)
+
+
 @njit(parallel=True, cache=True)
 def level_matrix(Eprev, E1, rroot, rch, rchc, rdeg, croot, cch, cchc, cdeg,
                  w, brow, bcol, symmetric, out):  # pragma: no cover
@@ -453,28 +635,29 @@ def level_matrix(Eprev, E1, rroot, rch, rchc, rdeg, croot, cch, cchc, cdeg,
     for j in range(Cn):
         K = max(K, cdeg[j])
     half = (R + 1) // 2 if symmetric else R
-    for h in prange(half):
+    nch = min(half, 256)
+    for c in prange(nch):
         W = np.empty((K, K))
         ia = np.empty(K, np.int64)
         ib = np.empty(K, np.int64)
         u, v, minv, p, way, used, dp = _solver_work(K)
-        nrep = 2 if symmetric else 1
-        for rep in range(nrep):
-            i = np.int64(h)
-            if rep == 1:
-                i = np.int64(R - 1) - np.int64(h)
-                if i == h:
-                    break
-            j0 = i if symmetric else np.int64(0)
-            for j in range(j0, Cn):
-                val = E1[rroot[i], croot[j]] + w * children_ot(
-                    Eprev, rch, rchc, i, rdeg[i], cch, cchc, j, cdeg[j],
-                    blank_r, blank_c, W, ia, ib, u, v, p, way, minv, used,
-                    dp)
-                out[i, j] = val
-                if symmetric:
-                    out[j, i] = val
-            out[i, Cn] = brow[i]
+        buf, dpb, res, ta, tb, bas, cnt = _batch_work(BATCH_CAP)
+        one = np.empty(1, np.int64)
+        for h in range(c * half // nch, (c + 1) * half // nch):
+            nrep = 2 if symmetric else 1
+            for rep in range(nrep):
+                i = np.int64(h)
+                if rep == 1:
+                    i = np.int64(R - 1) - np.int64(h)
+                    if i == h:
+                        break
+                one[0] = i
+                cols = np.arange(i if symmetric else 0, Cn)
+                tree_block(Eprev, E1, w, rroot, rch, rchc, rdeg, one, croot,
+                           cch, cchc, cdeg, cols, blank_r, blank_c, W, ia,
+                           ib, u, v, p, way, minv, used, dp, buf, dpb, res,
+                           ta, tb, bas, cnt, out, one, cols, symmetric)
+                out[i, Cn] = brow[i]
     for j in range(Cn):
         out[R, j] = bcol[j]
     out[R, Cn] = 0.0
@@ -663,41 +846,44 @@ def fused_local_pairs(Eprev, E1, w, rlptr, rlpos, rdptr, rdcol, rdcnt,
         K = max(K, rdeg[i])
     for j in range(cdeg.shape[0]):
         K = max(K, cdeg[j])
-    for t in prange(pi.shape[0]):
-        g = pi[t]
-        h = pj[t]
-        gi, grk, hi, hrk, ng, nh = _remaining_trees(
-            rdptr, rdcol, rdcnt, g, cdptr, cdcol, cdcnt, h)
-        ka = gi.shape[0]
-        kb = hi.shape[0]
-        # local block of the level below (last row / column: blank)
-        nl = rlptr[g + 1] - rlptr[g]
-        ml = clptr[h + 1] - clptr[h]
-        S = np.empty((nl + 1, ml + 1))
-        for x in range(nl):
-            row = rlpos[rlptr[g] + x]
+    nt = pi.shape[0]
+    nch = min(nt, 1024)
+    for c in prange(nch):
+        # buffers of the batched child solver, once per chunk of pairs
+        buf, dpb, res, ta, tb, bas, cnt = _batch_work(BATCH_CAP)
+        for t in range(c * nt // nch, (c + 1) * nt // nch):
+            g = pi[t]
+            h = pj[t]
+            gi, grk, hi, hrk, ng, nh = _remaining_trees(
+                rdptr, rdcol, rdcnt, g, cdptr, cdcol, cdcnt, h)
+            ka = gi.shape[0]
+            kb = hi.shape[0]
+            # local block of the level below (last row / column: blank)
+            nl = rlptr[g + 1] - rlptr[g]
+            ml = clptr[h + 1] - clptr[h]
+            S = np.empty((nl + 1, ml + 1))
+            for x in range(nl):
+                row = rlpos[rlptr[g] + x]
+                for y in range(ml):
+                    S[x, y] = Eprev[row, clpos[clptr[h] + y]]
+                S[x, ml] = Eprev[row, blank_c]
             for y in range(ml):
-                S[x, y] = Eprev[row, clpos[clptr[h] + y]]
-            S[x, ml] = Eprev[row, blank_c]
-        for y in range(ml):
-            S[nl, y] = Eprev[blank_r, clpos[clptr[h] + y]]
-        S[nl, ml] = 0.0
-        u, v, minv, p, way, used, dp = _solver_work(max(K, max(ng, nh)))
-        W = np.empty((K, K))
-        ia = np.empty(K, np.int64)
-        ib = np.empty(K, np.int64)
-        M = np.empty((ka, kb))
-        gbl = np.empty(ka)
-        hbl = np.empty(kb)
-        for a in range(ka):
-            i = gi[a]
-            gbl[a] = rblank[i]
+                S[nl, y] = Eprev[blank_r, clpos[clptr[h] + y]]
+            S[nl, ml] = 0.0
+            u, v, minv, p, way, used, dp = _solver_work(max(K, max(ng, nh)))
+            W = np.empty((K, K))
+            ia = np.empty(K, np.int64)
+            ib = np.empty(K, np.int64)
+            M = np.empty((ka, kb))
+            gbl = np.empty(ka)
+            hbl = np.empty(kb)
+            tree_block(S, E1, w, rroot, rch, rchc, rdeg, gi, croot, cch,
+                       cchc, cdeg, hi, nl, ml, W, ia, ib, u, v, p, way, minv,
+                       used, dp, buf, dpb, res, ta, tb, bas, cnt, M,
+                       np.arange(ka), np.arange(kb), False)
+            for a in range(ka):
+                gbl[a] = rblank[gi[a]]
             for b in range(kb):
-                j = hi[b]
-                M[a, b] = E1[rroot[i], croot[j]] + w * children_ot(
-                    S, rch, rchc, i, rdeg[i], cch, cchc, j, cdeg[j], nl, ml,
-                    W, ia, ib, u, v, p, way, minv, used, dp)
-        for b in range(kb):
-            hbl[b] = cblank[hi[b]]
-        out[t] = _node_assignment(M, grk, hrk, gbl, hbl, ng, nh, u, v, p,
-                                  way, minv, used, dp)
+                hbl[b] = cblank[hi[b]]
+            out[t] = _node_assignment(M, grk, hrk, gbl, hbl, ng, nh, u, v, p,
+                                      way, minv, used, dp)
