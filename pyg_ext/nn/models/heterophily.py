@@ -91,6 +91,44 @@ class _CSRAttend(torch.autograd.Function):
         return dalpha, dx, None, None, None, None, None
 
 
+class _CSRDot(torch.autograd.Function):
+    r"""``s[e, h] = <q[v, h], k[u, h]>`` for every arc ``e = (u -> v)`` in
+    CSR order: a sampled dense-dense product per head forward, two sparse
+    products backward (``dq = A(ds) k``, ``dk = A(ds)^T q``); never gathers
+    ``[E, H, D]`` tensors."""
+
+    @staticmethod
+    def forward(ctx: object, q: Tensor, k: Tensor, crow: Tensor,
+                col: Tensor, crow_t: Tensor, col_t: Tensor, perm_t: Tensor
+                ) -> Tensor:
+        n, heads = q.size(0), q.size(1)
+        zeros = torch.zeros(col.numel(), dtype=q.dtype, device=q.device)
+        pattern = _csr(crow, col, zeros, n)
+        out = q.new_empty(col.numel(), heads)
+        for h in range(heads):
+            out[:, h] = torch.sparse.sampled_addmm(
+                pattern, q[:, h], k[:, h].t(), beta=0.0).values()
+        ctx.save_for_backward(q, k, crow, col, crow_t, col_t, perm_t)
+        return out
+
+    @staticmethod
+    def backward(ctx: object, ds: Tensor) -> tuple:
+        q, k, crow, col, crow_t, col_t, perm_t = ctx.saved_tensors
+        n = q.size(0)
+        ds = ds.contiguous()
+        dq = dk = None
+        if ctx.needs_input_grad[0]:
+            dq = torch.empty_like(q)
+            for h in range(q.size(1)):
+                dq[:, h] = _csr(crow, col, ds[:, h], n) @ k[:, h]
+        if ctx.needs_input_grad[1]:
+            ds_t = ds[perm_t]
+            dk = torch.empty_like(k)
+            for h in range(k.size(1)):
+                dk[:, h] = _csr(crow_t, col_t, ds_t[:, h], n) @ q[:, h]
+        return dq, dk, None, None, None, None, None
+
+
 class _Graph:
     """Graph quantities shared by all layers (cached by the model while
     ``edge_index`` is unchanged). Arcs are kept sorted by (target, source),
@@ -164,6 +202,13 @@ class _Graph:
             return _CSRAttend.apply(alpha.contiguous(),
                                     values.float().contiguous(),
                                     *self.csr_index())
+
+    def dot(self, q: Tensor, k: Tensor) -> Tensor:
+        """``[E, H]`` scores ``<q[target], k[source]>`` of ``[N, H, D]``
+        queries and keys (float32, sampled products)."""
+        with torch.autocast(q.device.type, enabled=False):
+            return _CSRDot.apply(q.float().contiguous(),
+                                 k.float().contiguous(), *self.csr_index())
 
 
 class FeedForward(nn.Module):
@@ -253,7 +298,7 @@ class TransformerBlock(nn.Module):
         q = self.q(x).view(n, h, -1)
         k = self.k(x).view(n, h, -1)
         v = self.v(x).view(n, h, -1)
-        scores = (q[graph.dst] * k[graph.src]).sum(-1) / math.sqrt(q.size(-1))
+        scores = graph.dot(q, k) / math.sqrt(q.size(-1))
         msg = graph.attend(scores, v).reshape(x.shape)
         out = torch.cat([x, msg], dim=-1) if self.sep else msg
         return self.dropout(self.out(out))
