@@ -580,10 +580,25 @@ def tree_block(Eprev, E1, w, rroot, rch, rchc, rdeg, rows, croot, cch, cchc,
                     base += Eprev[rch[i, ia[x]], blank_c]
             if n <= 1 or m > BATCH_MAX:  # no bucket: at once
                 val = base
-                if n == 1 or m > BATCH_MAX:  # (rare: cancels again)
+                if m > BATCH_MAX:  # rare: cancels again
                     val = children_ot(Eprev, rch, rchc, i, ka, cch, cchc, j,
                                       kb, blank_r, blank_c, W, ia, ib, u, v,
                                       p, way, minv, used, dp1)
+                elif n == 1:  # one row: its cheapest column
+                    best = np.inf
+                    if na <= nb:
+                        row = rch[i, ia[0]]
+                        for y in range(nb):
+                            col = cch[j, ib[y]]
+                            best = min(best, Eprev[row, col]
+                                       - Eprev[blank_r, col])
+                    else:
+                        col = cch[j, ib[0]]
+                        for x in range(na):
+                            row = rch[i, ia[x]]
+                            best = min(best, Eprev[row, col]
+                                       - Eprev[row, blank_c])
+                    val += best
                 out[orow[a], ocol[b]] = root + w * val
                 if mirror:
                     out[ocol[b], orow[a]] = root + w * val
