@@ -207,6 +207,16 @@ def _gather_attend(scores: torch.Tensor, values: torch.Tensor,
     return torch.zeros(n, *values.shape[1:]).index_add_(0, dst, msg)
 
 
+def _assert_same_grads(out: torch.Tensor, ref: torch.Tensor,
+                       inputs: tuple[torch.Tensor, ...]) -> None:
+    # the same vector-Jacobian product through both implementations
+    g = torch.randn_like(ref)
+    d1 = torch.autograd.grad((out * g).sum(), inputs)
+    d2 = torch.autograd.grad((ref * g).sum(), inputs)
+    for a, b in zip(d1, d2):
+        assert torch.allclose(a, b, atol=1e-5)
+
+
 @pytest.mark.parametrize('self_loops', [False, True])
 def test_sparse_attention_matches_gathered_messages(self_loops: bool) -> None:
     from pyg_ext.nn.models.heterophily import _Graph
@@ -223,11 +233,7 @@ def test_sparse_attention_matches_gathered_messages(self_loops: bool) -> None:
     ref = _gather_attend(scores.float(), values.float(), graph.src,
                          graph.dst, n)
     assert torch.allclose(out, ref, atol=1e-5)
-    g = torch.randn_like(ref)
-    d1 = torch.autograd.grad((out * g).sum(), (scores, values))
-    d2 = torch.autograd.grad((ref * g).sum(), (scores, values))
-    for a, b in zip(d1, d2):
-        assert torch.allclose(a, b, atol=1e-5)
+    _assert_same_grads(out, ref, (scores, values))
     # arcs into a node without in-arcs: zero message
     assert torch.all(out[torch.bincount(graph.dst, minlength=n) == 0] == 0)
 
@@ -260,8 +266,22 @@ def test_sparse_dot_scores_match_gathered_products() -> None:
     out = graph.dot(q, k)
     ref = (q[graph.dst] * k[graph.src]).sum(-1)
     assert torch.allclose(out, ref, atol=1e-5)
-    g = torch.randn_like(ref)
-    d1 = torch.autograd.grad((out * g).sum(), (q, k))
-    d2 = torch.autograd.grad((ref * g).sum(), (q, k))
-    for a, b in zip(d1, d2):
-        assert torch.allclose(a, b, atol=1e-5)
+    _assert_same_grads(out, ref, (q, k))
+
+
+def test_mean_and_sym_aggregations_match_scatter() -> None:
+    # CSR built straight from the sorted arcs, repeated arcs counted twice
+    from pyg_ext.nn.models.heterophily import _Graph
+    torch.manual_seed(2)
+    n = 30
+    ei = torch.randint(0, n, (2, 200))
+    ei = torch.cat([ei, ei[:, :20]], 1)
+    x = torch.randn(n, 5)
+    graph = _Graph(ei, n, False)
+    deg = torch.bincount(ei[1], minlength=n).float().clamp(min=1)
+    msg = torch.zeros(n, 5).index_add_(0, ei[1], x[ei[0]])
+    assert torch.allclose(graph.mean(x), msg / deg[:, None], atol=1e-6)
+    inv = deg.rsqrt()
+    w = (inv[ei[0]] * inv[ei[1]])[:, None]
+    sym = torch.zeros(n, 5).index_add_(0, ei[1], x[ei[0]] * w)
+    assert torch.allclose(graph.sym(x), sym, atol=1e-6)

@@ -52,6 +52,29 @@ def _csr(crow: Tensor, col: Tensor, values: Tensor, n: int) -> Tensor:
                                        check_invariants=False)
 
 
+def _spmm_heads(crow: Tensor, col: Tensor, values: Tensor, x: Tensor
+                ) -> Tensor:
+    """``out[:, h] = A_h @ x[:, h]`` per head, ``A_h`` the CSR matrix
+    ``(crow, col)`` with values ``values[:, h]``; ``x`` is ``[N, H, D]``."""
+    out = torch.empty_like(x)
+    for h in range(x.size(1)):
+        out[:, h] = _csr(crow, col, values[:, h], x.size(0)) @ x[:, h]
+    return out
+
+
+def _sddmm_heads(crow: Tensor, col: Tensor, a: Tensor, b: Tensor) -> Tensor:
+    """``out[e, h] = <a[row_e, h], b[col_e, h]>`` for every stored entry
+    ``e`` of the CSR pattern ``(crow, col)``: sampled dense-dense products,
+    no ``[E, H, D]`` gathers."""
+    zeros = torch.zeros(col.numel(), dtype=a.dtype, device=a.device)
+    pattern = _csr(crow, col, zeros, a.size(0))
+    out = a.new_empty(col.numel(), a.size(1))
+    for h in range(a.size(1)):
+        out[:, h] = torch.sparse.sampled_addmm(
+            pattern, a[:, h], b[:, h].t(), beta=0.0).values()
+    return out
+
+
 class _CSRAttend(torch.autograd.Function):
     r"""``out[v, h] = sum over arcs e = (u -> v) of alpha[e, h] * x[u, h]``
     with the arcs in CSR order (sorted by target): one sparse-dense product
@@ -63,31 +86,18 @@ class _CSRAttend(torch.autograd.Function):
     def forward(ctx: object, alpha: Tensor, x: Tensor, crow: Tensor,
                 col: Tensor, crow_t: Tensor, col_t: Tensor, perm_t: Tensor
                 ) -> Tensor:
-        n = x.size(0)
-        out = torch.empty_like(x)
-        for h in range(x.size(1)):
-            out[:, h] = _csr(crow, col, alpha[:, h], n) @ x[:, h]
         ctx.save_for_backward(alpha, x, crow, col, crow_t, col_t, perm_t)
-        return out
+        return _spmm_heads(crow, col, alpha, x)
 
     @staticmethod
     def backward(ctx: object, dout: Tensor) -> tuple:
         alpha, x, crow, col, crow_t, col_t, perm_t = ctx.saved_tensors
-        n = x.size(0)
-        dalpha = dx = None
         dout = dout.contiguous()
+        dalpha = dx = None
         if ctx.needs_input_grad[1]:
-            alpha_t = alpha[perm_t]
-            dx = torch.empty_like(x)
-            for h in range(x.size(1)):
-                dx[:, h] = _csr(crow_t, col_t, alpha_t[:, h], n) @ dout[:, h]
+            dx = _spmm_heads(crow_t, col_t, alpha[perm_t], dout)
         if ctx.needs_input_grad[0]:
-            dalpha = torch.empty_like(alpha)
-            zeros = torch.zeros(col.numel(), dtype=x.dtype, device=x.device)
-            pattern = _csr(crow, col, zeros, n)
-            for h in range(x.size(1)):
-                dalpha[:, h] = torch.sparse.sampled_addmm(
-                    pattern, dout[:, h], x[:, h].t(), beta=0.0).values()
+            dalpha = _sddmm_heads(crow, col, dout, x)
         return dalpha, dx, None, None, None, None, None
 
 
@@ -101,38 +111,26 @@ class _CSRDot(torch.autograd.Function):
     def forward(ctx: object, q: Tensor, k: Tensor, crow: Tensor,
                 col: Tensor, crow_t: Tensor, col_t: Tensor, perm_t: Tensor
                 ) -> Tensor:
-        n, heads = q.size(0), q.size(1)
-        zeros = torch.zeros(col.numel(), dtype=q.dtype, device=q.device)
-        pattern = _csr(crow, col, zeros, n)
-        out = q.new_empty(col.numel(), heads)
-        for h in range(heads):
-            out[:, h] = torch.sparse.sampled_addmm(
-                pattern, q[:, h], k[:, h].t(), beta=0.0).values()
         ctx.save_for_backward(q, k, crow, col, crow_t, col_t, perm_t)
-        return out
+        return _sddmm_heads(crow, col, q, k)
 
     @staticmethod
     def backward(ctx: object, ds: Tensor) -> tuple:
         q, k, crow, col, crow_t, col_t, perm_t = ctx.saved_tensors
-        n = q.size(0)
         ds = ds.contiguous()
         dq = dk = None
         if ctx.needs_input_grad[0]:
-            dq = torch.empty_like(q)
-            for h in range(q.size(1)):
-                dq[:, h] = _csr(crow, col, ds[:, h], n) @ k[:, h]
+            dq = _spmm_heads(crow, col, ds, k)
         if ctx.needs_input_grad[1]:
-            ds_t = ds[perm_t]
-            dk = torch.empty_like(k)
-            for h in range(k.size(1)):
-                dk[:, h] = _csr(crow_t, col_t, ds_t[:, h], n) @ q[:, h]
+            dk = _spmm_heads(crow_t, col_t, ds[perm_t], q)
         return dq, dk, None, None, None, None, None
 
 
 class _Graph:
     """Graph quantities shared by all layers (cached by the model while
-    ``edge_index`` is unchanged). Arcs are kept sorted by (target, source),
-    the CSR order of the attention products."""
+    ``edge_index`` is unchanged). Arcs are kept sorted by (target, source):
+    the CSR order of every sparse product (repeated arcs stay separate
+    entries and count twice, as in a scatter-sum)."""
 
     def __init__(self, edge_index: Tensor, num_nodes: int,
                  self_loops: bool) -> None:
@@ -143,29 +141,19 @@ class _Graph:
             src = torch.cat([src[keep], loop])
             dst = torch.cat([dst[keep], loop])
         order = torch.argsort(dst * num_nodes + src)
-        src, dst = src[order], dst[order]
-        self._csr_index: tuple[Tensor, ...] | None = None
-        self.src, self.dst, self.n = src, dst, num_nodes
-        ones = torch.ones(src.numel(), device=src.device)
-        deg = torch.zeros(num_nodes, device=src.device).index_add_(0, dst,
-                                                                   ones)
-        self.deg = deg
+        self.src, self.dst, self.n = src[order], dst[order], num_nodes
+        counts = torch.bincount(self.dst, minlength=num_nodes)
+        self.crow = torch.cat([counts.new_zeros(1), torch.cumsum(counts, 0)])
+        self.deg = counts.float()
+        self._transposed: tuple[Tensor, ...] | None = None
         self._mean: Tensor | None = None
         self._sym: Tensor | None = None
-
-    def _sparse(self, values: Tensor) -> Tensor:
-        idx = torch.stack([self.dst, self.src])
-        with warnings.catch_warnings():  # 'CSR support is in beta state'
-            warnings.simplefilter('ignore', UserWarning)
-            coo = torch.sparse_coo_tensor(idx, values, (self.n, self.n),
-                                          check_invariants=False)
-            return coo.coalesce().to_sparse_csr()
 
     def mean(self, x: Tensor) -> Tensor:
         """Mean over in-neighbours (0 for a node without any)."""
         if self._mean is None:
             w = 1.0 / self.deg.clamp(min=1)[self.dst]
-            self._mean = self._sparse(w.float())
+            self._mean = _csr(self.crow, self.src, w, self.n)
         with torch.autocast(x.device.type, enabled=False):
             return self._mean @ x.float()  # sparse products in float32
 
@@ -174,24 +162,20 @@ class _Graph:
         if self._sym is None:
             inv = self.deg.clamp(min=1).rsqrt()
             w = inv[self.src] * inv[self.dst]
-            self._sym = self._sparse(w.float())
+            self._sym = _csr(self.crow, self.src, w, self.n)
         with torch.autocast(x.device.type, enabled=False):
             return self._sym @ x.float()
 
     def csr_index(self) -> tuple[Tensor, ...]:
         """``crow``, ``col`` of the arcs (in their stored order) and of the
         transposed graph, and the permutation to the transposed order."""
-        if self._csr_index is None:
-            n, dev = self.n, self.src.device
-            crow = torch.zeros(n + 1, dtype=torch.long, device=dev)
-            crow[1:] = torch.cumsum(torch.bincount(self.dst, minlength=n), 0)
-            perm_t = torch.argsort(self.src * n + self.dst)
-            crow_t = torch.zeros(n + 1, dtype=torch.long, device=dev)
-            crow_t[1:] = torch.cumsum(torch.bincount(self.src, minlength=n),
-                                      0)
-            self._csr_index = (crow, self.src, crow_t, self.dst[perm_t],
-                               perm_t)
-        return self._csr_index
+        if self._transposed is None:
+            perm_t = torch.argsort(self.src * self.n + self.dst)
+            counts = torch.bincount(self.src, minlength=self.n)
+            crow_t = torch.cat([counts.new_zeros(1),
+                                torch.cumsum(counts, 0)])
+            self._transposed = (crow_t, self.dst[perm_t], perm_t)
+        return (self.crow, self.src, *self._transposed)
 
     def attend(self, scores: Tensor, values: Tensor) -> Tensor:
         """Softmax ``scores`` ``[E, H]`` over each node's in-arcs and sum
