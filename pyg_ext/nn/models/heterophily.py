@@ -52,6 +52,13 @@ def _csr(crow: Tensor, col: Tensor, values: Tensor, n: int) -> Tensor:
                                        check_invariants=False)
 
 
+def _crow(rows: Tensor, n: int) -> Tensor:
+    """CSR row pointers ``[n + 1]`` of entries with row indices ``rows``
+    (sorted by row)."""
+    counts = torch.bincount(rows, minlength=n)
+    return torch.cat([counts.new_zeros(1), torch.cumsum(counts, 0)])
+
+
 def _spmm_heads(crow: Tensor, col: Tensor, values: Tensor, x: Tensor
                 ) -> Tensor:
     """``out[:, h] = A_h @ x[:, h]`` per head, ``A_h`` the CSR matrix
@@ -142,9 +149,8 @@ class _Graph:
             dst = torch.cat([dst[keep], loop])
         order = torch.argsort(dst * num_nodes + src)
         self.src, self.dst, self.n = src[order], dst[order], num_nodes
-        counts = torch.bincount(self.dst, minlength=num_nodes)
-        self.crow = torch.cat([counts.new_zeros(1), torch.cumsum(counts, 0)])
-        self.deg = counts.float()
+        self.crow = _crow(self.dst, num_nodes)
+        self.deg = self.crow.diff().float()
         self._transposed: tuple[Tensor, ...] | None = None
         self._mean: Tensor | None = None
         self._sym: Tensor | None = None
@@ -171,10 +177,8 @@ class _Graph:
         transposed graph, and the permutation to the transposed order."""
         if self._transposed is None:
             perm_t = torch.argsort(self.src * self.n + self.dst)
-            counts = torch.bincount(self.src, minlength=self.n)
-            crow_t = torch.cat([counts.new_zeros(1),
-                                torch.cumsum(counts, 0)])
-            self._transposed = (crow_t, self.dst[perm_t], perm_t)
+            self._transposed = (_crow(self.src, self.n), self.dst[perm_t],
+                                perm_t)
         return (self.crow, self.src, *self._transposed)
 
     def attend(self, scores: Tensor, values: Tensor) -> Tensor:
