@@ -102,6 +102,23 @@ def cmd_datasets(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_writable(path: str) -> None:
+    """Fail before a long run, not after it, when ``--json PATH`` cannot be
+    written (a directory, or a folder that cannot be created or written)."""
+    if os.path.isdir(path):
+        raise CLIError(f'--json {path} is a directory; give a file path')
+    existed = os.path.exists(path)
+    try:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        with open(path, 'a'):
+            pass
+    except OSError as e:
+        raise CLIError(f'--json {path} is not writable: {e.strerror or e}'
+                       ) from None
+    if not existed:
+        os.remove(path)
+
+
 def cmd_bench(args: argparse.Namespace, rest: list[str]) -> int:
     """Dispatch to a bench suite."""
     from pyg_ext import bench
@@ -114,6 +131,8 @@ def cmd_bench(args: argparse.Namespace, rest: list[str]) -> int:
         return 0
     parser = bench.build_parser(args.suite, prog=f'{PROG} bench {args.suite}')
     suite_args = bench.prepare_args(parser.parse_args(rest))
+    if suite_args.json_path:
+        _check_writable(suite_args.json_path)
     if suite_args.root is not None:
         from pyg_ext.utils.data_root import resolve_root
         suite_args.root = str(resolve_root(suite_args.root, must_exist=True))
@@ -185,8 +204,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == 'datasets':
             return cmd_datasets(args)
         if args.command == 'bench':
-            if args.suite is None and '--help' in rest:
-                parser.parse_args(['bench', '--help'])
+            if args.suite is None and ('--help' in rest or '-h' in rest):
+                print(f'usage: {PROG} bench [--list] SUITE [suite options]\n'
+                      f'       {PROG} bench SUITE --help  (options of one '
+                      'suite)\n\nsuites:')
+                args.list = True
             return cmd_bench(args, rest)
     except (CLIError, *_USER_ERRORS) as e:
         if args.debug:

@@ -122,3 +122,43 @@ def test_common_helpers() -> None:
     assert table.splitlines()[0] == '| a  | b   |'
     times = bench.time_fn(lambda: None, repeat=3, warmup=0)
     assert len(times) == 3 and all(t >= 0 for t in times)
+
+
+def test_bench_help_lists_suites() -> None:
+    out = run_cli('bench', '--help')
+    assert out.returncode == 0, out.stderr
+    assert 'usage: pyg-ext bench' in out.stdout
+    assert 'wis ' in out.stdout and 'metrics ' in out.stdout
+
+
+def test_bench_json_path_checked_before_the_run(
+        fake_suite: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    ran = []
+    monkeypatch.setattr(sys.modules['pyg_ext.bench.fake'], 'run',
+                        lambda args: ran.append(1) or {})
+    assert main(['bench', fake_suite, '--json', str(tmp_path)]) == 2
+    assert 'is a directory' in capsys.readouterr().err
+    blocker = tmp_path / 'file'
+    blocker.write_text('')
+    assert main(['bench', fake_suite, '--json',
+                 str(blocker / 'sub' / 'r.json')]) == 2
+    err = capsys.readouterr().err
+    assert '--json' in err and 'not writable' in err
+    assert not ran
+    # a writable path is not left behind as an empty file by the check
+    ok = tmp_path / 'new.json'
+    assert main(['bench', fake_suite, '--json', str(ok)]) == 0
+    assert ok.exists() and ran == [1]
+
+
+def test_wheel_metadata_has_license() -> None:
+    tomllib = pytest.importorskip('tomllib')  # Python >= 3.11
+
+    root = Path(__file__).resolve().parents[1]
+    meta = tomllib.loads((root / 'pyproject.toml').read_text())['project']
+    assert meta['license'] == 'MIT'
+    assert 'LICENSE' in meta['license-files']
+    assert 'MIT License' in (root / 'LICENSE').read_text()
+    assert any(c.startswith('Programming Language :: Python :: 3.1')
+               for c in meta['classifiers'])
