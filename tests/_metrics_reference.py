@@ -78,7 +78,8 @@ def reference_didm(g1, g2, depth, flow='source_to_target', p=2.0,
     docstring for the equations and the stated assumption on unbalanced
     OT): node mass 1/n, neighbour measures of mass deg/n,
     d^{t+1} = d^t + OT_{d^t}(nu, nu'), unmatched mass sent to the blank IDM
-    (or a point at constant distance), graph level balanced OT."""
+    (or a point at constant distance c, the inner OT's ground distance then
+    capped at 2c), graph level balanced OT."""
     x1, ch1 = _graph(g1, flow)
     x2, ch2 = _graph(g2, flow)
     n1, n2 = x1.shape[0], x2.shape[0]
@@ -129,6 +130,8 @@ def reference_didm(g1, g2, depth, flow='source_to_target', p=2.0,
                 return 0.0
             if unmatched != 'blank' and (i is None or j is None):
                 return float(unmatched)
+            if unmatched != 'blank':  # ground distance capped at 2c
+                return min(d(i, j, level), 2 * float(unmatched))
             return d(i, j, level)
 
         M = np.array([[cost(i, j) for j in pb] for i in pa])

@@ -10,7 +10,9 @@ the optimal assignment), run in parallel over independent problems with
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
+
+from pyg_ext.utils._numba_setup import njit  # caches in the user cache dir
 
 
 @njit(cache=True, nogil=True)

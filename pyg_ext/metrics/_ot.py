@@ -139,8 +139,5 @@ def numba_kernels() -> Any:
     from pyg_ext.typing import WITH_NUMBA
     if not WITH_NUMBA:
         return None
-    try:
-        from pyg_ext.metrics import _numba
-    except Exception:  # pragma: no cover - broken numba install
-        return None
-    return _numba
+    from pyg_ext.utils._numba_setup import load_kernels
+    return load_kernels('pyg_ext.metrics._numba', 'the graph metrics', 30)

@@ -84,7 +84,7 @@ def check_graph(g: Any, name: str = 'graph') -> tuple[np.ndarray, np.ndarray]:
     if x.dtype == bool or np.issubdtype(x.dtype, np.integer):
         x = x.astype(np.float64)
     if not np.issubdtype(x.dtype, np.floating):
-        raise ValueError(f'{name}.x must be numeric, got dtype {x.dtype}')
+        raise TypeError(f'{name}.x must be numeric, got dtype {x.dtype}')
     x = np.ascontiguousarray(x, dtype=np.float64)
     if not np.isfinite(x).all():
         raise ValueError(f'{name}.x contains NaN or infinite values')
@@ -94,8 +94,15 @@ def check_graph(g: Any, name: str = 'graph') -> tuple[np.ndarray, np.ndarray]:
         ei = np.zeros((2, 0), dtype=np.int64)
     ei = _to_numpy(ei)
     if ei.ndim != 2 or ei.shape[0] != 2:
+        hint = (' (it looks transposed: use edge_index.t())'
+                if ei.ndim == 2 and ei.shape[1] == 2 else '')
         raise ValueError(f'{name}.edge_index must have shape [2, num_edges], '
-                         f'got {tuple(ei.shape)}')
+                         f'got {tuple(ei.shape)}{hint}')
+    if ei.dtype == bool or not np.issubdtype(ei.dtype, np.integer):
+        if ei.size or ei.dtype == bool or not np.issubdtype(
+                ei.dtype, np.floating):
+            raise TypeError(f'{name}.edge_index must hold integer node ids, '
+                            f'got dtype {ei.dtype}')
     ei = ei.astype(np.int64, copy=False)
     if ei.size and (ei.min() < 0 or ei.max() >= n):
         raise ValueError(f'{name}.edge_index refers to nodes outside '
@@ -104,7 +111,7 @@ def check_graph(g: Any, name: str = 'graph') -> tuple[np.ndarray, np.ndarray]:
 
 
 def prepare(graphs: Sequence[Any], flow: str = 'source_to_target',
-            name: str = 'graph') -> GraphBatch:
+            name: str = 'graphs') -> GraphBatch:
     """Validate ``graphs`` and flatten them into a :class:`GraphBatch`.
 
     Args:
@@ -115,8 +122,13 @@ def prepare(graphs: Sequence[Any], flow: str = 'source_to_target',
             in-neighbours) or ``'target_to_source'`` (children are
             out-neighbours, as in the original TMD code).
     """
-    if flow not in FLOWS:
+    if not isinstance(flow, str) or flow not in FLOWS:
         raise ValueError(f"flow must be one of {FLOWS}, got {flow!r}")
+    if hasattr(graphs, 'edge_index') or hasattr(graphs, 'x') or isinstance(
+            graphs, (str, bytes)) or not hasattr(graphs, '__iter__'):
+        raise TypeError(f'{name} must be a sequence of graphs (PyG Data), '
+                        f'got {type(graphs).__name__}; wrap a single graph '
+                        'in a list')
     xs, srcs, dsts, sizes = [], [], [], []
     offset = 0
     dim = None
@@ -139,7 +151,7 @@ def prepare(graphs: Sequence[Any], flow: str = 'source_to_target',
         sizes.append(x.shape[0])
         offset += x.shape[0]
     if not xs:
-        raise ValueError(f'need at least one {name}')
+        raise ValueError(f'{name} is empty: need at least one graph')
     x = np.concatenate(xs, 0)
     parent = np.concatenate(srcs)
     child = np.concatenate(dsts)

@@ -13,8 +13,20 @@ once) gets the directed generalisation (in/out degrees, the neighbour is the
 edge list that stores each undirected edge once (the raw Platonov ``.npz``
 files), pass ``undirected=True`` to symmetrise it first.
 
-**Conventions.** Self-loops and duplicate arcs are kept as given (count each
-arc once per occurrence). Nodes of degree zero are skipped by the node-level
+**Conventions.** With ``undirected=False`` self-loops and duplicate arcs are
+kept as given (a multigraph: each arc counts once per occurrence), except in
+:func:`aggregation_homophily`, whose definition uses the 0/1 adjacency
+matrix, so duplicate arcs are merged there. ``undirected=True`` takes the
+*union* of the arcs and their reverses and merges duplicates (as
+:func:`torch_geometric.utils.to_undirected` and DGL's ``to_bidirected``):
+a self-loop stays one arc and an edge given in both directions is not
+counted twice, so ``f(edge_index, undirected=True) ==
+f(to_undirected(edge_index))`` for every measure. A graph in which no arc
+has its reverse (clearly directed) triggers a :class:`UserWarning` (once per
+call) from the measures whose directed value differs from the undirected
+one; pass ``undirected=True`` to symmetrise, or silence it with
+:mod:`warnings` when the directed generalisation is meant. Nodes of degree
+zero are skipped by the node-level
 averages (:func:`node_homophily`, :func:`label_informativeness` with
 ``method='node'``). The number of classes is ``y.max() + 1`` unless
 ``num_classes`` is given.
@@ -45,10 +57,14 @@ Measures and their papers:
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor
+
+from pyg_ext.utils.validation import check_int
 
 __all__ = [
     'HomophilyError',
@@ -68,68 +84,169 @@ class HomophilyError(ValueError):
     """Invalid input for a homophily measure."""
 
 
+class _HomophilyTypeError(HomophilyError, TypeError):
+    """An argument of the wrong type (also a :class:`TypeError`)."""
+
+
 # --- input checking -----------------------------------------------------------
 
 def _labels(y: Tensor | Any) -> Tensor:
-    y = torch.as_tensor(y)
+    try:
+        y = torch.as_tensor(y)
+    except (TypeError, ValueError, RuntimeError):
+        raise _HomophilyTypeError(
+            f'y (labels) must be a tensor of class ids, got '
+            f'{type(y).__name__}') from None
+    if y.dtype == torch.bool or y.is_complex():
+        raise _HomophilyTypeError(f'y (labels) must hold integer class ids, '
+                                  f'got dtype {y.dtype}')
     if y.dim() == 2 and y.size(1) == 1:
         y = y.view(-1)
     elif y.dim() == 2:  # one-hot / scores
         y = y.argmax(dim=1)
     if y.dim() != 1:
         raise HomophilyError(
-            f'labels must have shape [N], [N, 1] or one-hot [N, C]; got '
+            f'y (labels) must have shape [N], [N, 1] or one-hot [N, C]; got '
             f'{tuple(y.shape)}')
     if y.is_floating_point():
         if not torch.equal(y, y.round()):
-            raise HomophilyError('labels must be integer class ids')
+            raise HomophilyError('y (labels) must be integer class ids '
+                                 '(found NaN or fractional values)')
     y = y.long()
     if y.numel() and int(y.min()) < 0:
         raise HomophilyError(
-            f'labels must be >= 0 (got {int(y.min())}); drop or relabel '
+            f'y (labels) must be >= 0 (got {int(y.min())}); drop or relabel '
             'unlabelled nodes first')
     return y
+
+
+def _check_flag(value: Any, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise _HomophilyTypeError(f'{name} must be a bool, got '
+                                  f'{type(value).__name__} {value!r}')
+    return value
+
+
+def _check_count(value: Any, name: str) -> int | None:
+    if value is None:
+        return None
+    try:
+        return check_int(value, name, low=0)
+    except TypeError as e:
+        raise _HomophilyTypeError(str(e)) from None
+    except ValueError as e:
+        raise HomophilyError(str(e)) from None
+
+
+def _coalesce(edge_index: Tensor, n: int) -> Tensor:
+    """Sorted unique arcs."""
+    key = torch.unique(edge_index[0] * max(n, 1) + edge_index[1])
+    return torch.stack([key // max(n, 1), key % max(n, 1)])
+
+
+def _warn_if_directed(edge_index: Tensor, n: int, what: str) -> None:
+    """Warn (once per call) when no arc (self-loops aside) has its reverse:
+    the graph is clearly directed and the measure's value differs from
+    that of its symmetrisation."""
+    src, dst = edge_index
+    keep = src != dst
+    if not bool(keep.any()):
+        return
+    src, dst = src[keep], dst[keep]
+    # cheap first pass (true at once for a symmetric graph): is one of the
+    # first few arcs reversed somewhere?
+    for k in range(min(4, src.numel())):
+        if bool(((src == dst[k]) & (dst == src[k])).any()):
+            return
+    # unordered pair key and orientation: a reversed arc exists iff some
+    # pair occurs in both orientations
+    lo, hi = torch.minimum(src, dst), torch.maximum(src, dst)
+    key = torch.unique((lo * n + hi) * 2 + (src < dst).long())
+    if bool((key[1:] // 2 == key[:-1] // 2).any()):
+        return
+    warnings.warn(
+        f'{what}: no arc of edge_index has its reverse, so the graph is '
+        'treated as directed (the directed generalisation, which differs '
+        'from the value on the symmetrised graph); pass undirected=True if '
+        'each undirected edge is stored once', UserWarning, stacklevel=4)
 
 
 def _prepare(edge_index: Tensor | Any, y: Tensor | Any,
              num_nodes: int | None, undirected: bool,
              num_classes: int | None = None,
-             allow_empty: bool = False) -> tuple[Tensor, Tensor, Tensor, int]:
-    """Validate and return ``(src, dst, y, num_classes)``."""
+             allow_empty: bool = False, *, what: str | None = None,
+             coalesce: bool = False) -> tuple[Tensor, Tensor, Tensor, int]:
+    """Validate and return ``(src, dst, y, num_classes)``.
+
+    ``what``: the measure's name, to warn about clearly directed graphs
+    (``None``: a direction-insensitive measure, no warning). ``coalesce``:
+    merge duplicate arcs (always done with ``undirected=True``).
+    """
     y = _labels(y)
+    undirected = _check_flag(undirected, 'undirected')
+    num_nodes = _check_count(num_nodes, 'num_nodes')
+    num_classes = _check_count(num_classes, 'num_classes')
     if hasattr(edge_index, 'coo') and not torch.is_tensor(edge_index):
         row, col, _ = edge_index.coo()  # SparseTensor (adj_t: row = target)
         edge_index = torch.stack([col, row])
-    edge_index = torch.as_tensor(edge_index)
+    try:
+        edge_index = torch.as_tensor(edge_index)
+    except (TypeError, ValueError, RuntimeError):
+        raise _HomophilyTypeError(
+            f'edge_index must be a [2, E] tensor of node ids, got '
+            f'{type(edge_index).__name__}') from None
     if edge_index.dim() != 2 or edge_index.size(0) != 2:
+        hint = (' (it looks transposed: use edge_index.t())'
+                if edge_index.dim() == 2 and edge_index.size(1) == 2 else '')
         raise HomophilyError(
-            f'edge_index must have shape [2, E]; got {tuple(edge_index.shape)}')
-    if edge_index.is_floating_point():
-        raise HomophilyError('edge_index must hold integer node indices')
+            f'edge_index must have shape [2, E]; got '
+            f'{tuple(edge_index.shape)}{hint}')
+    if (edge_index.is_floating_point() or edge_index.is_complex()
+            or edge_index.dtype == torch.bool):
+        raise _HomophilyTypeError(
+            f'edge_index must hold integer node indices, got dtype '
+            f'{edge_index.dtype}')
     edge_index = edge_index.long().to(y.device)
-    n = y.numel() if num_nodes is None else int(num_nodes)
+    n = y.numel() if num_nodes is None else num_nodes
     if num_nodes is not None and y.numel() != n:
         raise HomophilyError(
-            f'labels have length {y.numel()} but num_nodes={n}; pass one '
+            f'y (labels) has length {y.numel()} but num_nodes={n}; pass one '
             'label per node')
     if edge_index.numel():
         lo, hi = int(edge_index.min()), int(edge_index.max())
         if lo < 0 or hi >= y.numel():
             raise HomophilyError(
                 f'edge_index refers to node {lo if lo < 0 else hi} but there '
-                f'are {y.numel()} labels (valid indices 0..{y.numel() - 1}); '
-                'labels of the wrong length?')
+                f'are {y.numel()} labels in y (valid indices '
+                f'0..{y.numel() - 1}); labels of the wrong length?')
     elif not allow_empty:
-        raise HomophilyError('the graph has no edges: homophily is undefined')
+        raise HomophilyError('the graph has no edges (edge_index is empty): '
+                             'homophily is undefined')
+    n = y.numel()
     if undirected:
-        edge_index = torch.cat([edge_index, edge_index.flip(0)], dim=1)
+        # union with the reverse arcs, duplicates merged (to_undirected)
+        edge_index = _coalesce(
+            torch.cat([edge_index, edge_index.flip(0)], dim=1), n)
+    else:
+        if coalesce:
+            edge_index = _coalesce(edge_index, n)
+        if what is not None and edge_index.numel():
+            _warn_if_directed(edge_index, n, what)
     c = int(y.max()) + 1 if y.numel() else 0
     if num_classes is not None:
         if num_classes < c:
             raise HomophilyError(
-                f'num_classes={num_classes} but labels go up to {c - 1}')
+                f'num_classes={num_classes} but y (labels) goes up to '
+                f'{c - 1}')
         c = int(num_classes)
     return edge_index[0], edge_index[1], y, c
+
+
+def _check_single(single_class: Any) -> None:
+    if not isinstance(single_class, str) or single_class not in ('raise',
+                                                                 'nan'):
+        raise HomophilyError(
+            f"single_class must be 'raise' or 'nan', got {single_class!r}")
 
 
 def _single(single_class: str, what: str) -> float:
@@ -190,7 +307,8 @@ def node_homophily(edge_index: Tensor, y: Tensor, *,
     PyG's ``homophily(method='node')`` counts isolated nodes as 0 instead;
     the two agree on graphs without isolated nodes.
     """
-    src, dst, y, _ = _prepare(edge_index, y, num_nodes, undirected)
+    src, dst, y, _ = _prepare(edge_index, y, num_nodes, undirected,
+                              what='node_homophily')
     n = y.numel()
     same = (y[src] == y[dst]).double()
     hits = torch.zeros(n, dtype=torch.float64).index_add_(0, dst, same)
@@ -218,7 +336,8 @@ def class_insensitive_homophily(edge_index: Tensor, y: Tensor, *,
     zero (see ``single_class``).
     """
     src, dst, y, c = _prepare(edge_index, y, num_nodes, undirected,
-                              num_classes)
+                              num_classes, what='class_insensitive_homophily')
+    _check_single(single_class)
     if c < 2:
         return _single(single_class, 'class-insensitive homophily')
     pairs = _class_pairs(src, dst, y, c)  # [source class, target class]
@@ -250,7 +369,8 @@ def adjusted_homophily(edge_index: Tensor, y: Tensor, *,
     heterophilous. Undefined (division by zero) when all arcs touch one class.
     """
     src, dst, y, c = _prepare(edge_index, y, num_nodes, undirected,
-                              num_classes)
+                              num_classes, what='adjusted_homophily')
+    _check_single(single_class)
     m = src.numel()
     p_out = torch.bincount(y[src], minlength=c).double() / m
     p_in = torch.bincount(y[dst], minlength=c).double() / m
@@ -271,7 +391,8 @@ def label_informativeness(edge_index: Tensor, y: Tensor, *,
                           num_nodes: int | None = None,
                           num_classes: int | None = None,
                           undirected: bool = False,
-                          single_class: str = 'raise') -> float:
+                          single_class: str = 'raise',
+                          node_marginal: str = 'all') -> float:
     r"""Label informativeness (Platonov et al., NeurIPS 2023, Eq. (3)): how
     much a neighbour's label tells about a node's label.
 
@@ -295,13 +416,28 @@ def label_informativeness(edge_index: Tensor, y: Tensor, *,
       class distribution :math:`p`:
       :math:`-\sum p(c_1,c_2)\log\frac{p(c_1,c_2)}{p(c_1)\bar p(c_2)} /
       \sum_c p(c)\log p(c)`.
+      ``node_marginal='all'`` (default) takes :math:`p` over all nodes, as
+      the reference implementation (DGL's ``node_label_informativeness``,
+      torch version) does; ``node_marginal='sampled'`` takes it over the
+      nodes with incoming arcs only (the marginal of the sampled node, as in
+      the authors' networkx code), so that isolated nodes do not change the
+      value. The two differ only on graphs with nodes without in-arcs
+      (CiteSeer, 48 isolated nodes: 0.445447 with ``'all'``, 0.445680 with
+      ``'sampled'``). Ignored for ``method='edge'``.
 
     0 means the neighbour's label carries no information, 1 that it determines
     the node's label. Undefined (division by zero) when all nodes with arcs
     share one class.
     """
+    if not isinstance(method, str) or method not in ('edge', 'node'):
+        raise HomophilyError(f"method must be 'edge' or 'node', got "
+                             f'{method!r}')
     src, dst, y, c = _prepare(edge_index, y, num_nodes, undirected,
-                              num_classes)
+                              num_classes, what='label_informativeness')
+    _check_single(single_class)
+    if node_marginal not in ('all', 'sampled'):
+        raise HomophilyError("node_marginal must be 'all' or 'sampled', got "
+                             f'{node_marginal!r}')
     if method == 'edge':
         joint = _class_pairs(src, dst, y, c)  # [neighbour class, node class]
         joint = joint / joint.sum()
@@ -321,7 +457,10 @@ def label_informativeness(edge_index: Tensor, y: Tensor, *,
     # joint[node class, neighbour class]: node uniform, then an in-arc
     w = 1.0 / (n_nz * deg_in[dst])
     joint = _class_pairs(dst, src, y, c, weight=w)
-    p_node = torch.bincount(y[has], minlength=c).double() / n_nz
+    if node_marginal == 'all':
+        p_node = torch.bincount(y, minlength=c).double() / n
+    else:
+        p_node = torch.bincount(y[has], minlength=c).double() / n_nz
     p_bar = torch.bincount(y[src], minlength=c).double() / src.numel()
     h_node = -float(_xlogx(p_node).sum())
     if h_node <= 1e-12:
@@ -343,8 +482,10 @@ def aggregation_homophily(edge_index: Tensor, y: Tensor, *,
     other-class nodes.
 
     With :math:`\hat A = \tilde D^{-1}(A + I)` (row-normalised, one self-loop
-    per node; existing self-loops are replaced), one-hot labels :math:`Z` and
-    the post-aggregation similarity :math:`S = \hat A Z (\hat A Z)^\top`,
+    per node; existing self-loops are replaced; :math:`A` is the 0/1
+    adjacency matrix, so duplicate arcs are merged first), one-hot labels
+    :math:`Z` and the post-aggregation similarity
+    :math:`S = \hat A Z (\hat A Z)^\top`,
 
     .. math::
         H_{agg} = \frac{1}{|\mathcal{V}|}\Big|\Big\{v :
@@ -359,7 +500,9 @@ def aggregation_homophily(edge_index: Tensor, y: Tensor, *,
     graph gives 1).
     """
     src, dst, y, c = _prepare(edge_index, y, num_nodes, undirected,
-                              num_classes, allow_empty=True)
+                              num_classes, allow_empty=True,
+                              what='aggregation_homophily',
+                              coalesce=True)
     n = y.numel()
     keep = src != dst
     src, dst = src[keep], dst[keep]
@@ -403,7 +546,9 @@ def compatibility_matrix(edge_index: Tensor, y: Tensor, *,
         A ``[C, C]`` ``float64`` tensor.
     """
     src, dst, y, c = _prepare(edge_index, y, num_nodes, undirected,
-                              num_classes, allow_empty=True)
+                              num_classes, allow_empty=True,
+                              what='compatibility_matrix')
+    normalize = _check_flag(normalize, 'normalize')
     counts = _class_pairs(dst, src, y, c)  # [target class, source class]
     if not normalize:
         return counts
@@ -445,9 +590,17 @@ def plot_compatibility_matrix(matrix: Tensor | Any, *,
     else:
         import matplotlib.pyplot as plt
 
-    m = torch.as_tensor(matrix).double().cpu().numpy()
+    try:
+        m = torch.as_tensor(matrix).double().cpu().numpy()
+    except (TypeError, ValueError, RuntimeError):
+        raise _HomophilyTypeError(
+            f'matrix must be a [C, C] tensor, got {type(matrix).__name__}'
+        ) from None
     if m.ndim != 2 or m.shape[0] != m.shape[1]:
-        raise HomophilyError(f'expected a square matrix, got {m.shape}')
+        raise HomophilyError(f'matrix must be square [C, C], got shape '
+                             f'{m.shape}')
+    if not np.isfinite(m).all():
+        raise HomophilyError('matrix contains NaN or infinite values')
     c = m.shape[0]
     if ax is None:
         fig, ax = plt.subplots(figsize=(1.0 + 0.5 * max(c, 4),
@@ -479,6 +632,21 @@ def homophily_report(edge_index: Tensor, y: Tensor, *,
     undefined for the graph)."""
     kw: dict[str, Any] = dict(num_nodes=num_nodes, undirected=undirected)
     safe = dict(kw, single_class='nan')
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        report = _report(edge_index, y, kw, safe)
+    seen: set[str] = set()
+    for w in caught:  # the directed-graph warning once, not per measure
+        msg = str(w.message).split(': ', 1)[-1]
+        if msg not in seen:
+            seen.add(msg)
+            warnings.warn(f'homophily_report: {msg}', w.category,
+                          stacklevel=2)
+    return report
+
+
+def _report(edge_index: Tensor, y: Tensor, kw: dict[str, Any],
+            safe: dict[str, Any]) -> dict[str, float]:
     return {
         'edge_homophily': edge_homophily(edge_index, y, **kw),
         'node_homophily': node_homophily(edge_index, y, **kw),

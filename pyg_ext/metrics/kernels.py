@@ -15,16 +15,26 @@ from typing import Any
 
 import numpy as np
 
+from pyg_ext.utils.validation import check_int, check_real
 
-def _check_distances(D: Any, square: bool = True) -> np.ndarray:
-    D = np.asarray(D, dtype=np.float64)
+
+def _check_distances(D: Any, square: bool = True,
+                     name: str = 'D') -> np.ndarray:
+    if hasattr(D, 'detach'):
+        D = D.detach().cpu().numpy()
+    try:
+        D = np.asarray(D, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f'{name} must be a numeric distance matrix, got '
+                        f'{type(D).__name__}') from None
     if D.ndim != 2 or (square and D.shape[0] != D.shape[1]):
-        raise ValueError(f'expected a {"square " if square else ""}2-D '
+        raise ValueError(f'{name} must be a {"square " if square else ""}2-D '
                          f'distance matrix, got shape {D.shape}')
     if not np.isfinite(D).all():
-        raise ValueError('the distance matrix contains NaN or inf')
+        raise ValueError(f'{name} (the distance matrix) contains NaN or inf')
     if (D < 0).any():
-        raise ValueError('distances must be >= 0')
+        raise ValueError(f'{name}: distances must be >= 0 (found '
+                         f'{float(D.min())!r})')
     return D
 
 
@@ -35,15 +45,13 @@ def exp_kernel(D: Any, gamma: float = 0.1) -> np.ndarray:
     Not positive semi-definite in general (TMD is not a Hilbertian metric);
     :class:`sklearn.svm.SVC` still accepts it, as in the TMD paper.
     """
-    if not gamma > 0:
-        raise ValueError(f'gamma must be > 0, got {gamma}')
+    gamma = check_real(gamma, 'gamma', low=0.0, low_open=True)
     return np.exp(-gamma * _check_distances(D, square=False))
 
 
 def gaussian_kernel(D: Any, gamma: float = 0.1) -> np.ndarray:
     r"""The kernel :math:`\exp(-\gamma D^2)`."""
-    if not gamma > 0:
-        raise ValueError(f'gamma must be > 0, got {gamma}')
+    gamma = check_real(gamma, 'gamma', low=0.0, low_open=True)
     D = _check_distances(D, square=False)
     return np.exp(-gamma * D * D)
 
@@ -69,6 +77,12 @@ def tmd_svm_cv(distances: Any, y: Any,
         n_splits, inner_splits: outer / inner folds.
         seeds: one repetition of the whole protocol per seed (fold shuffling).
 
+    Raises:
+        ValueError: a non-square, negative or non-finite ``distances``, ``y``
+            of the wrong length, ``n_splits`` / ``inner_splits`` < 2, a
+            non-positive ``gamma`` or ``C``.
+        TypeError: non-numeric grid values or split counts.
+
     Returns:
         dict with ``mean`` and ``std`` (over seeds of the per-seed mean fold
         accuracy), ``per_seed`` means, ``fold_mean`` / ``fold_std`` over all
@@ -79,10 +93,19 @@ def tmd_svm_cv(distances: Any, y: Any,
     from sklearn.model_selection import StratifiedKFold
     from sklearn.svm import SVC
 
-    D = _check_distances(distances)
+    D = _check_distances(distances, name='distances')
     y = np.asarray(y.detach().cpu() if hasattr(y, 'detach') else y).reshape(-1)
     if len(y) != D.shape[0]:
-        raise ValueError(f'{len(y)} labels for {D.shape[0]} graphs')
+        raise ValueError(f'y has {len(y)} labels for {D.shape[0]} graphs '
+                         '(distances)')
+    n_splits = check_int(n_splits, 'n_splits', low=2)
+    inner_splits = check_int(inner_splits, 'inner_splits', low=2)
+    gammas = [check_real(g, 'gammas', low=0.0, low_open=True)
+              for g in gammas]
+    Cs = [check_real(C, 'Cs', low=0.0, low_open=True) for C in Cs]
+    seeds = [check_int(s, 'seeds', low=0) for s in seeds]
+    if not gammas or not Cs or not seeds:
+        raise ValueError('gammas, Cs and seeds must not be empty')
     kernels = {g: exp_kernel(D, g) for g in gammas}
     per_seed, folds, params = [], [], []
     for seed in seeds:

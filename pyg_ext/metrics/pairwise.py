@@ -12,6 +12,8 @@ METRICS = ('tmd', 'didm', 'rjl')
 
 
 def _metric(metric: str) -> str:
+    if not isinstance(metric, str):
+        raise ValueError(f'metric must be one of {METRICS}, got {metric!r}')
     key = metric.lower().replace('-', '_')
     if key not in METRICS:
         raise ValueError(f'metric must be one of {METRICS}, got {metric!r}')

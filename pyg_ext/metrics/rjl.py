@@ -58,9 +58,15 @@ were available):
   to an extra point: by default (``unmatched='blank'``) the *blank* IDM
   (zero features, zero measure), exactly like TMD's blank trees, which keeps
   every property of a metric on the extended space; a number ``c`` instead
-  sends it to a point at constant distance ``c`` (Böker et al.'s unbalanced
-  Wasserstein distance uses ``c = 1`` with distances bounded by 1; this is a
-  pseudometric whenever ``2c`` bounds the distances).
+  sends it to a point at constant distance ``c`` from every IDM. That
+  extension is a metric only when no two IDMs are further apart than
+  ``2c``, so, as in Böker et al.'s unbalanced Wasserstein distance (``c =
+  1``, distances bounded by 1), the inner OT's ground distance is
+  **capped**: :math:`\mathrm{OT}` runs on :math:`\min(d^t, 2c)` (a metric
+  whenever :math:`d^t` is one). Without the cap, IDMs at distance above
+  ``2c`` break the triangle inequality. Only the inner (unbalanced) OT is
+  capped; :math:`d^{t+1}` itself and the balanced OT between DIDMs use the
+  uncapped distances.
 
 Computation: the same dataset-wide WL memoisation as
 :mod:`pyg_ext.metrics.tmd` (the order-:math:`t` IDM of a node depends only on
@@ -72,18 +78,27 @@ installed), and exact histogram OT between graphs.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from pyg_ext.metrics import _ot
-from pyg_ext.metrics._wl import GraphBatch, concat, feature_colours, prepare
+from pyg_ext.metrics._wl import (
+    GraphBatch,
+    check_graph,
+    concat,
+    feature_colours,
+    prepare,
+)
 from pyg_ext.metrics._wl import refine as _refine
 from pyg_ext.metrics.tmd import (
     _backend,
     _check_depth,
+    _check_flag,
     _check_p,
+    _clamp,
     _extend,
     _feature_dist,
     _n_jobs,
@@ -103,6 +118,10 @@ def _check_unmatched(unmatched: Any) -> float:
             raise ValueError(f"unmatched must be 'blank' or a number >= 0, "
                              f'got {unmatched!r}')
         return -1.0
+    if isinstance(unmatched, bool) or not isinstance(unmatched,
+                                                     numbers.Real):
+        raise TypeError(f"unmatched must be 'blank' or a number >= 0, got "
+                        f'{type(unmatched).__name__} {unmatched!r}')
     c = float(unmatched)
     if not np.isfinite(c) or c < 0:
         raise ValueError(f'unmatched must be >= 0, got {unmatched!r}')
@@ -227,10 +246,16 @@ def _didm_costs(batch: GraphBatch, row_nodes: np.ndarray,
         rep_r, rep_c = mk_first[rm], mk_first[cm]
         brow = E[:, -1].copy()
         bcol = E[-1, :].copy()
+        Eg = E
         if const >= 0:
             brow[:] = const
             bcol[:] = const
-        A = _uot_matrix(E, rpos[ref.children[rep_r]], ref.degree[rep_r],
+            # ground cost of the unbalanced OT capped at 2c (Boeker et
+            # al.): the dummy point at distance c from everything is then
+            # a metric extension, so the result satisfies the triangle
+            # inequality
+            Eg = np.minimum(E, 2.0 * const)
+        A = _uot_matrix(Eg, rpos[ref.children[rep_r]], ref.degree[rep_r],
                         n_of[rep_r], cpos[ref.children[rep_c]],
                         ref.degree[rep_c], n_of[rep_c], brow, bcol, const,
                         symmetric, backend)
@@ -265,7 +290,8 @@ def _histograms(batch: GraphBatch, graphs: np.ndarray, colour: np.ndarray,
 
 def _didm_matrix(batch: GraphBatch, n_a: int | None, depth: int, p: float,
                  unmatched: Any, backend: str, n_jobs: int | None,
-                 progress_bar: bool, aggregation: str = 'normalized_sum'
+                 progress_bar: bool, aggregation: str = 'normalized_sum',
+                 names: tuple[str, str] = ('graphs[{}]', 'graphs[{}]')
                  ) -> np.ndarray:
     depth = _check_depth(depth)
     p = _check_p(p)
@@ -273,10 +299,21 @@ def _didm_matrix(batch: GraphBatch, n_a: int | None, depth: int, p: float,
     mean = _check_aggregation(aggregation)
     backend = _backend(backend, prefer_numba=batch.num_graphs > 8)
     jobs = _n_jobs(n_jobs)
-    if (batch.sizes == 0).any():
-        raise ValueError('the DIDM distance needs graphs with at least one '
-                         'node (node mass is 1/n)')
+    progress_bar = _check_flag(progress_bar, 'progress_bar')
     G = batch.num_graphs
+    empty = np.flatnonzero(batch.sizes == 0)
+    if len(empty) == G:  # only empty graphs: all at distance 0
+        return np.zeros((G, G) if n_a is None else (n_a, G - n_a))
+    if len(empty):
+        g = int(empty[0])
+        if n_a is None or g < n_a:
+            what = names[0].format(g)
+        else:
+            what = names[1].format(g - n_a)
+        raise ValueError(
+            f'{what} has no nodes: the DIDM distance needs graphs with at '
+            'least one node (node mass is 1/n; an empty graph has no '
+            'probability measure to compare), unless all graphs are empty')
     with _Threads(jobs, backend):
         if n_a is None:
             nodes = np.arange(batch.num_nodes)
@@ -314,6 +351,8 @@ def _didm_matrix(batch: GraphBatch, n_a: int | None, depth: int, p: float,
                 b = ccnt[cptr[h]:cptr[h + 1]] / cn[h]
                 b = b * (a.sum() / b.sum())
                 vals[t] = _ot.emd(a, b, E[ri[:, None], ci[None, :]])
+    # OT values are >= 0; clamp float noise of the rebalanced masses
+    _clamp(vals)
     if n_a is None:
         D = np.zeros((G, G))
         D[pi, pj] = vals
@@ -346,7 +385,8 @@ def didm_cross(graphs_a: Sequence[Any], graphs_b: Sequence[Any],
     a = prepare(graphs_a, flow, 'graphs_a')
     b = prepare(graphs_b, flow, 'graphs_b')
     return _didm_matrix(concat(a, b), a.num_graphs, depth, p, unmatched,
-                        backend, n_jobs, progress_bar, aggregation)
+                        backend, n_jobs, progress_bar, aggregation,
+                        ('graphs_a[{}]', 'graphs_b[{}]'))
 
 
 def didm_movers_distance(g1: Any, g2: Any, depth: int = 3, *,
@@ -370,7 +410,15 @@ def didm_movers_distance(g1: Any, g2: Any, depth: int = 3, *,
         p (float, optional): feature norm, ``>= 1``. (default: :obj:`2.0`)
         unmatched (str or float, optional): where the surplus neighbour mass
             goes in the unbalanced OT: ``'blank'`` (the zero IDM) or a
-            constant cost per unit mass. (default: :obj:`'blank'`)
+            number ``c >= 0``, a constant cost per unit mass. With a number,
+            what is computed is
+            :math:`d^{t+1}(u, v) = d^t(u, v) + \mathrm{OT}_{\min(d^t,
+            2c)}(\nu_u \oplus s_u \delta_*, \nu_v \oplus s_v \delta_*)`,
+            where :math:`*` is a point at distance ``c`` from every IDM,
+            :math:`s_u = \max(0, |\nu_v| - |\nu_u|)` the
+            missing total mass, and the ground distance capped at ``2c`` so that
+            the result satisfies the triangle inequality (Böker et al.).
+            (default: :obj:`'blank'`)
         aggregation (str, optional): ``'normalized_sum'``, the paper's
             neighbour measures :math:`\frac1n\sum_{u\sim v}\delta` (mass
             :math:`\deg(v)/n`, normalised-sum MPNNs), or ``'mean'``, the
@@ -383,13 +431,26 @@ def didm_movers_distance(g1: Any, g2: Any, depth: int = 3, *,
             (default: :obj:`'auto'`)
 
     Returns:
-        float: the distance; independent of graph size in the sense that
-        blow-ups of a graph are at distance 0 (with ``aggregation='mean'``
-        also disjoint copies).
+        float: the distance (a pseudometric, ``>= 0``); independent of graph
+        size in the sense that blow-ups of a graph are at distance 0 (with
+        ``aggregation='mean'`` also disjoint copies). Two graphs without
+        nodes are at distance 0.
+
+    Raises:
+        ValueError: exactly one of the graphs has no nodes (node mass
+            :math:`1/n` is undefined), graphs without ``x``, NaN features,
+            different feature dimensions, a malformed ``edge_index``,
+            ``depth`` not an int ``>= 1``, ``p < 1``, ``unmatched`` neither
+            ``'blank'`` nor a number ``>= 0``, an unknown ``aggregation``,
+            ``flow`` or ``backend``.
+        TypeError: non-integer ``edge_index``, a non-numeric ``p`` or
+            ``unmatched``.
     """
-    return float(didm_cross([g1], [g2], depth, flow=flow, p=p,
-                            unmatched=unmatched, aggregation=aggregation,
-                            backend=backend)[0, 0])
+    check_graph(g1, 'g1')
+    check_graph(g2, 'g2')
+    batch = concat(prepare([g1], flow, 'g1'), prepare([g2], flow, 'g2'))
+    return float(_didm_matrix(batch, 1, depth, p, unmatched, backend, 1,
+                              False, aggregation, ('g1', 'g2'))[0, 0])
 
 
 #: Alias named after the authors (Rauchwerger, Jegelka, Levie).

@@ -43,6 +43,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from pyg_ext.utils.validation import check_int, check_positive_int
+
 
 class StableGIN(torch.nn.Module):
     """Sum-aggregation GIN with bias-free MLPs, sum pooling and a bias-free
@@ -59,6 +61,11 @@ class StableGIN(torch.nn.Module):
                  out_channels: int, num_layers: int = 3) -> None:
         super().__init__()
         from torch_geometric.nn import GINConv
+        in_channels = check_positive_int(in_channels, 'in_channels')
+        hidden_channels = check_positive_int(hidden_channels,
+                                             'hidden_channels')
+        out_channels = check_positive_int(out_channels, 'out_channels')
+        num_layers = check_positive_int(num_layers, 'num_layers')
         self.convs = torch.nn.ModuleList()
         dims = [in_channels] + [hidden_channels] * num_layers
         for i in range(num_layers):
@@ -162,6 +169,13 @@ def stability_study(dataset: Sequence[Any], num_layers: int = 3,
         train: train the GIN (``False``: random initialisation).
         model: use this model instead of building one.
 
+    Raises:
+        ValueError: fewer than 2 graphs, non-positive ``num_layers``,
+            ``hidden_channels`` or ``num_pairs``, negative ``epochs`` or
+            ``seed``, and the TMD errors (bad graphs, ``backend``).
+        TypeError: ``dataset`` not a sequence of graphs, a ``model`` that
+            is not a :class:`StableGIN`, non-integer counts.
+
     Returns:
         dict with ``pearson``, ``spearman``, ``max_ratio_paper_form``
         (:math:`\\max \\|\\Delta h\\| / (\\prod K \\cdot TMD_w)`),
@@ -173,7 +187,21 @@ def stability_study(dataset: Sequence[Any], num_layers: int = 3,
 
     from pyg_ext.metrics.tmd import tmd_cross
 
+    num_layers = check_positive_int(num_layers, 'num_layers')
+    hidden_channels = check_positive_int(hidden_channels, 'hidden_channels')
+    epochs = check_int(epochs, 'epochs', low=0)
+    num_pairs = check_positive_int(num_pairs, 'num_pairs')
+    seed = check_int(seed, 'seed', low=0)
+    if model is not None and not isinstance(model, StableGIN):
+        raise TypeError(f'model must be a StableGIN, got '
+                        f'{type(model).__name__}')
+    if hasattr(dataset, 'edge_index') or not hasattr(dataset, '__iter__'):
+        raise TypeError(f'dataset must be a sequence of graphs, got '
+                        f'{type(dataset).__name__}')
     graphs = list(dataset)
+    if len(graphs) < 2:
+        raise ValueError(f'dataset needs at least 2 graphs for pairs, got '
+                         f'{len(graphs)}')
     if model is None:
         if train:
             model = train_gin(graphs, num_layers, hidden_channels, epochs,

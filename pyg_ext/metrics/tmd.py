@@ -64,6 +64,7 @@ Things users trip over:
 from __future__ import annotations
 
 import math
+import numbers
 import os
 from collections.abc import Sequence
 from typing import Any
@@ -73,11 +74,13 @@ import numpy as np
 from pyg_ext.metrics import _ot
 from pyg_ext.metrics._wl import (
     GraphBatch,
+    check_graph,
     concat,
     feature_colours,
     prepare,
     refine,
 )
+from pyg_ext.utils.validation import check_int
 
 BACKENDS = ('auto', 'numpy', 'numba')
 
@@ -122,8 +125,11 @@ def pascal_weights(depth: int) -> list[float]:
 
 
 def _check_depth(depth: Any) -> int:
+    """``depth`` as an int >= 1 (a ``ValueError`` naming ``depth`` for
+    anything else, floats and bools included)."""
     if isinstance(depth, bool) or not isinstance(depth, (int, np.integer)):
-        raise ValueError(f'depth must be an int >= 1, got {depth!r}')
+        raise ValueError(f'depth must be an int >= 1, got '
+                         f'{type(depth).__name__} {depth!r}')
     if depth < 1:
         raise ValueError(f'depth must be >= 1, got {depth}')
     return int(depth)
@@ -139,10 +145,22 @@ def resolve_weights(weights: float | Sequence[float] | str,
             raise ValueError(f"weights must be a number, a list or 'pascal', "
                              f'got {weights!r}')
         w = np.asarray(pascal_weights(depth), dtype=np.float64)
-    elif np.ndim(weights) == 0:
-        w = np.full(depth - 1, float(weights))  # type: ignore[arg-type]
     else:
-        w = np.asarray(weights, dtype=np.float64).reshape(-1)
+        if hasattr(weights, 'detach'):
+            weights = weights.detach().cpu().numpy()
+        try:
+            arr = np.asarray(weights)
+            if arr.dtype.kind not in 'iuf':
+                raise TypeError
+            arr = arr.astype(np.float64)
+        except (TypeError, ValueError):
+            raise TypeError(f"weights must be a number, a list of numbers or "
+                            f"'pascal', got {type(weights).__name__} "
+                            f'{weights!r}') from None
+        if arr.ndim == 0:
+            w = np.full(depth - 1, float(arr))
+        else:
+            w = arr.reshape(-1)
         if len(w) != depth - 1:
             raise ValueError(f'weights has {len(w)} entries; depth {depth} '
                              f'needs depth - 1 = {depth - 1}')
@@ -152,6 +170,9 @@ def resolve_weights(weights: float | Sequence[float] | str,
 
 
 def _check_p(p: float) -> float:
+    if isinstance(p, (str, bool)) or not isinstance(p, numbers.Real):
+        raise TypeError(f'p (the feature norm) must be a real number, got '
+                        f'{type(p).__name__} {p!r}')
     p = float(p)
     if not (p >= 1):
         raise ValueError(f'p (the feature norm) must be >= 1, got {p}')
@@ -163,7 +184,7 @@ def _backend(backend: str, prefer_numba: bool = False) -> str:
     its one-off compilation (10-30 s on first use, then cached on disk):
     when ``prefer_numba`` (large DIDM problems). The numpy/scipy TMD path is
     as fast as numba on molecule-sized graphs."""
-    if backend not in BACKENDS:
+    if not isinstance(backend, str) or backend not in BACKENDS:
         raise ValueError(f'backend must be one of {BACKENDS}, got {backend!r}')
     if backend == 'auto':
         from pyg_ext.typing import WITH_NUMBA
@@ -173,6 +194,11 @@ def _backend(backend: str, prefer_numba: bool = False) -> str:
     if backend == 'numba' and _ot.numba_kernels() is None:
         from pyg_ext.typing import require
         require('numba', "backend='numba'")
+        # numba is installed but its kernels did not load (logged by
+        # load_kernels): a clear error instead of an AttributeError later
+        raise ImportError("backend='numba': the numba kernels could not be "
+                          "loaded (see the warning above); use "
+                          "backend='numpy'")
     return backend
 
 
@@ -180,7 +206,10 @@ def _n_jobs(n_jobs: int | None) -> int:
     cpus = os.cpu_count() or 1
     if n_jobs is None:
         return 1
-    n_jobs = int(n_jobs)
+    n_jobs = check_int(n_jobs, 'n_jobs')
+    if n_jobs == 0:
+        raise ValueError('n_jobs must be >= 1 or negative (-1: all cores), '
+                         'got 0')
     if n_jobs < 0:
         return max(1, cpus + 1 + n_jobs)
     return max(1, n_jobs)
@@ -394,9 +423,17 @@ def graph_level(costs: TreeCosts, batch: GraphBatch, row_graphs: np.ndarray,
             if len(r) == 0 or len(c) == 0:
                 out[t] = E[r, blank_c].sum() + E[blank_r, c].sum()
                 continue
+            if len(r) == len(c):
+                # no padding: a plain square assignment (and no blank
+                # subtraction whose cancellation could leave a tiny
+                # negative value for isomorphic graphs)
+                M = E[r[:, None], c[None, :]]
+                a, b = linear_sum_assignment(M)
+                out[t] = M[a, b].sum()
+                continue
             # blank padding folded into a rectangular problem: the unmatched
             # trees of the larger graph pay their blank distance
-            if len(r) <= len(c):
+            if len(r) < len(c):
                 bl = E[blank_r, c]
                 M = E[r[:, None], c[None, :]] - bl[None, :]
             else:
@@ -593,7 +630,38 @@ def _tmd_matrix(batch: GraphBatch, n_a: int | None, depth: int,
     backend = _backend(backend,
                        prefer_numba=batch.num_nodes > AUTO_NUMBA_NODES)
     jobs = _n_jobs(n_jobs)
+    progress_bar = _check_flag(progress_bar, 'progress_bar')
+    D = _tmd_matrix_raw(batch, n_a, depth, w, p, backend, jobs,
+                        progress_bar)
+    # TMD >= 0: the folded blank padding (sum of blank costs plus an
+    # assignment on costs minus blank costs) can cancel to -1e-12
+    return _clamp(D)
+
+
+def _check_flag(value: Any, name: str) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f'{name} must be a bool, got '
+                        f'{type(value).__name__} {value!r}')
+    return bool(value)
+
+
+def _clamp(D: np.ndarray) -> np.ndarray:
+    """Distances are >= 0: clamp float cancellation (in place)."""
+    np.maximum(D, 0.0, out=D)
+    return D
+
+
+def _empty_matrix(batch: GraphBatch, n_a: int | None) -> np.ndarray:
     G = batch.num_graphs
+    return np.zeros((G, G) if n_a is None else (n_a, G - n_a))
+
+
+def _tmd_matrix_raw(batch: GraphBatch, n_a: int | None, depth: int,
+                    w: np.ndarray, p: float, backend: str, jobs: int,
+                    progress_bar: bool) -> np.ndarray:
+    G = batch.num_graphs
+    if batch.num_nodes == 0:  # only empty graphs: all at distance 0
+        return _empty_matrix(batch, n_a)
     if backend == 'numba':
         with _Threads(jobs, backend):
             return _tmd_matrix_numba(batch, n_a, depth, w, p, progress_bar)
@@ -637,6 +705,11 @@ def tmd_pairwise(graphs: Sequence[Any], depth: int = 4,
     first use, then cached on disk). Both backends are exact; numba is the
     one for large collections (PROTEINS, 1,113 graphs: depth 3 in about a
     minute on 2 cores, see ``docs/metrics.md``).
+
+    The matrix is symmetric with an exactly zero diagonal and no negative
+    entries. Raises as :func:`tree_movers_distance` (``graphs`` empty or a
+    single ``Data`` instead of a list: ``ValueError`` / ``TypeError``;
+    ``n_jobs=0``: ``ValueError``).
     """
     batch = prepare(graphs, flow)
     return _tmd_matrix(batch, None, depth, weights, p, backend, n_jobs,
@@ -686,12 +759,20 @@ def tree_movers_distance(g1: Any, g2: Any, depth: int = 4,
     Returns:
         float: the distance (a pseudometric: symmetric, zero for graphs that
         1-WL with these features cannot tell apart at this depth, triangle
-        inequality).
+        inequality). Always ``>= 0`` (float cancellation is clamped) and
+        exactly 0 for isomorphic copies. A graph with no nodes is compared
+        through blank trees only: two empty graphs are at distance 0, an
+        empty and a non-empty graph at the sum of the non-empty graph's
+        blank-tree distances.
 
     Raises:
         ValueError: graphs without ``x``, NaN/infinite features, different
-            feature dimensions, ``depth < 1``, negative weights, a weight list
-            of the wrong length, ``p < 1``.
+            feature dimensions, ``edge_index`` not ``[2, E]`` or with ids
+            outside ``[0, num_nodes)``, ``depth`` not an int ``>= 1``,
+            negative weights, a weight list of the wrong length, ``p < 1``,
+            an unknown ``flow`` or ``backend``.
+        TypeError: non-integer ``edge_index``, non-numeric ``x`` or
+            ``weights``, a non-numeric ``p``.
 
     Example:
         >>> from torch_geometric.datasets import TUDataset
@@ -699,6 +780,8 @@ def tree_movers_distance(g1: Any, g2: Any, depth: int = 4,
         >>> tree_movers_distance(ds[0], ds[1], depth=4, weights=1.0)
         ... # doctest: +SKIP
     """
+    check_graph(g1, 'g1')
+    check_graph(g2, 'g2')
     return float(tmd_cross([g1], [g2], depth, weights, flow=flow, p=p,
                            backend=backend)[0, 0])
 
