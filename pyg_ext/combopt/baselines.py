@@ -23,7 +23,19 @@ import torch
 from torch import Tensor
 from torch_geometric.data import Data
 
-from pyg_ext.combopt.maxcut import edge_weight_of, maxcut_local_search
+from pyg_ext.combopt.maxcut import (
+    check_graph_data,
+    check_symmetric,
+    edge_weight_of,
+    maxcut_local_search,
+)
+from pyg_ext.utils.validation import (
+    check_choice,
+    check_int,
+    check_positive_int,
+    check_probability,
+    check_real,
+)
 
 
 @dataclass
@@ -45,97 +57,174 @@ class ILPResult:
     seconds: float
 
 
-def _undirected(data: Data) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _undirected(data: Data, name: str = 'data', *, node_weight: bool = False
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Validated undirected edges ``(u, v, w)`` with ``u < v`` (self-loops
+    dropped; see :func:`_loop_nodes`)."""
+    check_graph_data(data, name, node_weight=node_weight)
+    check_symmetric(data, name)
     src, dst = data.edge_index.cpu().numpy()
-    w = edge_weight_of(data).cpu().numpy()
+    w = edge_weight_of(data).double().cpu().numpy()
     keep = src < dst
     return src[keep], dst[keep], w[keep]
 
 
+def _loop_nodes(data: Data) -> np.ndarray:
+    """Boolean ``[N]``: nodes with a self-loop (they belong to every vertex
+    cover)."""
+    src, dst = data.edge_index.cpu().numpy()
+    out = np.zeros(data.num_nodes, dtype=bool)
+    out[src[src == dst]] = True
+    return out
+
+
 def _milp(c: np.ndarray, A, lb: np.ndarray, ub: np.ndarray,
           integrality: np.ndarray, bounds: tuple[np.ndarray, np.ndarray],
-          time_limit: float):
+          time_limit: float, mip_rel_gap: float = 1e-9):
     from scipy.optimize import Bounds, LinearConstraint, milp
     cons = [LinearConstraint(A, lb, ub)] if A is not None else []
     return milp(c, constraints=cons, integrality=integrality,
                 bounds=Bounds(*bounds),
-                options={'time_limit': float(time_limit), 'disp': False})
+                options={'time_limit': float(time_limit), 'disp': False,
+                         'mip_rel_gap': float(mip_rel_gap)})
+
+
+def _dual_bound(res, fallback: float) -> float:
+    """HiGHS's proven bound on the minimised objective (``fallback`` when it
+    reports none)."""
+    b = getattr(res, 'mip_dual_bound', None)
+    if b is None or not np.isfinite(b):
+        return fallback
+    return float(b)
 
 
 def maxcut_ilp(data: Data, time_limit: float = 60.0) -> ILPResult:
-    """Exact weighted Max-Cut of one graph by the standard ILP
-    (``y_e <= x_i + x_j``, ``y_e <= 2 - x_i - x_j``, maximise
-    ``sum w_e y_e``) with HiGHS. Returns signs ``±1`` as the solution."""
+    """Exact weighted Max-Cut of one graph with HiGHS.
+
+    Binary ``x_i`` (side of node ``i``) and ``y_e in [0, 1]`` (edge ``e``
+    cut); maximise ``sum_e w_e y_e`` subject to ``y_e <= x_u + x_v`` and
+    ``y_e <= 2 - x_u - x_v`` for ``w_e > 0`` and ``y_e >= x_u - x_v``,
+    ``y_e >= x_v - x_u`` for ``w_e < 0`` (without the latter a negative
+    edge would be counted uncut even when it is cut). Returns signs ``±1``
+    as the solution; ``optimal`` is set only when HiGHS proved optimality
+    (relative gap 1e-9).
+
+    Raises:
+        TypeError, ValueError: invalid or asymmetric graph, non-finite
+            weights, ``time_limit <= 0``.
+    """
     import scipy.sparse as sp
+    time_limit = check_real(time_limit, 'time_limit', low=0.0,
+                            low_open=True)
     t0 = time.perf_counter()
-    n = data.num_nodes
     u, v, w = _undirected(data)
+    n = data.num_nodes
     m = len(u)
-    if m == 0:
+    if m == 0 or n == 0:
         return ILPResult(0.0, 0.0, True, np.ones(n), 0.0)
-    rows = np.repeat(np.arange(2 * m), 3)
     e = np.arange(m)
-    cols = np.stack([n + e, u, v], 1).reshape(-1)
-    cols = np.concatenate([cols[:3 * m], cols[:3 * m]])
-    vals = np.concatenate([np.tile([1.0, -1.0, -1.0], m),
-                           np.tile([1.0, 1.0, 1.0], m)])
-    A = sp.csr_matrix((vals, (rows, cols)), shape=(2 * m, n + m))
-    lb = np.full(2 * m, -np.inf)
-    ub = np.concatenate([np.zeros(m), np.full(m, 2.0)])
+    pos, neg = np.nonzero(w > 0)[0], np.nonzero(w < 0)[0]
+    rows, cols, vals = [], [], []
+    r0 = 0
+    # positive: y - x_u - x_v <= 0 and y + x_u + x_v <= 2
+    # negative: -y + x_u - x_v <= 0 and -y - x_u + x_v <= 0
+    for idx, coef in ((pos, (1.0, -1.0, -1.0)), (pos, (1.0, 1.0, 1.0)),
+                      (neg, (-1.0, 1.0, -1.0)), (neg, (-1.0, -1.0, 1.0))):
+        k = len(idx)
+        rr = np.repeat(r0 + np.arange(k), 3)
+        cc = np.stack([n + e[idx], u[idx], v[idx]], 1).reshape(-1)
+        rows.append(rr)
+        cols.append(cc)
+        vals.append(np.tile(coef, k))
+        r0 += k
+    ub = np.concatenate([np.zeros(len(pos)), np.full(len(pos), 2.0),
+                         np.zeros(2 * len(neg))])
+    A = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows),
+                                              np.concatenate(cols))),
+                      shape=(r0, n + m))
+    lb = np.full(r0, -np.inf)
     c = np.concatenate([np.zeros(n), -w])
     integrality = np.concatenate([np.ones(n), np.zeros(m)])
     lo = np.zeros(n + m)
     hi = np.ones(n + m)
     hi[0] = 0.0  # symmetry: node 0 on side 0
-    res = _milp(c, A, lb, ub, integrality, (lo, hi), time_limit)
+    res = _milp(c, A if r0 else None, lb, ub, integrality, (lo, hi),
+                time_limit)
     secs = time.perf_counter() - t0
     if res.x is None:
         return ILPResult(float('nan'), float('inf'), False, np.ones(n), secs)
     x = np.round(res.x[:n])
     s = 1 - 2 * x
     value = float(((1 - s[u] * s[v]) / 2 * w).sum())
-    bound = -float(getattr(res, 'mip_dual_bound', -value) or -value)
     optimal = res.status == 0
-    return ILPResult(value, bound if not optimal else value, optimal, s, secs)
+    bound = value if optimal else max(value, -_dual_bound(res, -np.inf))
+    return ILPResult(value, bound, optimal, s, secs)
 
 
 def vertex_cover_ilp(data: Data, time_limit: float = 60.0) -> ILPResult:
-    """Exact minimum-weight vertex cover (``x_i + x_j >= 1``) with HiGHS;
-    node weights from ``data.node_weight`` (default 1)."""
+    """Exact minimum-weight vertex cover (``x_i + x_j >= 1`` per edge,
+    ``x_i = 1`` for a self-loop ``(i, i)``) with HiGHS; node weights from
+    ``data.node_weight`` (default 1, must be ``>= 0``). An edgeless graph
+    (or one with no nodes) gives the empty cover of value 0.
+
+    Raises:
+        TypeError, ValueError: invalid or asymmetric graph, bad
+            ``node_weight``, ``time_limit <= 0``.
+    """
     import scipy.sparse as sp
+    time_limit = check_real(time_limit, 'time_limit', low=0.0,
+                            low_open=True)
     t0 = time.perf_counter()
+    u, v, _ = _undirected(data, node_weight=True)
     n = data.num_nodes
-    u, v, _ = _undirected(data)
     m = len(u)
     nw = getattr(data, 'node_weight', None)
-    c = np.ones(n) if nw is None else nw.double().cpu().numpy()
+    c = np.ones(n) if nw is None else nw.double().view(-1).cpu().numpy()
+    forced = _loop_nodes(data)
     if m == 0:
-        return ILPResult(0.0, 0.0, True, np.zeros(n), 0.0)
+        x = forced.astype(float)
+        value = float((c * x).sum())
+        return ILPResult(value, value, True, x,
+                         time.perf_counter() - t0)
     rows = np.repeat(np.arange(m), 2)
     cols = np.stack([u, v], 1).reshape(-1)
     A = sp.csr_matrix((np.ones(2 * m), (rows, cols)), shape=(m, n))
     res = _milp(c, A, np.ones(m), np.full(m, np.inf), np.ones(n),
-                (np.zeros(n), np.ones(n)), time_limit)
+                (forced.astype(float), np.ones(n)), time_limit)
     secs = time.perf_counter() - t0
     if res.x is None:
         return ILPResult(float('nan'), 0.0, False, np.ones(n), secs)
     x = np.round(res.x)
     value = float((c * x).sum())
     optimal = res.status == 0
-    bound = float(getattr(res, 'mip_dual_bound', value) or value)
-    return ILPResult(value, value if optimal else bound, optimal, x, secs)
+    bound = value if optimal else min(value, _dual_bound(res, 0.0))
+    return ILPResult(value, bound, optimal, x, secs)
 
 
 def max3sat_ilp(data: Data, time_limit: float = 60.0) -> ILPResult:
     """Exact Max-SAT (maximise satisfied clauses) with HiGHS. ``value`` is
     the number of **unsatisfied** clauses of the best assignment, ``bound``
-    a proven lower bound on it; the solution is ``±1`` per variable."""
+    a proven lower bound on it; the solution is ``±1`` per variable.
+
+    Raises:
+        TypeError, ValueError: invalid clauses (see
+            :func:`pyg_ext.combopt.max3sat.check_clauses`), ``time_limit <=
+            0``.
+    """
     import scipy.sparse as sp
+
+    from pyg_ext.combopt.max3sat import check_clauses
+    time_limit = check_real(time_limit, 'time_limit', low=0.0,
+                            low_open=True)
+    check_clauses(data, k=None)
     t0 = time.perf_counter()
     n = data.num_nodes
     ci = data.clause_index.cpu().numpy()  # [k, C]
     sg = data.clause_sign.cpu().numpy()   # [C, k]
     k, C = ci.shape
+    if C == 0:
+        return ILPResult(0.0, 0.0, True, np.ones(n),
+                         time.perf_counter() - t0)
     # z_c <= sum_a lit_a, lit = x (positive) or 1 - x (negative)
     # z_c - sum_{pos} x + sum_{neg} x <= #neg
     rows = np.concatenate([np.arange(C), np.repeat(np.arange(C), k)])
@@ -153,7 +242,7 @@ def max3sat_ilp(data: Data, time_limit: float = 60.0) -> ILPResult:
     s = 2 * np.round(res.x[:n]) - 1
     unsat = int(sat_unsat_numpy(ci, sg, s))
     optimal = res.status == 0
-    sat_bound = -float(getattr(res, 'mip_dual_bound', -(C - unsat)) or 0)
+    sat_bound = -_dual_bound(res, -float(C))
     bound = float(unsat) if optimal else max(0.0, C - np.floor(
         sat_bound + 1e-6))
     return ILPResult(float(unsat), bound, optimal, s, secs)
@@ -161,9 +250,50 @@ def max3sat_ilp(data: Data, time_limit: float = 60.0) -> ILPResult:
 
 def sat_unsat_numpy(clause_index: np.ndarray, clause_sign: np.ndarray,
                     s: np.ndarray) -> int:
-    """Unsatisfied clauses of ``±1`` assignment ``s``."""
+    """Unsatisfied clauses of ``±1`` assignment ``s`` (``clause_index``
+    ``[k, C]``, ``clause_sign`` ``[C, k]`` in {-1, +1}).
+
+    Raises:
+        ValueError: inconsistent shapes, bad signs or out-of-range ids.
+    """
+    s = np.asarray(s)
+    if s.ndim != 1:
+        raise ValueError(f's must be 1-D, got shape {s.shape}')
+    clause_index, clause_sign = _check_clause_arrays(
+        clause_index, clause_sign, s.shape[0])
+    if not np.isin(s, (-1, 1)).all():
+        raise ValueError('s must hold only -1 and +1')
     lit = clause_sign * s[clause_index.T]
     return int((lit < 0).all(1).sum())
+
+
+def _check_clause_arrays(clause_index, clause_sign, num_vars: int
+                         ) -> tuple[np.ndarray, np.ndarray]:
+    """Validate array clauses: ``clause_index`` ``[k, C]`` integer ids in
+    ``[0, num_vars)``, ``clause_sign`` ``[C, k]`` in {-1, +1}."""
+    if isinstance(clause_index, torch.Tensor):
+        clause_index = clause_index.cpu().numpy()
+    if isinstance(clause_sign, torch.Tensor):
+        clause_sign = clause_sign.cpu().numpy()
+    ci = np.asarray(clause_index)
+    sg = np.asarray(clause_sign)
+    if ci.ndim != 2 or ci.shape[0] < 1:
+        raise ValueError(f'clause_index must be [k, num_clauses], got '
+                         f'shape {ci.shape}')
+    if ci.size and not np.issubdtype(ci.dtype, np.integer):
+        raise TypeError(f'clause_index must have an integer dtype, got '
+                        f'{ci.dtype}')
+    if sg.shape != (ci.shape[1], ci.shape[0]):
+        raise ValueError(f'clause_sign must have shape '
+                         f'{(ci.shape[1], ci.shape[0])} '
+                         f'([num_clauses, k]), got {sg.shape}')
+    if sg.size and not np.isin(sg, (-1, 1)).all():
+        raise ValueError('clause_sign must hold only -1 and +1')
+    if ci.size and (ci.min() < 0 or ci.max() >= num_vars):
+        bad = ci.min() if ci.min() < 0 else ci.max()
+        raise ValueError(f'clause_index must hold variable ids in '
+                         f'[0, {num_vars}), found {bad}')
+    return ci.astype(np.int64), sg
 
 
 # --- Max-Cut heuristics ------------------------------------------------------
@@ -171,8 +301,15 @@ def sat_unsat_numpy(clause_index: np.ndarray, clause_sign: np.ndarray,
 def maxcut_greedy(data: Data, restarts: int = 1,
                   generator: torch.Generator | None = None) -> Tensor:
     """1-flip local search from ``restarts`` random sign vectors per graph
-    (batched); returns the best ``±1`` vector per node."""
+    (batched); returns the best ``±1`` vector per node. Handles negative
+    edge weights.
+
+    Raises:
+        TypeError, ValueError: invalid graph or ``restarts < 1``.
+    """
     from pyg_ext.combopt.rounding import best_per_graph
+    check_graph_data(data)
+    restarts = check_positive_int(restarts, 'restarts')
     n = data.num_nodes
     S = torch.randint(0, 2, (n, restarts), generator=generator).float() * 2 - 1
     S = maxcut_local_search(data, S)
@@ -182,9 +319,14 @@ def maxcut_greedy(data: Data, restarts: int = 1,
 
 def maxcut_one_exchange(data: Data, seed: int = 0) -> Tensor:
     """networkx's ``one_exchange`` local search (slow; for reference).
-    Weights are read from ``edge_weight``."""
+    Weights are read from ``edge_weight`` (negative weights allowed).
+
+    Raises:
+        TypeError, ValueError: invalid or asymmetric graph.
+    """
     import networkx as nx
     from networkx.algorithms.approximation import one_exchange
+    seed = check_int(seed, 'seed')
     u, v, w = _undirected(data)
     g = nx.Graph()
     g.add_nodes_from(range(data.num_nodes))
@@ -212,6 +354,9 @@ def goemans_williamson(data: Data, solver: str = 'bm', rank: int = 16,
     from pyg_ext.combopt.maxcut import maxcut_value
     from pyg_ext.combopt.rounding import best_per_graph, hyperplane_signs
     from pyg_ext.combopt.sdp import maxcut_bm, maxcut_sdp_cvxpy
+    check_graph_data(data)
+    check_choice(solver, 'solver', ('bm', 'cvxpy'))
+    num_hyperplanes = check_positive_int(num_hyperplanes, 'num_hyperplanes')
     if solver == 'bm':
         V, sdp = maxcut_bm(data, rank=rank, steps=steps, generator=generator)
     elif solver == 'cvxpy':
@@ -229,14 +374,22 @@ def goemans_williamson(data: Data, solver: str = 'bm', rank: int = 16,
 
 def vertex_cover_2approx(data: Data) -> Tensor:
     """networkx ``min_weighted_vertex_cover`` (Bar-Yehuda & Even local-ratio
-    2-approximation; the paper's "greedy" column). Returns 0/1 per node."""
+    2-approximation; the paper's "greedy" column). Returns 0/1 per node;
+    a node with a self-loop is always in the cover.
+
+    Raises:
+        TypeError, ValueError: invalid or asymmetric graph, bad
+            ``node_weight``.
+    """
     import networkx as nx
     from networkx.algorithms.approximation import min_weighted_vertex_cover
-    u, v, _ = _undirected(data)
+    u, v, _ = _undirected(data, node_weight=True)
     g = nx.Graph()
     nw = getattr(data, 'node_weight', None)
     for i in range(data.num_nodes):
-        g.add_node(i, weight=1.0 if nw is None else float(nw[i]))
+        g.add_node(i, weight=1.0 if nw is None else float(nw.view(-1)[i]))
+    loops = np.nonzero(_loop_nodes(data))[0].tolist()
+    g.add_edges_from((i, i) for i in loops)
     g.add_edges_from(zip(u.tolist(), v.tolist()))
     cover = min_weighted_vertex_cover(g, weight='weight')
     x = torch.zeros(data.num_nodes)
@@ -245,9 +398,16 @@ def vertex_cover_2approx(data: Data) -> Tensor:
 
 
 def vertex_cover_greedy(data: Data) -> Tensor:
-    """Max-degree (per weight) greedy cover followed by redundancy pruning."""
+    """Max-degree (per weight) greedy cover followed by redundancy pruning
+    (self-loop nodes are always in the cover). Returns ±1 per node (``+1``
+    = in the cover).
+
+    Raises:
+        TypeError, ValueError: invalid graph or bad ``node_weight``.
+    """
     from pyg_ext.combopt.vertex_cover import vc_prune, vc_repair
-    x = torch.zeros(data.num_nodes, 1)
+    check_graph_data(data, node_weight=True)
+    x = torch.zeros(data.num_nodes, 1, device=data.edge_index.device)
     x = vc_repair(data, x)
     return vc_prune(data, x).view(-1)
 
@@ -269,11 +429,25 @@ def walksat(clause_index: np.ndarray, clause_sign: np.ndarray,
 
     Returns:
         ``(best ±1 assignment, its number of unsatisfied clauses)``.
+
+    Raises:
+        TypeError, ValueError: inconsistent clause shapes, signs outside
+            {-1, +1}, ids outside ``[0, num_vars)``, a bad ``init``,
+            ``max_flips < 0`` or ``p_noise`` outside ``[0, 1]``.
     """
+    num_vars = check_int(num_vars, 'num_vars', low=0)
+    max_flips = check_int(max_flips, 'max_flips', low=0)
+    p_noise = check_probability(p_noise, 'p_noise')
+    ci, sg = _check_clause_arrays(clause_index, clause_sign, num_vars)
     rng = rng or np.random.default_rng(0)
-    ci = np.asarray(clause_index).T.astype(np.int64)  # [C, k]
-    sg = np.asarray(clause_sign).astype(np.int64)
+    ci = ci.T  # [C, k]
+    sg = sg.astype(np.int64)
     C, k = ci.shape
+    if init is not None:
+        init = np.asarray(init)
+        if init.shape != (num_vars,) or not np.isin(init, (-1, 1)).all():
+            raise ValueError(f'init must be a [{num_vars}] vector of -1 / '
+                             f'+1, got shape {init.shape}')
     s = (rng.integers(0, 2, num_vars) * 2 - 1) if init is None else \
         np.asarray(init, dtype=np.int64).copy()
     occ: list[list[tuple[int, int]]] = [[] for _ in range(num_vars)]

@@ -39,7 +39,25 @@ import torch
 from torch import Tensor
 from torch_geometric.data import Data
 
-from pyg_ext.combopt.maxcut import batch_of, edge_weight_of
+from pyg_ext.combopt.maxcut import (
+    batch_of,
+    check_graph_data,
+    check_node_matrix,
+    check_symmetric,
+    edge_weight_of,
+)
+from pyg_ext.utils.validation import check_int, check_tensor
+
+
+def _check(data: Data, V: Tensor, dense_max: int, node_weight: bool = False
+           ) -> int:
+    n = check_graph_data(data, node_weight=node_weight)
+    check_symmetric(data)
+    check_tensor(V, 'V', dim=2, floating=True)
+    check_node_matrix(V, n, 'V')
+    if V.size(1) < 1:
+        raise ValueError('V must have at least one column')
+    return check_int(dense_max, 'dense_max', low=0)
 
 
 def _split(data: Data):
@@ -87,8 +105,14 @@ def maxcut_certificate(data: Data, V: Tensor, dense_max: int = 2000,
 
     Returns:
         ``[num_graphs]`` float64 bounds (and, with ``return_parts``, the dual
-        objective ``sum y`` and the eigenvalue shift per graph).
+        objective ``sum y`` and the eigenvalue shift per graph). Valid for
+        negative edge weights too (``L`` is then the signed Laplacian).
+
+    Raises:
+        TypeError, ValueError: invalid or asymmetric ``data``, ``V`` not
+            ``[N, r]``, non-finite ``V``, ``dense_max < 0``.
     """
+    dense_max = _check(data, V, dense_max)
     Vn = torch.nn.functional.normalize(V.detach().double(), dim=-1)
     Vn = Vn.cpu().numpy()
     bounds, duals, shifts = [], [], []
@@ -117,22 +141,45 @@ def vertex_cover_certificate(data: Data, V: Tensor, dense_max: int = 2000
                              ) -> Tensor:
     """Certified lower bound on the minimum weighted vertex cover of every
     graph (via its vector-program relaxation), from node vectors ``V``
-    (coordinate 0 is ``e1``). Returns ``[num_graphs]`` float64."""
+    (coordinate 0 is ``e1``). Returns ``[num_graphs]`` float64.
+
+    Nodes with a self-loop belong to every cover: their weight is added and
+    the bound is computed on the graph without them (and their edges), which
+    keeps it valid.
+
+    Raises:
+        TypeError, ValueError: invalid ``data`` (or ``node_weight``), ``V``
+            not ``[N, r]``, non-finite ``V``, ``dense_max < 0``.
+    """
     from scipy.sparse.linalg import lsqr
+    dense_max = _check(data, V, dense_max, node_weight=True)
+    src_all, dst_all = data.edge_index.cpu().numpy()
+    forced_all = np.zeros(data.num_nodes, dtype=bool)
+    forced_all[src_all[src_all == dst_all]] = True
     Vn = torch.nn.functional.normalize(V.detach().double(), dim=-1)
     Vn = Vn.cpu().numpy()
     nw = getattr(data, 'node_weight', None)
     wn = (np.ones(data.num_nodes) if nw is None
-          else nw.double().cpu().numpy())
+          else nw.double().view(-1).cpu().numpy())
     r = Vn.shape[1]
     out = []
     for _g, lo, hi, u, v, _w in _split(data):
-        n = hi - lo
+        forced = forced_all[lo:hi]
+        base = float(wn[lo:hi][forced].sum())
+        keep = ~forced
+        new_id = np.cumsum(keep) - 1
+        ek = keep[u] & keep[v]
+        u, v = new_id[u[ek]], new_id[v[ek]]
+        n = int(keep.sum())
         m = len(u)
-        wg = wn[lo:hi]
+        wg = wn[lo:hi][keep]
+        Xg = Vn[lo:hi][keep]
+        if m == 0:  # edgeless: the empty cover is optimal
+            out.append(base)
+            continue
         e1 = np.zeros(r)
         e1[0] = 1.0
-        Vf = np.vstack([e1, Vn[lo:hi]])  # [n+1, r]; row k+1 = node k
+        Vf = np.vstack([e1, Xg])  # [n+1, r]; row k+1 = node k
         ui, vi = u + 1, v + 1
         # unknowns z = [y_0..y_n, mu_1..mu_m]; equations: (n+1) blocks of r
         rows: list[np.ndarray] = []
@@ -171,7 +218,8 @@ def vertex_cover_certificate(data: Data, V: Tensor, dense_max: int = 2000
         S = sp.csr_matrix((vv, (ri, ci)), shape=(n + 1, n + 1))
         lam = _extreme_eig(S, False, dense_max)
         lb = wg.sum() / 2 + y.sum() + mu.sum() + (n + 1) * min(0.0, lam)
-        out.append(lb)
+        # the cover weight is >= 0 whatever the multipliers
+        out.append(base + max(lb, 0.0))
     return torch.tensor(out, dtype=torch.float64)
 
 

@@ -69,9 +69,14 @@ class CombOptInstances(InMemoryDataset):
                  seed: int = 0, transform: Callable | None = None,
                  pre_transform: Callable | None = None,
                  force_reload: bool = False) -> None:
+        from pyg_ext.utils.validation import check_int, check_positive_int
+        if not isinstance(name, str):
+            raise TypeError(f'name must be a str, got {type(name).__name__}')
+        num_graphs = check_positive_int(num_graphs, 'num_graphs')
+        seed = check_int(seed, 'seed', low=0)
         key = name.lower().replace('-', '_')
         if key not in INSTANCE_SETS:
-            raise ValueError(f"CombOptInstances: unknown set {name!r}; "
+            raise ValueError(f"CombOptInstances: unknown set name {name!r}; "
                              f"available: {', '.join(INSTANCE_SETS)}")
         self.name = key
         self.num_graphs_ = int(num_graphs)

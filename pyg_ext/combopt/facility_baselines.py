@@ -28,6 +28,37 @@ from pyg_ext.combopt.facility_location import (
     neighbor_table,
     repair_open,
 )
+from pyg_ext.utils.validation import (
+    check_int,
+    check_positive_int,
+    check_real,
+    check_tensor,
+)
+
+
+def _check_data(data: Data, pos: bool = False) -> None:
+    """Validate a UniFL instance graph (from
+    :func:`~pyg_ext.combopt.facility_graph`)."""
+    if not isinstance(data, Data):
+        raise TypeError(f'data must be a torch_geometric.data.Data, got '
+                        f'{type(data).__name__}')
+    oc = getattr(data, 'opening_cost', None)
+    if oc is None:
+        raise ValueError('data.opening_cost is missing')
+    check_tensor(oc, 'data.opening_cost')
+    if oc.numel() != 1:
+        raise ValueError('data.opening_cost must hold one value, got '
+                         f'{oc.numel()}')
+    _check_cost(oc)
+    if pos or getattr(data, '_unifl_table', None) is None:
+        if getattr(data, 'edge_index', None) is None or \
+                getattr(data, 'edge_attr', None) is None:
+            raise ValueError('data must have edge_index and edge_attr '
+                             '(distances)')
+    if pos:
+        if getattr(data, 'pos', None) is None:
+            raise ValueError('data.pos is missing')
+        _check_points(data.pos, 'data.pos')
 
 __all__ = [
     'facility_greedy',
@@ -40,6 +71,7 @@ __all__ = [
 
 
 def _table(data: Data) -> NeighborTable:
+    _check_data(data)
     t = getattr(data, '_unifl_table', None)
     if t is None:
         if data.num_nodes is None or data.num_nodes <= 0:
@@ -72,10 +104,22 @@ def facility_radius_sum(data: Data) -> float:
 def mettu_plaxton(data: Data, radii: Tensor | None = None) -> Tensor:
     r"""Mettu–Plaxton (2003) 3-approximation: visit points by increasing
     :math:`r_x` and open :math:`x` unless an open facility lies within
-    :math:`2 r_x` (Euclidean, via a KD-tree ball query)."""
+    :math:`2 r_x` (Euclidean, via a KD-tree ball query).
+
+    Raises:
+        TypeError, ValueError: invalid instance or ``radii`` not a finite
+            non-negative ``[n]`` tensor.
+    """
     from scipy.spatial import cKDTree
 
-    pos = _check_points(data.pos)
+    _check_data(data, pos=True)
+    pos = _check_points(data.pos, 'data.pos')
+    if radii is not None:
+        check_tensor(radii, 'radii', dim=1, floating=True)
+        if radii.numel() != pos.size(0) or not bool(
+                torch.isfinite(radii).all()) or bool((radii < 0).any()):
+            raise ValueError(f'radii must be {pos.size(0)} finite values '
+                             '>= 0')
     r = facility_radii(_table(data), _f(data)) if radii is None else radii
     r = r.detach().double().cpu().numpy()
     pts = pos.detach().cpu().double().numpy()
@@ -91,7 +135,13 @@ def simple_uniform_fl(data: Data, c: float = 1.0, seed: int = 0) -> Tensor:
     r"""SimpleUniformFL: open :math:`x` with probability
     :math:`\min(1, c \ln n \cdot r_x / f)` (:math:`F_1`), then every point
     with no :math:`F_1` facility within :math:`f` (:math:`F_2`);
-    :math:`O(\log n)`-approximation in expectation."""
+    :math:`O(\log n)`-approximation in expectation.
+
+    Raises:
+        TypeError, ValueError: invalid instance, ``c <= 0``, bad ``seed``.
+    """
+    c = check_real(c, 'c', low=0.0, low_open=True)
+    seed = check_int(seed, 'seed')
     t = _table(data)
     f = _f(data)
     n = t.num_nodes
@@ -108,7 +158,12 @@ def facility_greedy(data: Data, max_rounds: int = 10_000) -> Tensor:
     :math:`S` being a prefix of :math:`y`'s sorted unserved neighbours. Each
     round opens every star whose price is the smallest within two hops (the
     sequential greedy opens only the global minimum; the parallel rule is
-    needed at :math:`n = 10^4`) and marks its clients served."""
+    needed at :math:`n = 10^4`) and marks its clients served.
+
+    Raises:
+        TypeError, ValueError: invalid instance or ``max_rounds < 1``.
+    """
+    max_rounds = check_positive_int(max_rounds, 'max_rounds')
     t = _table(data)
     f = _f(data)
     n, K = t.index.shape
@@ -140,9 +195,17 @@ def facility_greedy(data: Data, max_rounds: int = 10_000) -> Tensor:
 def facility_kmeanspp(data: Data, k: int, seed: int = 0) -> Tensor:
     r"""k-means++ style :math:`D^2` seeding (Arthur & Vassilvitskii 2007)
     with ``k`` centres chosen among the points (the paper compares k-Means++
-    with the same :math:`k` as its solutions); the centres are opened."""
-    pos = _check_points(data.pos)
+    with the same :math:`k` as its solutions); the centres are opened.
+
+    Raises:
+        TypeError, ValueError: invalid instance, ``k`` not an int in
+            ``[1, n]``.
+    """
+    _check_data(data, pos=True)
+    pos = _check_points(data.pos, 'data.pos')
     n = pos.size(0)
+    k = check_int(k, 'k')
+    seed = check_int(seed, 'seed')
     if not 1 <= k <= n:
         raise ValueError(f'k must be in [1, {n}], got {k}')
     pts = pos.detach().cpu().double().numpy()
@@ -182,8 +245,19 @@ def facility_ilp(data: Data, time_limit: float = 60.0, relax: bool = False,
         ``'time_limit'``, ...), ``'cost'`` (objective of the best solution),
         ``'bound'`` (dual bound), ``'gap'``, ``'time'`` and ``'exact'``
         (whether the restriction is exact).
+
+    Raises:
+        TypeError, ValueError: invalid instance, ``time_limit <= 0``,
+            ``mip_rel_gap < 0``, ``relax`` not a bool.
     """
     from scipy.optimize import Bounds, LinearConstraint, milp
+    time_limit = check_real(time_limit, 'time_limit', low=0.0,
+                            low_open=True)
+    mip_rel_gap = check_real(mip_rel_gap, 'mip_rel_gap', low=0.0)
+    if not isinstance(relax, bool):
+        raise TypeError(f'relax must be a bool, got {type(relax).__name__}')
+    if threads is not None:
+        threads = check_positive_int(threads, 'threads')
     from scipy.sparse import coo_matrix, hstack, vstack
 
     t = _table(data)

@@ -31,13 +31,26 @@ equation number being right.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
 from torch import Tensor
 from torch_geometric.data import Data, InMemoryDataset
+
+from pyg_ext.utils.validation import (
+    check_choice,
+    check_edge_index,
+    check_finite,
+    check_index,
+    check_int,
+    check_num_nodes,
+    check_positive_int,
+    check_real,
+    check_tensor,
+)
 
 __all__ = [
     'FACILITY_FAMILIES',
@@ -65,6 +78,9 @@ FACILITY_FAMILIES = ('uniform', 'gaussian', 'clustered')
 # validation
 # ---------------------------------------------------------------------------
 def _check_cost(f: float | Tensor, n: int | None = None) -> None:
+    if isinstance(f, bool) or not isinstance(f, (Tensor, numbers.Real)):
+        raise TypeError(f'opening cost f must be a real number or a tensor, '
+                        f'got {type(f).__name__}')
     if isinstance(f, Tensor):
         if f.numel() == 0:
             raise ValueError('opening cost f is empty')
@@ -79,20 +95,79 @@ def _check_cost(f: float | Tensor, n: int | None = None) -> None:
             raise ValueError(f'opening cost f must be finite and > 0, got {f}')
 
 
-def _check_points(pos: Tensor | np.ndarray) -> Tensor:
+def _check_points(pos: Tensor | np.ndarray, name: str = 'pos') -> Tensor:
+    if not isinstance(pos, (Tensor, np.ndarray)):
+        raise TypeError(f'{name} must be a tensor or numpy array of points, '
+                        f'got {type(pos).__name__}')
+    if isinstance(pos, np.ndarray) and not (
+            np.issubdtype(pos.dtype, np.number)
+            and not np.issubdtype(pos.dtype, np.complexfloating)):
+        raise TypeError(f'{name} must have a real dtype, got {pos.dtype}')
     pos = torch.as_tensor(pos)
+    if pos.dtype == torch.bool or pos.is_complex():
+        raise TypeError(f'{name} must have a real dtype, got {pos.dtype}')
     if pos.dim() != 2:
-        raise ValueError('points must be a [num_points, dim] array, got shape '
-                         f'{tuple(pos.shape)}')
+        raise ValueError(f'{name} (points) must be a [num_points, dim] '
+                         f'array, got shape {tuple(pos.shape)}')
     if pos.size(0) == 0:
-        raise ValueError('empty facility-location instance (0 points)')
+        raise ValueError(f'{name}: empty facility-location instance '
+                         '(0 points)')
     if pos.size(1) == 0:
-        raise ValueError('points have dimension 0')
+        raise ValueError(f'{name}: points have dimension 0')
     if not pos.is_floating_point():
         pos = pos.double()
     if not bool(torch.isfinite(pos).all()):
-        raise ValueError('points contain NaN or infinite coordinates')
+        raise ValueError(f'{name} (points) contain NaN or infinite '
+                         'coordinates')
     return pos
+
+
+def _check_table(table: Any, name: str = 'table') -> int:
+    """Validate a :class:`NeighborTable` and return its number of rows."""
+    if not isinstance(table, NeighborTable):
+        raise TypeError(f'{name} must be a NeighborTable (from '
+                        f'neighbor_table / facility_table), got '
+                        f'{type(table).__name__}')
+    if torch.compiler.is_compiling():
+        return table.index.size(0)
+    check_tensor(table.index, f'{name}.index', dim=2, floating=False)
+    check_tensor(table.dist, f'{name}.dist', dim=2, floating=True)
+    check_tensor(table.mask, f'{name}.mask', dim=2)
+    if table.mask.dtype != torch.bool:
+        raise TypeError(f'{name}.mask must be a bool tensor, got '
+                        f'{table.mask.dtype}')
+    n = table.index.size(0)
+    if n == 0:
+        raise ValueError(f'{name}: empty facility-location instance '
+                         '(0 points)')
+    if table.dist.shape != table.index.shape or \
+            table.mask.shape != table.index.shape:
+        raise ValueError(f'{name}.index, .dist and .mask must have one '
+                         f'shape, got {tuple(table.index.shape)}, '
+                         f'{tuple(table.dist.shape)}, '
+                         f'{tuple(table.mask.shape)}')
+    check_index(table.index, f'{name}.index', n, dim=2)
+    check_finite(table.dist, f'{name}.dist')
+    return n
+
+
+def _check_open_mask(open_mask: Any, n: int, name: str = 'open_mask'
+                     ) -> Tensor:
+    """``open_mask`` as a ``[n]`` bool tensor (bool, or 0/1 values)."""
+    if isinstance(open_mask, np.ndarray):
+        open_mask = torch.from_numpy(open_mask)
+    check_tensor(open_mask, name)
+    om = open_mask.reshape(-1) if open_mask.dim() == 2 and \
+        open_mask.size(1) == 1 else open_mask
+    if om.dim() != 1 or om.numel() != n:
+        raise ValueError(f'{name} must have shape [{n}], got '
+                         f'{tuple(open_mask.shape)}')
+    if om.dtype != torch.bool:
+        if not bool(((om == 0) | (om == 1)).all()):
+            raise ValueError(f'{name} must be boolean (or hold only 0 and '
+                             '1)')
+        om = om != 0
+    return om
 
 
 def _node_cost(f: float | Tensor, n: int, ref: Tensor) -> Tensor:
@@ -128,11 +203,19 @@ def facility_graph(pos: Tensor | np.ndarray, f: float = 1.0,
         :class:`~torch_geometric.data.Data` with ``pos``, ``edge_index``,
         ``edge_attr`` (``[E, 1]`` distances), ``opening_cost`` (``[1]``) and
         ``graph_radius`` (``[1]``, ``inf`` for kNN graphs).
+
+    Raises:
+        TypeError, ValueError: bad ``pos`` (shape, NaN, empty), ``f``,
+            ``radius`` or ``k``.
     """
     from scipy.spatial import cKDTree
 
     pos = _check_points(pos)
     _check_cost(f)
+    if k is not None:
+        k = check_positive_int(k, 'k')
+    if radius is not None:
+        radius = check_real(radius, 'radius', low=0.0, low_open=True)
     n = pos.size(0)
     pts = pos.detach().cpu().double().numpy()
     tree = cKDTree(pts)
@@ -189,12 +272,18 @@ def generate_facility_points(family: str, n: int, dim: int = 2,
     * ``'clustered'``: Matérn-style clusters: :math:`\lceil n/40 \rceil`
       parents, children uniform in discs of radius :math:`U[0.8, 2]` around
       them, 20% uniform background (dense groups with empty space between).
+
+    Raises:
+        TypeError, ValueError: unknown ``family``, ``n < 1``, ``dim < 1``,
+            ``avg_neighbors <= 0``.
     """
-    if family not in FACILITY_FAMILIES:
+    if not isinstance(family, str) or family not in FACILITY_FAMILIES:
         raise ValueError(f"unknown family '{family}'; choose one of "
                          f'{FACILITY_FAMILIES}')
-    if n < 1:
-        raise ValueError(f'n must be >= 1, got {n}')
+    n = check_positive_int(n, 'n')
+    dim = check_positive_int(dim, 'dim')
+    avg_neighbors = check_real(avg_neighbors, 'avg_neighbors', low=0.0,
+                               low_open=True)
     rng = generator if generator is not None else np.random.default_rng(seed)
     unit_ball = math.pi ** (dim / 2) / math.gamma(dim / 2 + 1)
     side = (n * unit_ball / avg_neighbors) ** (1.0 / dim)
@@ -229,7 +318,13 @@ def make_facility_instance(family: str, n: int, seed: int = 0, f: float = 1.0,
                            dim: int = 2, avg_neighbors: float = 20.0) -> Data:
     """One generated instance as a graph (:func:`generate_facility_points` +
     :func:`facility_graph` with radius ``f``). Points are generated for
-    ``f = 1`` and scaled by ``f`` so the instance family does not change."""
+    ``f = 1`` and scaled by ``f`` so the instance family does not change.
+
+    Raises:
+        TypeError, ValueError: as :func:`generate_facility_points` and
+            :func:`facility_graph`.
+    """
+    _check_cost(f)
     pts = generate_facility_points(family, n, dim=dim,
                                    avg_neighbors=avg_neighbors, seed=seed)
     data = facility_graph(torch.from_numpy(pts * f), f=f)
@@ -262,17 +357,27 @@ class FacilityLocationDataset(InMemoryDataset):
                  seed: int = 0, dim: int = 2, avg_neighbors: float = 20.0,
                  opening_cost: float = 1.0, transform=None,
                  pre_transform=None, force_reload: bool = False) -> None:
-        if family not in FACILITY_FAMILIES:
+        if not isinstance(family, str) or family not in FACILITY_FAMILIES:
             raise ValueError(f"unknown family '{family}'; choose one of "
                              f'{FACILITY_FAMILIES}')
         _check_cost(opening_cost)
+        if isinstance(num_nodes, (str, bytes)) or not isinstance(
+                num_nodes, (numbers.Integral, Sequence)):
+            raise TypeError('num_nodes must be an int or a sequence of '
+                            f'ints, got {type(num_nodes).__name__}')
         self.family = family
-        self.sizes = [int(num_nodes)] if isinstance(num_nodes, int) else \
-            [int(s) for s in num_nodes]
-        self.num_graphs_ = int(num_graphs)
-        self.seed = int(seed)
-        self.dim = int(dim)
-        self.avg_neighbors = float(avg_neighbors)
+        if isinstance(num_nodes, numbers.Integral):
+            self.sizes = [check_positive_int(num_nodes, 'num_nodes')]
+        else:
+            if len(num_nodes) == 0:
+                raise ValueError('num_nodes must not be empty')
+            self.sizes = [check_positive_int(s, 'num_nodes')
+                          for s in num_nodes]
+        self.num_graphs_ = check_positive_int(num_graphs, 'num_graphs')
+        self.seed = check_int(seed, 'seed')
+        self.dim = check_positive_int(dim, 'dim')
+        self.avg_neighbors = check_real(avg_neighbors, 'avg_neighbors',
+                                        low=0.0, low_open=True)
         self.f = float(opening_cost)
         super().__init__(root, transform, pre_transform,
                          force_reload=force_reload)
@@ -341,17 +446,31 @@ def neighbor_table(edge_index: Tensor, dist: Tensor, num_nodes: int,
     ``max_neighbors`` keeps only the closest neighbours of each row (radii and
     expected costs are then exact only if no dropped neighbour is closer than
     :math:`f`). Differentiable with respect to ``dist``.
+
+    Raises:
+        TypeError, ValueError: ``num_nodes < 1`` (empty instance), a bad
+            ``edge_index`` (shape, ids), ``dist`` not ``[E]`` / ``[E, 1]``,
+            NaN or negative distances, ``max_neighbors < 0``.
     """
+    num_nodes = check_num_nodes(num_nodes)
     if num_nodes <= 0:
-        raise ValueError('empty facility-location instance (0 points)')
+        raise ValueError('num_nodes: empty facility-location instance '
+                         '(0 points)')
+    check_edge_index(edge_index, num_nodes)
+    check_tensor(dist, 'dist', dim=(1, 2), floating=True)
+    if dist.dim() == 2 and dist.size(1) != 1:
+        raise ValueError(f'dist must be [num_edges] or [num_edges, 1], got '
+                         f'{tuple(dist.shape)}')
+    if max_neighbors is not None:
+        max_neighbors = check_int(max_neighbors, 'max_neighbors', low=0)
     dist = dist.view(-1)
     if edge_index.size(1) != dist.numel():
-        raise ValueError(f'{edge_index.size(1)} edges but {dist.numel()} '
-                         'distances')
+        raise ValueError(f'dist has {dist.numel()} distances for '
+                         f'{edge_index.size(1)} edges')
     if dist.numel() and not bool(torch.isfinite(dist).all()):
-        raise ValueError('distances contain NaN or infinite values')
+        raise ValueError('dist (distances) contain NaN or infinite values')
     if dist.numel() and bool((dist < 0).any()):
-        raise ValueError('distances must be non-negative')
+        raise ValueError('dist (distances) must be non-negative')
     row, col = edge_index[0], edge_index[1]
     keep = row != col
     row, col, dist = row[keep], col[keep], dist[keep]
@@ -390,11 +509,18 @@ def facility_table(pos: Tensor | np.ndarray, f: float = 1.0,
     query), sorted, the point itself first. The fast path of
     :func:`~pyg_ext.nn.unifl_solve`; equals :func:`neighbor_table` of the
     radius-:math:`f` graph truncated to ``max_neighbors`` per row (ties in
-    distance may order differently)."""
+    distance may order differently).
+
+    Raises:
+        TypeError, ValueError: bad ``pos``, ``f``, ``max_neighbors < 0`` or
+            ``workers`` not an int.
+    """
     from scipy.spatial import cKDTree
 
     pos = _check_points(pos)
     _check_cost(f)
+    max_neighbors = check_int(max_neighbors, 'max_neighbors', low=0)
+    workers = check_int(workers, 'workers')
     n = pos.size(0)
     pts = pos.detach().cpu().double().numpy()
     k = min(int(max_neighbors) + 1, n)
@@ -444,7 +570,11 @@ def facility_radii(table: NeighborTable, f: float | Tensor) -> Tensor:
 
     Returns:
         ``[n]`` radii.
+
+    Raises:
+        TypeError, ValueError: invalid ``table`` or ``f``.
     """
+    _check_table(table)
     n, K = table.index.shape
     _check_cost(f, n)
     d, m = table.dist, table.mask
@@ -495,10 +625,20 @@ def expected_facility_cost(p: Tensor, table: NeighborTable,
         reduce (str): ``'sum'`` (total) or ``'none'`` (per-client share:
             :math:`f p_x` + the fallback and connection terms of client
             :math:`x`).
+
+    Raises:
+        TypeError, ValueError: invalid ``table`` or ``f``, ``p`` not a
+            floating ``[n]`` tensor in ``[0, 1]``, unknown ``reduce``.
     """
-    n = table.num_nodes
+    n = _check_table(table)
+    check_tensor(p, 'p', floating=True)
     if p.dim() != 1 or p.numel() != n:
         raise ValueError(f'p must have shape [{n}], got {tuple(p.shape)}')
+    check_choice(reduce, 'reduce', ('sum', 'none'))
+    if not torch.compiler.is_compiling():
+        check_finite(p, 'p')
+        if p.numel() and bool(((p < 0) | (p > 1)).any()):
+            raise ValueError('p must hold probabilities in [0, 1]')
     _check_cost(f, n)
     fx = _node_cost(f, n, p)
     q = _take(p, table.index) * table.mask
@@ -528,17 +668,19 @@ def _expected_distance(q: Tensor, table: NeighborTable, fx: Tensor) -> Tensor:
 def facility_cost(pos: Tensor | np.ndarray, open_mask: Tensor | np.ndarray,
                   f: float) -> float:
     r"""Exact objective :math:`f|F| + \sum_x \min_{y \in F} \|x - y\|_2` of an
-    open set (Euclidean, all pairs via a KD-tree, no graph restriction)."""
+    open set (Euclidean, all pairs via a KD-tree, no graph restriction).
+
+    Raises:
+        TypeError, ValueError: bad ``pos`` or ``f``, ``open_mask`` of the
+            wrong shape or values, no facility open.
+    """
     from scipy.spatial import cKDTree
 
     pos = _check_points(pos)
     _check_cost(f)
-    om = torch.as_tensor(open_mask).bool().view(-1).cpu().numpy()
-    if om.size != pos.size(0):
-        raise ValueError(f'open mask has {om.size} entries for '
-                         f'{pos.size(0)} points')
+    om = _check_open_mask(open_mask, pos.size(0)).cpu().numpy()
     if not om.any():
-        raise ValueError('no facility is open')
+        raise ValueError('open_mask: no facility is open')
     pts = pos.detach().cpu().double().numpy()
     d, _ = cKDTree(pts[om]).query(pts, k=1)
     return float(f) * int(om.sum()) + float(np.sum(d))
@@ -562,7 +704,13 @@ def _take(v: Tensor, index: Tensor) -> Tensor:
 def assign_open(table: NeighborTable, open_mask: Tensor,
                 big: float = math.inf) -> Assignment:
     """Nearest and second-nearest open facility of every client within its
-    table row (rows are sorted, so this is a ``cumsum`` and an ``argmax``)."""
+    table row (rows are sorted, so this is a ``cumsum`` and an ``argmax``).
+
+    Raises:
+        TypeError, ValueError: invalid ``table`` or ``open_mask``.
+    """
+    n = _check_table(table)
+    open_mask = _check_open_mask(open_mask, n)
     o = _take(open_mask, table.index) & table.mask
     c = torch.cumsum(o.to(torch.int16), dim=1)
     last = c[:, -1]
@@ -579,8 +727,13 @@ def assign_open(table: NeighborTable, open_mask: Tensor,
 
 def repair_open(table: NeighborTable, open_mask: Tensor) -> Tensor:
     """Open every point with no open facility within its table row (the
-    :math:`F_2` step of SimpleUniformFL); returns a new mask."""
-    om = open_mask.clone().bool()
+    :math:`F_2` step of SimpleUniformFL); returns a new mask.
+
+    Raises:
+        TypeError, ValueError: invalid ``table`` or ``open_mask``.
+    """
+    n = _check_table(table)
+    om = _check_open_mask(open_mask, n).clone()
     o = (_take(om, table.index) & table.mask).any(1)
     om |= ~o
     return om
@@ -590,8 +743,14 @@ def facility_table_cost(table: NeighborTable, open_mask: Tensor,
                         f: float | Tensor) -> float:
     """Objective using only table distances (equals :func:`facility_cost` for
     a radius-:math:`f` table once every client has an open facility in its
-    row; ``inf`` otherwise)."""
-    n = table.num_nodes
+    row; ``inf`` otherwise).
+
+    Raises:
+        TypeError, ValueError: invalid ``table``, ``open_mask`` or ``f``.
+    """
+    n = _check_table(table)
+    open_mask = _check_open_mask(open_mask, n)
+    _check_cost(f, n)
     fx = _node_cost(f, n, table.dist.detach().double())
     a = assign_open(table, open_mask)
     if not bool(a.served.all()):
@@ -633,10 +792,24 @@ def _swap_gains(table: NeighborTable, om: Tensor, a: Assignment, R: Tensor,
     return gs, zsafe.gather(1, ks.view(-1, 1)).view(-1)
 
 
+def _unique_priority(key: Tensor) -> Tensor:
+    """Distinct float64 priorities ordered like ``(key, -index)``: the
+    largest key first, ties broken by the smaller index; ``-inf`` stays
+    ``-inf``. Makes "largest among the neighbours" a strict test, so that
+    tied moves (e.g. duplicate points) are never applied together."""
+    n = key.numel()
+    order = torch.argsort(key, descending=True, stable=True)
+    rank = torch.empty(n, dtype=torch.float64, device=key.device)
+    rank[order] = torch.arange(n, 0, -1, dtype=torch.float64,
+                               device=key.device)
+    return torch.where(torch.isfinite(key), rank,
+                       torch.full_like(rank, -math.inf))
+
+
 def facility_local_search(table: NeighborTable, open_mask: Tensor,
                           f: float | Tensor, max_iter: int = 50,
-                          swap: bool = True, tol: float = 1e-6,
-                          rel_tol: float = 1e-4) -> tuple[Tensor, dict]:
+                          swap: bool = True, tol: float = 1e-9,
+                          rel_tol: float = 0.0) -> tuple[Tensor, dict]:
     r"""Parallel close / open / swap local search with vectorised gains.
 
     With :math:`d_1(x), d_2(x)` the distances of client :math:`x` to its
@@ -653,43 +826,65 @@ def facility_local_search(table: NeighborTable, open_mask: Tensor,
       :math:`y`); every :math:`(y, z)` pair with a client of :math:`z` in
       :math:`B(y, f)` is scored, grouped per row by a sort.
 
-    Gains are scatter-adds over the table. A round applies, in parallel, the
-    best move of every node whose gain is the largest among its neighbours
-    (falling back to two hops when those moves interfere and do not lower the
-    cost). Swaps are scored only when no open/close move improves. Clients
-    with no open facility in their row count as very far, so a move never
-    leaves one unserved. The best solution seen is returned.
+    Gains and costs are computed in float64. A round applies, in parallel,
+    the improving move of every node whose gain is strictly the largest
+    among its neighbours (ties broken by node index, so tied moves such as
+    closing duplicate points are never applied together), falling back to
+    two hops and then to the single best move when parallel moves
+    interfere. A move is accepted only if it lowers the cost by more than
+    ``tol`` times the cost scale (:math:`\max(\mathrm{cost}, f)`); when no
+    move improves, facilities whose closing does not increase the cost are
+    closed one at a time. Swaps are scored once no open/close move
+    improves. Clients with no open facility in their row count as very far,
+    so a move never leaves one unserved. Without ``rel_tol`` the result is
+    a local optimum for single open / close / swap moves (unless
+    ``max_iter`` rounds run out).
 
     Args:
         table (NeighborTable): radius-:math:`f` table.
-        open_mask (Tensor): ``[n]`` bool starting solution (repaired with
-            :func:`repair_open` first).
-        f (float or Tensor): opening cost.
+        open_mask (Tensor): ``[n]`` bool (or 0/1) starting solution
+            (repaired with :func:`repair_open` first).
+        f (float or Tensor): opening cost, :math:`> 0`.
         max_iter (int): maximum rounds. (default: :obj:`50`)
         swap (bool): also score swaps. (default: :obj:`True`)
-        tol (float): minimum gain of a move (times :math:`f`).
-        rel_tol (float): stop once a round lowers the cost by less than
-            this fraction. (default: :obj:`1e-4`)
+        tol (float): relative tolerance of the strict-improvement test.
+            (default: :obj:`1e-9`)
+        rel_tol (float): stop early once a round lowers the cost by less
+            than this fraction (0: run to a local optimum).
+            (default: :obj:`0.0`)
 
     Returns:
         ``(open_mask, info)`` with ``info = {'iterations', 'cost'}``.
+
+    Raises:
+        TypeError, ValueError: invalid ``table``, ``open_mask`` of the wrong
+            shape or values, bad ``f``, ``max_iter < 0``, negative
+            tolerances.
     """
+    n = _check_table(table)
+    _check_cost(f, n)
+    open_mask = _check_open_mask(open_mask, n)
+    max_iter = check_int(max_iter, 'max_iter', low=0)
+    if not isinstance(swap, bool):
+        raise TypeError(f'swap must be a bool, got {type(swap).__name__}')
+    tol = check_real(tol, 'tol', low=0.0)
+    rel_tol = check_real(rel_tol, 'rel_tol', low=0.0)
     n, K = table.index.shape
     idx, m = table.index, table.mask
-    d = table.dist.detach().float()
+    d = table.dist.detach().double()
     tab = NeighborTable(idx, d, m)
     fx = _node_cost(f, n, d)
     fmax = float(fx.max())
-    tol = tol * fmax
     big = 1e3 * fmax + float(d.max()) * 10 + 1.0
-    ar = torch.arange(n, device=idx.device)
-    tiebreak = ar.float() * (1e-7 * fmax / max(n, 1))
     flat_idx = idx.reshape(-1)
 
     def total(o: Tensor, a: Assignment) -> float:
-        return float((fx.double() * o.double()).sum() + a.d1.double().sum())
+        return float((fx * o.double()).sum() + a.d1.sum())
 
-    om = repair_open(tab, open_mask.bool())
+    def eps(c: float) -> float:
+        return tol * max(abs(c), fmax)
+
+    om = repair_open(tab, open_mask)
     a = assign_open(tab, om, big)
     cost = total(om, a)
     rounds, swap_phase = 0, False
@@ -700,32 +895,59 @@ def facility_local_search(table: NeighborTable, open_mask: Tensor,
         gain_x = torch.clamp(d1.view(-1, 1) - d, min=0) * m
         R = torch.zeros(n, dtype=d.dtype).index_add_(0, flat_idx,
                                                      gain_x.reshape(-1))
-        best_move = torch.where(om, fx - L, R - fx)
+        close_gain = torch.where(om, fx - L, -math.inf)
+        best_move = torch.where(om, close_gain, R - fx)
         swap_z = None
         if swap_phase:
             gs, zbest = _swap_gains(tab, om, a, R, L)
             use = gs > best_move
             best_move = torch.where(use, gs, best_move)
             swap_z = torch.where(use, zbest, -1)
-        key = torch.where(best_move > tol, best_move + tiebreak, -math.inf)
+        key = torch.where(best_move > eps(cost), best_move, -math.inf)
+
+        def apply(sel: Tensor, om: Tensor = om,
+                  swap_z: Tensor | None = swap_z
+                  ) -> tuple[Tensor, Assignment, float]:
+            new = om.clone()
+            new[sel] = ~new[sel]
+            if swap_z is not None:
+                new[swap_z[sel & (swap_z >= 0)]] = False
+            new = repair_open(tab, new)
+            a_new = assign_open(tab, new, big)
+            return new, a_new, total(new, a_new)
+
         moved = False
-        if bool((key > -math.inf).any()):
-            h = _row_max(tab, key)
-            for hops in (1, 2):
+        if bool(torch.isfinite(key).any()):
+            prio = _unique_priority(key)
+            h = _row_max(tab, prio)
+            for hops in (1, 2, 0):
                 if hops == 2:
                     h = _row_max(tab, h)
-                sel = (key > -math.inf) & (key >= h)
-                new = om.clone()
-                new[sel] = ~new[sel]
-                if swap_z is not None:
-                    new[swap_z[sel & (swap_z >= 0)]] = False
-                new = repair_open(tab, new)
-                a_new = assign_open(tab, new, big)
-                c_new = total(new, a_new)
-                if c_new < cost - tol:
+                if hops == 0:  # the single best move
+                    sel = prio == prio.max()
+                else:
+                    sel = torch.isfinite(prio) & (prio >= h)
+                new, a_new, c_new = apply(sel)
+                if c_new < cost - eps(cost):
                     om, a, cost, moved = new, a_new, c_new, True
                     break
-        if moved and prev_cost - cost > rel_tol * prev_cost:
+        else:
+            # no strictly improving move: close a facility whose closing
+            # does not increase the cost (redundant duplicates, ties)
+            ok = om & (close_gain >= -eps(cost))
+            if bool(ok.any()):
+                z = int(torch.argmax(torch.where(ok, close_gain,
+                                                 -math.inf)))
+                new = om.clone()
+                new[z] = False
+                new = repair_open(tab, new)
+                if int(new.sum()) < int(om.sum()):
+                    a_new = assign_open(tab, new, big)
+                    c_new = total(new, a_new)
+                    if c_new <= cost + eps(cost):
+                        om, a, cost, moved = new, a_new, c_new, True
+        if moved and not (rel_tol > 0
+                          and prev_cost - cost <= rel_tol * prev_cost):
             prev_cost = cost
             continue
         prev_cost = cost

@@ -15,6 +15,13 @@ import torch
 from torch_geometric.data import Data
 from torch_geometric.utils import coalesce
 
+from pyg_ext.utils.validation import (
+    check_choice,
+    check_int,
+    check_probability,
+    check_real,
+)
+
 
 def _from_pairs(u: np.ndarray, v: np.ndarray, n: int,
                 w: np.ndarray | None = None) -> Data:
@@ -37,7 +44,13 @@ def _nx_to_data(g) -> Data:
 
 
 def erdos_renyi(n: int, p: float, seed: int = 0) -> Data:
-    """G(n, p) (each pair independently with probability ``p``)."""
+    """G(n, p) (each pair independently with probability ``p``).
+
+    Raises:
+        TypeError, ValueError: ``n < 0`` or ``p`` outside ``[0, 1]``.
+    """
+    n = check_int(n, 'n', low=0)
+    p = check_probability(p, 'p')
     rng = np.random.default_rng(seed)
     iu, ju = np.triu_indices(n, 1)
     keep = rng.random(len(iu)) < p
@@ -45,20 +58,42 @@ def erdos_renyi(n: int, p: float, seed: int = 0) -> Data:
 
 
 def barabasi_albert(n: int, m: int = 4, seed: int = 0) -> Data:
-    """Barabasi-Albert preferential attachment (networkx)."""
+    """Barabasi-Albert preferential attachment (networkx).
+
+    Raises:
+        TypeError, ValueError: unless ``1 <= m < n``.
+    """
+    n = check_int(n, 'n', low=2)
+    m = check_int(m, 'm', low=1, high=n - 1)
     import networkx as nx
     return _nx_to_data(nx.barabasi_albert_graph(n, m, seed=seed))
 
 
 def random_regular(n: int, d: int = 3, seed: int = 0) -> Data:
-    """Uniform random ``d``-regular graph (networkx)."""
+    """Uniform random ``d``-regular graph (networkx).
+
+    Raises:
+        TypeError, ValueError: unless ``0 <= d < n`` and ``n * d`` is even.
+    """
+    n = check_int(n, 'n', low=0)
+    d = check_int(d, 'd', low=0, high=max(n - 1, 0))
+    if (n * d) % 2:
+        raise ValueError(f'd: n * d must be even, got n={n}, d={d}')
     import networkx as nx
     return _nx_to_data(nx.random_regular_graph(d, n, seed=seed))
 
 
 def watts_strogatz(n: int, k: int = 4, p: float = 0.25, seed: int = 0
                    ) -> Data:
-    """Watts-Strogatz small world (networkx)."""
+    """Watts-Strogatz small world (networkx).
+
+    Raises:
+        TypeError, ValueError: ``k`` outside ``[0, n)`` or ``p`` outside
+            ``[0, 1]``.
+    """
+    n = check_int(n, 'n', low=1)
+    k = check_int(k, 'k', low=0, high=n - 1)
+    p = check_probability(p, 'p')
     import networkx as nx
     return _nx_to_data(nx.watts_strogatz_graph(n, k, p, seed=seed))
 
@@ -67,7 +102,16 @@ def random_3sat(n: int, ratio: float = 4.2, seed: int = 0,
                 num_clauses: int | None = None) -> Data:
     """Uniform random 3-SAT: ``round(ratio * n)`` clauses over ``n``
     variables, three distinct variables per clause, each negated with
-    probability 1/2."""
+    probability 1/2.
+
+    Raises:
+        TypeError, ValueError: ``n < 3`` (three distinct variables per
+            clause), ``ratio < 0`` or ``num_clauses < 0``.
+    """
+    n = check_int(n, 'n', low=3)
+    ratio = check_real(ratio, 'ratio', low=0.0)
+    if num_clauses is not None:
+        num_clauses = check_int(num_clauses, 'num_clauses', low=0)
     rng = np.random.default_rng(seed)
     C = int(round(ratio * n)) if num_clauses is None else num_clauses
     idx = np.argsort(rng.random((C, n)), axis=1)[:, :3]
@@ -82,9 +126,9 @@ def make_graph(kind: str, n: int, seed: int = 0, **kwargs) -> Data:
     (``d``), ``'ws'`` (``k``, ``p``)."""
     fns = {'er': erdos_renyi, 'ba': barabasi_albert,
            'regular': random_regular, 'ws': watts_strogatz}
-    if kind not in fns:
-        raise ValueError(f"make_graph: unknown kind {kind!r}; use one of "
-                         f"{sorted(fns)}")
+    if not isinstance(kind, str):
+        raise TypeError(f'kind must be a str, got {type(kind).__name__}')
+    check_choice(kind, 'kind', tuple(sorted(fns)))
     defaults = {'er': {'p': 0.15}, 'ba': {'m': 4}, 'regular': {'d': 3},
                 'ws': {'k': 4, 'p': 0.25}}[kind]
     defaults.update(kwargs)

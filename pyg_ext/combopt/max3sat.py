@@ -30,7 +30,57 @@ from torch import Tensor
 from torch_geometric.data import Data, HeteroData
 from torch_geometric.utils import scatter
 
-from pyg_ext.combopt.maxcut import batch_of
+from pyg_ext.combopt.maxcut import (
+    batch_of,
+    check_graph_data,
+    check_node_matrix,
+)
+from pyg_ext.utils.validation import check_index, check_int, check_tensor
+
+
+def check_clauses(data: Data, name: str = 'data', k: int | None = 3) -> int:
+    """Validate a SAT instance and return its number of variables.
+
+    ``data.clause_index`` must be an integer ``[k, C]`` tensor of variable
+    ids in ``[0, num_nodes)`` (``k = 3`` for Max-3-SAT; any ``k >= 1`` with
+    ``k=None``) and ``data.clause_sign`` a ``[C, k]`` tensor holding only
+    ``-1`` (negated literal) and ``+1``.
+
+    Raises:
+        TypeError: ``data`` is not a ``Data`` or ``clause_index`` is not an
+            integer tensor.
+        ValueError: a missing attribute, a wrong shape (e.g. 2-literal
+            clauses), a sign outside {-1, +1} or an id outside
+            ``[0, num_nodes)``; the message names the attribute.
+    """
+    n = check_graph_data(data, name, edges=False)
+    ci = getattr(data, 'clause_index', None)
+    sg = getattr(data, 'clause_sign', None)
+    if ci is None or sg is None:
+        raise ValueError(f'{name} must have clause_index and clause_sign')
+    check_tensor(ci, f'{name}.clause_index', dim=2, floating=False)
+    kk = ci.size(0)
+    if (k is not None and kk != k) or kk < 1:
+        want = k if k is not None else 'k'
+        raise ValueError(f'{name}.clause_index must have shape [{want}, '
+                         f'num_clauses], got {tuple(ci.shape)}')
+    check_tensor(sg, f'{name}.clause_sign', dim=2)
+    if tuple(sg.shape) != (ci.size(1), kk):
+        raise ValueError(f'{name}.clause_sign must have shape '
+                         f'[num_clauses, {kk}] = {(ci.size(1), kk)}, got '
+                         f'{tuple(sg.shape)}')
+    if sg.numel() and not bool(((sg == 1) | (sg == -1)).all()):
+        raise ValueError(f'{name}.clause_sign must hold only -1 and +1')
+    check_index(ci, f'{name}.clause_index', n, dim=2)
+    return n
+
+
+def _check(data: Data, S: Tensor | None = None, name: str = 'S') -> None:
+    if torch.compiler.is_compiling():
+        return
+    n = check_clauses(data)
+    if S is not None:
+        check_node_matrix(S, n, name)
 
 
 def _clauses(data: Data) -> tuple[Tensor, Tensor]:
@@ -39,11 +89,17 @@ def _clauses(data: Data) -> tuple[Tensor, Tensor]:
 
 def unsat_count(data: Data, s: Tensor) -> Tensor:
     """Unsatisfied clauses of ``±1`` assignments ``s`` (``[N]`` or
-    ``[N, K]``) per graph."""
+    ``[N, K]``) per graph.
+
+    Raises:
+        TypeError, ValueError: invalid clauses (:func:`check_clauses`) or
+            ``s`` of the wrong shape.
+    """
+    _check(data, s, 's')
     batch, b = batch_of(data)
     ci, sg = _clauses(data)
     squeeze = s.dim() == 1
-    S = s.view(s.size(0), -1).float()
+    S = (s if s.dim() == 2 else s.unsqueeze(1)).float()
     lit = sg.t().unsqueeze(-1) * S[ci]  # [3, C, K]
     uns = (lit < 0).all(0).float()  # [C, K]
     out = scatter(uns, batch[ci[0]], 0, dim_size=b, reduce='sum')
@@ -51,7 +107,14 @@ def unsat_count(data: Data, s: Tensor) -> Tensor:
 
 
 def unsat_relaxation(data: Data, V: Tensor) -> Tensor:
-    """Relaxed number of unsatisfied clauses per graph."""
+    """Relaxed number of unsatisfied clauses per graph.
+
+    Raises:
+        TypeError, ValueError: invalid clauses or ``V`` not ``[N, r]``.
+    """
+    _check(data, V, 'V')
+    if not torch.compiler.is_compiling():
+        check_tensor(V, 'V', dim=2, floating=True)
     batch, b = batch_of(data)
     ci, sg = _clauses(data)
     T = sg.t()  # [3, C]
@@ -66,6 +129,8 @@ def unsat_relaxation(data: Data, V: Tensor) -> Tensor:
 
 
 def num_clauses(data: Data) -> Tensor:
+    """Number of clauses per graph."""
+    _check(data)
     batch, b = batch_of(data)
     ci = data.clause_index
     return scatter(torch.ones(ci.size(1), device=ci.device), batch[ci[0]], 0,
@@ -75,7 +140,13 @@ def num_clauses(data: Data) -> Tensor:
 def sat_local_search(data: Data, S: Tensor, max_iter: int = 1000) -> Tensor:
     """Greedy (GSAT without sideways moves) on ``[N, K]`` assignments: per
     graph and column, flip the variable with the largest ``make - break``
-    while it is positive."""
+    while it is positive.
+
+    Raises:
+        TypeError, ValueError: invalid clauses or ``S``, ``max_iter < 0``.
+    """
+    _check(data, S)
+    max_iter = check_int(max_iter, 'max_iter', low=0)
     S = S.clone().float()
     squeeze = S.dim() == 1
     if squeeze:
@@ -107,9 +178,17 @@ def walksat_polish(data: Data, s: Tensor, max_flips: int = 2000,
                    seed: int = 0) -> Tensor:
     """Run WalkSAT (:func:`pyg_ext.combopt.baselines.walksat`) from the
     assignment ``s`` on every graph of ``data``; returns the improved
-    assignment (never worse)."""
+    assignment (never worse).
+
+    Raises:
+        TypeError, ValueError: invalid clauses or ``s``, ``max_flips < 0``.
+    """
     import numpy as np
 
+    _check(data, s, 's')
+    if s.dim() != 1:
+        raise ValueError(f's must be 1-D, got shape {tuple(s.shape)}')
+    max_flips = check_int(max_flips, 'max_flips', low=0)
     from pyg_ext.combopt.baselines import walksat
     batch, b = batch_of(data)
     out = s.clone()
@@ -132,7 +211,12 @@ def walksat_polish(data: Data, s: Tensor, max_flips: int = 2000,
 
 def to_bipartite(data: Data) -> HeteroData:
     """The variable-clause graph as ``HeteroData`` (``('variable', 'in',
-    'clause')`` edges with ``sign`` attributes, plus the reverse)."""
+    'clause')`` edges with ``sign`` attributes, plus the reverse).
+
+    Raises:
+        TypeError, ValueError: invalid clauses.
+    """
+    _check(data)
     ci, sg = data.clause_index, data.clause_sign
     C = ci.size(1)
     h = HeteroData()
@@ -161,8 +245,11 @@ class Max3Sat:
     uses_e1 = True
 
     def __init__(self, normalize: bool = True, ls_iters: int = 1000) -> None:
+        if not isinstance(normalize, bool):
+            raise TypeError(f'normalize must be a bool, got '
+                            f'{type(normalize).__name__}')
         self.normalize = normalize
-        self.ls_iters = ls_iters
+        self.ls_iters = check_int(ls_iters, 'ls_iters', low=0)
 
     def __repr__(self) -> str:
         return f'Max3Sat(normalize={self.normalize}, ls_iters={self.ls_iters})'
@@ -213,6 +300,7 @@ class Max3Sat:
 
 __all__ = [
     'Max3Sat',
+    'check_clauses',
     'num_clauses',
     'sat_local_search',
     'to_bipartite',

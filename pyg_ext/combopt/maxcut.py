@@ -16,10 +16,115 @@ round of sum aggregation, which is what an OptGNN layer consumes.
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
 import torch
 from torch import Tensor
 from torch_geometric.data import Data
 from torch_geometric.utils import coalesce, remove_self_loops, scatter
+
+from pyg_ext.utils.validation import (
+    check_edge_index,
+    check_edge_weight,
+    check_finite,
+    check_num_nodes,
+    check_positive_int,
+    check_tensor,
+)
+
+logger = logging.getLogger(__name__)
+
+
+def check_graph_data(data: Any, name: str = 'data', *,
+                     node_weight: bool = False,
+                     edges: bool = True) -> int:
+    """Validate a graph instance and return its number of nodes.
+
+    Checks that ``data`` is a :class:`~torch_geometric.data.Data` (or a
+    batch of them) with a ``[2, E]`` integer ``edge_index`` whose ids lie in
+    ``[0, num_nodes)``, a finite ``[E]`` ``edge_weight`` when present, a
+    ``batch`` vector of length ``num_nodes`` when present and, with
+    ``node_weight``, a finite non-negative ``[num_nodes]`` ``node_weight``
+    when present. ``edges=False`` skips the ``edge_index`` checks (Max-3-SAT
+    instances have none).
+
+    Raises:
+        TypeError: ``data`` is not a ``Data`` or a tensor has a wrong dtype.
+        ValueError: a wrong shape, an out-of-range id or a non-finite value;
+            the message names the attribute (``data.edge_index``, ...).
+    """
+    if not isinstance(data, Data):
+        raise TypeError(f'{name} must be a torch_geometric.data.Data, got '
+                        f'{type(data).__name__}')
+    n = data.num_nodes
+    if n is None:
+        raise ValueError(f'{name}.num_nodes is not set')
+    n = check_num_nodes(n, f'{name}.num_nodes')
+    if edges:
+        if getattr(data, 'edge_index', None) is None:
+            raise ValueError(f'{name}.edge_index is missing')
+        ei = check_edge_index(data.edge_index, n, f'{name}.edge_index')
+        w = getattr(data, 'edge_weight', None)
+        if w is not None:
+            check_edge_weight(w, ei.size(1), f'{name}.edge_weight')
+    batch = getattr(data, 'batch', None)
+    if batch is not None:
+        check_tensor(batch, f'{name}.batch', dim=1, floating=False)
+        if batch.numel() != n:
+            raise ValueError(f'{name}.batch has {batch.numel()} entries for '
+                             f'{n} nodes')
+    if node_weight:
+        nw = getattr(data, 'node_weight', None)
+        if nw is not None:
+            check_tensor(nw, f'{name}.node_weight', dim=(1, 2),
+                         floating=True)
+            if nw.numel() != n:
+                raise ValueError(f'{name}.node_weight has {nw.numel()} '
+                                 f'entries for {n} nodes')
+            check_finite(nw, f'{name}.node_weight')
+            if nw.numel() and bool((nw < 0).any()):
+                raise ValueError(f'{name}.node_weight must be >= 0')
+    return n
+
+
+def check_node_matrix(S: Any, num_nodes: int, name: str = 'S', *,
+                      floating: bool | None = None) -> Tensor:
+    """Check a per-node ``[N]`` or ``[N, K]`` tensor (signs, candidates,
+    embeddings) with ``N == num_nodes`` and finite entries."""
+    check_tensor(S, name, dim=(1, 2), floating=floating)
+    if S.size(0) != num_nodes:
+        raise ValueError(f'{name} has {S.size(0)} rows for {num_nodes} '
+                         f'nodes')
+    check_finite(S, name)
+    return S
+
+
+def check_symmetric(data: Data, name: str = 'data') -> None:
+    """Raise unless ``data.edge_index`` (self-loops aside) holds every
+    undirected edge exactly once in each direction, with equal weights in
+    both directions: the convention of this module (use
+    :func:`prepare_graph` on other graphs)."""
+    ei = data.edge_index
+    keep = ei[0] != ei[1]
+    ei = ei[:, keep]
+    w = getattr(data, 'edge_weight', None)
+    n = data.num_nodes
+    key = ei[0] * max(n, 1) + ei[1]
+    rkey = ei[1] * max(n, 1) + ei[0]
+    k_sorted, perm = torch.sort(key)
+    if k_sorted.numel() > 1 and bool((k_sorted[1:] == k_sorted[:-1]).any()):
+        raise ValueError(f'{name}.edge_index has duplicate edges; use '
+                         'prepare_graph()')
+    r_sorted, rperm = torch.sort(rkey)
+    if not torch.equal(k_sorted, r_sorted):
+        raise ValueError(f'{name}.edge_index must hold every undirected '
+                         'edge in both directions; use prepare_graph()')
+    if w is not None:
+        w = w.view(-1)[keep]
+        if not torch.equal(w[perm], w[rperm]):
+            raise ValueError(f'{name}.edge_weight differs between the two '
+                             'directions of an edge; use prepare_graph()')
 
 
 def prepare_graph(data: Data) -> Data:
@@ -28,12 +133,18 @@ def prepare_graph(data: Data) -> Data:
 
     A pair given in both directions with weight ``w`` each stays one edge of
     weight ``w``; a pair given in one direction only gets the reverse edge.
+
+    Raises:
+        TypeError, ValueError: on an invalid graph (see
+            :func:`check_graph_data`).
     """
+    check_graph_data(data)
     data = data.clone()
     n = data.num_nodes
     ei = data.edge_index
     w = data.edge_weight if 'edge_weight' in data and \
-        data.edge_weight is not None else torch.ones(ei.size(1))
+        data.edge_weight is not None else torch.ones(ei.size(1),
+                                                     device=ei.device)
     w = w.float().view(-1)
     ei, w = remove_self_loops(ei, w)
     both = torch.cat([ei, ei.flip(0)], dim=1)
@@ -83,7 +194,15 @@ def total_weight(data: Data) -> Tensor:
 def maxcut_value(data: Data, s: Tensor) -> Tensor:
     """Cut weight of sign vectors ``s`` (``[N]`` or ``[N, K]``, entries ±1)
     per graph, counted once per undirected edge: ``[num_graphs]`` or
-    ``[num_graphs, K]``."""
+    ``[num_graphs, K]``. Negative weights are allowed (a cut edge of weight
+    ``w < 0`` lowers the cut).
+
+    Raises:
+        TypeError, ValueError: invalid ``data`` or ``s`` of the wrong shape.
+    """
+    if not torch.compiler.is_compiling():
+        n = check_graph_data(data)
+        check_node_matrix(s, n, 's')
     batch, b = batch_of(data)
     src, dst = data.edge_index
     w = edge_weight_of(data)
@@ -98,7 +217,15 @@ def maxcut_value(data: Data, s: Tensor) -> Tensor:
 
 def maxcut_relaxation(data: Data, V: Tensor) -> Tensor:
     """The vector relaxation ``sum_{i<j} w_ij (1 - <v_i, v_j>) / 2`` per graph
-    (rows of ``V`` should be unit vectors)."""
+    (rows of ``V`` should be unit vectors).
+
+    Raises:
+        TypeError, ValueError: invalid ``data`` or ``V`` not ``[N, r]``.
+    """
+    if not torch.compiler.is_compiling():
+        n = check_graph_data(data)
+        check_tensor(V, 'V', dim=2, floating=True)
+        check_node_matrix(V, n, 'V')
     batch, b = batch_of(data)
     src, dst = data.edge_index
     w = edge_weight_of(data)
@@ -139,7 +266,16 @@ def maxcut_local_search(data: Data, S: Tensor, max_iter: int = 100_000
     candidates): repeatedly flips, in parallel, every vertex whose flip gains
     and whose gain is the largest among its improving neighbours (flips of
     non-adjacent vertices do not interact), until no flip gains. Returns a
-    1-flip local optimum for every column; never decreases a cut."""
+    1-flip local optimum for every column; never decreases a cut. Negative
+    edge weights are handled (the gain of flipping ``i`` is
+    ``s_i sum_j w_ij s_j`` whatever the signs).
+
+    Raises:
+        TypeError, ValueError: invalid ``data``, ``S`` or ``max_iter``.
+    """
+    n = check_graph_data(data)
+    check_node_matrix(S, n, 'S')
+    max_iter = check_positive_int(max_iter, 'max_iter')
     S = S.clone().float()
     squeeze = S.dim() == 1
     if squeeze:
@@ -173,6 +309,9 @@ class MaxCut:
     uses_e1 = False
 
     def __init__(self, normalize: bool = True) -> None:
+        if not isinstance(normalize, bool):
+            raise TypeError(f'normalize must be a bool, got '
+                            f'{type(normalize).__name__}')
         self.normalize = normalize
 
     def __repr__(self) -> str:
@@ -217,6 +356,9 @@ class MaxCut:
 __all__ = [
     'MaxCut',
     'batch_of',
+    'check_graph_data',
+    'check_node_matrix',
+    'check_symmetric',
     'edge_weight_of',
     'local_maxima',
     'maxcut_local_search',

@@ -15,10 +15,17 @@ PROBLEMS: dict[str, type] = {'maxcut': MaxCut, 'vertex_cover': VertexCover,
 
 def get_problem(name: str, **kwargs: Any) -> Any:
     """An OptGNN problem by name: ``'maxcut'``, ``'vertex_cover'``,
-    ``'max3sat'`` (keyword arguments go to its constructor)."""
+    ``'max3sat'`` (keyword arguments go to its constructor).
+
+    Raises:
+        TypeError: ``name`` is not a string.
+        ValueError: unknown ``name`` (the message lists the known ones).
+    """
+    if not isinstance(name, str):
+        raise TypeError(f'name must be a str, got {type(name).__name__}')
     key = name.lower().replace('-', '_')
     if key not in PROBLEMS:
-        raise ValueError(f'unknown problem {name!r}; use one of '
+        raise ValueError(f'unknown problem name {name!r}; use one of '
                          f'{sorted(PROBLEMS)}')
     return PROBLEMS[key](**kwargs)
 

@@ -20,7 +20,12 @@ from torch import Tensor
 from torch_geometric.data import Data
 from torch_geometric.utils import scatter
 
-from pyg_ext.combopt.maxcut import batch_of
+from pyg_ext.combopt.maxcut import batch_of, check_node_matrix
+from pyg_ext.utils.validation import (
+    check_choice,
+    check_positive_int,
+    check_tensor,
+)
 
 
 def hyperplane_signs(V: Tensor, num_hyperplanes: int = 256,
@@ -35,7 +40,18 @@ def hyperplane_signs(V: Tensor, num_hyperplanes: int = 256,
             the fixed vector ``e1``, coordinate 0).
         thresholds: optional extra candidates ``sign(v_i1 - t)`` for each
             threshold ``t`` (threshold rounding on the ``e1`` coordinate).
+
+    Raises:
+        TypeError, ValueError: ``V`` not a finite floating ``[N, r]`` tensor
+            with ``r >= 1``, ``num_hyperplanes < 1``.
     """
+    check_tensor(V, 'V', dim=2, floating=True)
+    check_node_matrix(V, V.size(0), 'V')
+    if V.size(1) < 1:
+        raise ValueError('V must have at least one column')
+    num_hyperplanes = check_positive_int(num_hyperplanes, 'num_hyperplanes')
+    if thresholds is not None:
+        check_tensor(thresholds, 'thresholds', dim=1, floating=True)
     H = torch.randn(V.size(1), num_hyperplanes, generator=generator,
                     dtype=V.dtype).to(V.device)
     P = V @ H
@@ -51,8 +67,23 @@ def hyperplane_signs(V: Tensor, num_hyperplanes: int = 256,
 def top_k_per_graph(data: Data, S: Tensor, scores: Tensor, k: int,
                     sense: str = 'max') -> Tensor:
     """Columns of ``S`` with the ``k`` best ``scores`` (``[B, K]``) per graph,
-    gathered per node: ``[N, k]``."""
-    batch, _ = batch_of(data)
+    gathered per node: ``[N, k]``.
+
+    Raises:
+        TypeError, ValueError: ``k < 1``, ``sense`` not ``'max'`` / ``'min'``
+            or shapes that do not match.
+    """
+    k = check_positive_int(k, 'k')
+    check_choice(sense, 'sense', ('max', 'min'))
+    check_tensor(S, 'S', dim=2)
+    check_tensor(scores, 'scores', dim=2)
+    batch, b = batch_of(data)
+    if S.size(0) != batch.numel():
+        raise ValueError(f'S has {S.size(0)} rows for {batch.numel()} '
+                         f'nodes')
+    if tuple(scores.shape) != (b, S.size(1)):
+        raise ValueError(f'scores must have shape {(b, S.size(1))} '
+                         f'([num_graphs, K]), got {tuple(scores.shape)}')
     k = min(k, S.size(1))
     idx = scores.topk(k, dim=1, largest=(sense == 'max')).indices  # [B, k]
     return S.gather(1, idx[batch])
@@ -78,7 +109,13 @@ def decode(problem, data: Data, V: Tensor, num_hyperplanes: int = 256,
         ``'rounded'`` (best rounding, after repair where the problem needs
         one, before local search) and ``'improved'`` to per-graph objectives in
         true units.
+
+    Raises:
+        TypeError, ValueError: bad ``V`` or a count (``num_hyperplanes``,
+            ``top_k``, ``max_repair``) below 1.
     """
+    top_k = check_positive_int(top_k, 'top_k')
+    max_repair = check_positive_int(max_repair, 'max_repair')
     thresholds = None
     if problem.uses_e1:
         thresholds = torch.linspace(-0.9, 0.9, 19)

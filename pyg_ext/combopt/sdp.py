@@ -25,10 +25,30 @@ from torch_geometric.data import Data
 from torch_geometric.utils import scatter
 
 from pyg_ext.combopt.maxcut import (
+    check_graph_data,
+    check_node_matrix,
     edge_weight_of,
     maxcut_relaxation,
     neighbour_sum,
 )
+from pyg_ext.utils.validation import (
+    check_int,
+    check_positive_int,
+    check_real,
+    check_tensor,
+)
+
+
+def _check_bm(data: Data, rank: int, steps: int, lr: float,
+              V: Tensor | None, edges: bool = True) -> tuple[int, int, float]:
+    n = check_graph_data(data, edges=edges)
+    rank = check_positive_int(rank, 'rank')
+    steps = check_int(steps, 'steps', low=0)
+    lr = check_real(lr, 'lr', low=0.0, low_open=True)
+    if V is not None:
+        check_tensor(V, 'V', dim=2, floating=True)
+        check_node_matrix(V, n, 'V')
+    return rank, steps, lr
 
 
 def weighted_degree(data: Data) -> Tensor:
@@ -53,7 +73,13 @@ def maxcut_bm(data: Data, rank: int = 16, steps: int = 500,
 
     Returns:
         ``(V [N, rank], relaxation value per graph)``.
+
+    Raises:
+        TypeError, ValueError: invalid graph or ``V``, ``rank < 1``,
+            ``steps < 0``, ``lr <= 0``, ``tol < 0``.
     """
+    rank, steps, lr = _check_bm(data, rank, steps, lr, V)
+    tol = check_real(tol, 'tol', low=0.0)
     if V is None:
         V = F.normalize(torch.randn(data.num_nodes, rank,
                                     generator=generator), dim=-1)
@@ -74,7 +100,17 @@ def bm_solve(problem: Any, data: Data, rank: int = 16, steps: int = 500,
              lr: float = 0.05, V: Tensor | None = None,
              generator: torch.Generator | None = None) -> Tensor:
     """Projected gradient on the unit sphere for any OptGNN problem:
-    ``V <- normalize(V + lr * direction(V))``. Returns ``V``."""
+    ``V <- normalize(V + lr * direction(V))``. Returns ``V``.
+
+    Raises:
+        TypeError, ValueError: ``problem`` without ``direction``, invalid
+            graph or ``V``, ``rank < 1``, ``steps < 0``, ``lr <= 0``.
+    """
+    if not callable(getattr(problem, 'direction', None)):
+        raise TypeError('problem must have a direction(data, V) method, got '
+                        f'{type(problem).__name__}')
+    rank, steps, lr = _check_bm(data, rank, steps, lr, V,
+                                edges='edge_index' in data)
     if V is None:
         V = F.normalize(torch.randn(data.num_nodes, rank,
                                     generator=generator), dim=-1)

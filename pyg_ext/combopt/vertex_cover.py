@@ -16,6 +16,11 @@ Rounding can leave edges uncovered, so every candidate goes through
 node weight first, in parallel over an independent set of candidates) and
 :func:`vc_prune` (drop redundant vertices, heaviest first): every returned
 cover is valid and minimal.
+
+A self-loop ``(i, i)`` is an edge that only ``i`` can cover: every function
+here puts such a node in the cover (the ILP fixes ``x_i = 1``, the penalty
+uses the loop's residual ``2 - 2 x_i``, repair adds it, pruning keeps it).
+Graphs with no edges (or no nodes) have the empty cover, of weight 0.
 """
 
 from __future__ import annotations
@@ -25,7 +30,34 @@ from torch import Tensor
 from torch_geometric.data import Data
 from torch_geometric.utils import scatter
 
-from pyg_ext.combopt.maxcut import batch_of, local_maxima
+from pyg_ext.combopt.maxcut import (
+    batch_of,
+    check_graph_data,
+    check_node_matrix,
+    local_maxima,
+)
+from pyg_ext.utils.validation import (
+    check_int,
+    check_probability,
+    check_real,
+    check_tensor,
+)
+
+
+def _check(data: Data, S: Tensor | None = None, name: str = 'S') -> int:
+    if torch.compiler.is_compiling():
+        return int(data.num_nodes)
+    n = check_graph_data(data, node_weight=True)
+    if S is not None:
+        check_node_matrix(S, n, name)
+    return n
+
+
+def loop_nodes(data: Data) -> Tensor:
+    """Boolean ``[N]``: nodes with a self-loop (in every vertex cover)."""
+    src, dst = data.edge_index
+    out = torch.zeros(data.num_nodes, dtype=torch.bool, device=src.device)
+    return out.index_fill(0, src[src == dst], True)
 
 
 def node_weight_of(data: Data) -> Tensor:
@@ -38,7 +70,16 @@ def node_weight_of(data: Data) -> Tensor:
 
 def cover_weight(data: Data, s: Tensor) -> Tensor:
     """Weight of the vertices with ``s > 0`` per graph (``[B]`` or
-    ``[B, K]``)."""
+    ``[B, K]``).
+
+    Raises:
+        TypeError, ValueError: invalid ``data`` or ``s``.
+    """
+    _check(data, s, 's')
+    return _cover_weight(data, s)
+
+
+def _cover_weight(data: Data, s: Tensor) -> Tensor:
     batch, b = batch_of(data)
     w = node_weight_of(data)
     x = (s > 0).float()
@@ -48,16 +89,22 @@ def cover_weight(data: Data, s: Tensor) -> Tensor:
 
 
 def uncovered_edges(data: Data, s: Tensor) -> Tensor:
-    """Number of undirected edges with no endpoint in the cover, per graph."""
+    """Number of undirected edges with no endpoint in the cover, per graph
+    (a self-loop ``(i, i)`` counts as an edge, uncovered unless ``i`` is in
+    the cover).
+
+    Raises:
+        TypeError, ValueError: invalid ``data`` or ``s``.
+    """
+    _check(data, s, 's')
     batch, b = batch_of(data)
     src, dst = data.edge_index
     c = s > 0
     unc = (~c[src] & ~c[dst]).float()
-    if unc.dim() == 1:
-        unc = unc * (src != dst).float()
-    else:
-        unc = unc * (src != dst).float().view(-1, 1)
-    return scatter(unc, batch[src], 0, dim_size=b, reduce='sum') / 2
+    # both directions of an edge are listed; a loop once
+    ew = torch.where(src == dst, 1.0, 0.5).to(unc.dtype)
+    unc = unc * (ew if unc.dim() == 1 else ew.view(-1, 1))
+    return scatter(unc, batch[src], 0, dim_size=b, reduce='sum')
 
 
 def is_vertex_cover(data: Data, s: Tensor) -> bool:
@@ -72,10 +119,18 @@ def vc_repair(data: Data, S: Tensor, V: Tensor | None = None) -> Tensor:
     ``uncovered degree / weight`` (ties broken by the relaxation value
     ``<v_i, e1>`` when ``V`` is given, else randomly); those that beat all
     candidate neighbours join the cover. Terminates after at most ``N``
-    rounds, usually a handful. Returns ±1 with ``+1`` = in cover.
+    rounds, usually a handful. Nodes with a self-loop always join. Returns
+    ±1 with ``+1`` = in cover.
+
+    Raises:
+        TypeError, ValueError: invalid ``data``, ``S`` or ``V``.
     """
+    n = _check(data, S)
+    if V is not None and not torch.compiler.is_compiling():
+        check_tensor(V, 'V', dim=2, floating=True)
+        check_node_matrix(V, n, 'V')
     squeeze = S.dim() == 1
-    c = (S.view(S.size(0), -1) > 0)
+    c = ((S if S.dim() == 2 else S.unsqueeze(1)) > 0)
     src, dst = data.edge_index
     n = c.size(0)
     w = node_weight_of(data).view(-1, 1)
@@ -83,6 +138,7 @@ def vc_repair(data: Data, S: Tensor, V: Tensor | None = None) -> Tensor:
     if V is not None:  # prefer nodes the relaxation puts in the cover
         pr = pr + 2 * V[:, :1].to(pr.dtype)
     loops = src == dst
+    c = c | loop_nodes(data).view(-1, 1)
     for _ in range(n + 1):
         unc = ~c[src] & ~c[dst] & ~loops.view(-1, 1)
         if not bool(unc.any()):
@@ -100,23 +156,37 @@ def vc_prune(data: Data, S: Tensor, priority: Tensor | None = None
              ) -> Tensor:
     """Remove redundant vertices (all neighbours in the cover) until the cover
     is minimal; heavier vertices (then higher ``priority``) go first, in
-    parallel over independent sets. Keeps a cover a cover."""
+    parallel over independent sets. Keeps a cover a cover; a node with a
+    self-loop is never redundant.
+
+    Raises:
+        TypeError, ValueError: invalid ``data``, ``S`` or ``priority``.
+    """
+    n = _check(data, S)
+    if priority is not None and not torch.compiler.is_compiling():
+        check_node_matrix(priority, n, 'priority')
+    return _prune(data, S, priority)
+
+
+def _prune(data: Data, S: Tensor, priority: Tensor | None = None
+           ) -> Tensor:
     squeeze = S.dim() == 1
-    c = (S.view(S.size(0), -1) > 0)
+    c = ((S if S.dim() == 2 else S.unsqueeze(1)) > 0)
     src, dst = data.edge_index
     n = c.size(0)
     w = node_weight_of(data).view(-1, 1)
     pr = torch.rand(n, 1, device=c.device)
     if priority is not None:
-        pr = pr + priority.view(n, -1)
+        pr = pr + (priority if priority.dim() == 2 else priority.unsqueeze(1))
     pr = pr.expand_as(c).contiguous()
     key = w.expand_as(pr)
     notloop = (src != dst).view(-1, 1)
+    keep = loop_nodes(data).view(-1, 1)
     for _ in range(n + 1):
         # a vertex is redundant when no neighbour is outside the cover
         outside_nb = scatter((~c[src] & notloop).float(), dst, 0,
                              dim_size=n, reduce='sum')
-        red = c & (outside_nb == 0)
+        red = c & (outside_nb == 0) & ~keep
         if not bool(red.any()):
             break
         c = c & ~local_maxima(key, pr, red, data.edge_index)
@@ -147,7 +217,15 @@ def vc_local_search(data: Data, S: Tensor, rounds: int = 30,
     adds a random ``p_add`` fraction of the outside vertices, prunes (the added
     vertices last, so their neighbours drop out: the (1, 2)-swap of
     independent-set local search) and keeps the change per column only when
-    the cover got lighter. Covers stay valid."""
+    the cover got lighter. Covers stay valid.
+
+    Raises:
+        TypeError, ValueError: invalid ``data`` or ``S``, ``rounds < 0``,
+            ``p_add`` outside ``[0, 1]``.
+    """
+    _check(data, S)
+    rounds = check_int(rounds, 'rounds', low=0)
+    p_add = check_probability(p_add, 'p_add')
     S = vc_prune(data, vc_repair(data, S))
     best_w = _node_weight_per_column(data, S)
     n = S.size(0)
@@ -155,7 +233,7 @@ def vc_local_search(data: Data, S: Tensor, rounds: int = 30,
         add = (torch.rand(S.shape, generator=generator) < p_add).to(S.device)
         T = torch.where(add, 1.0, S)
         pr = torch.where(add & (S < 0), -1e3, 0.0)
-        T = vc_prune(data, T, priority=pr)
+        T = _prune(data, T, priority=pr)
         tw = _node_weight_per_column(data, T)
         better = tw < best_w - 1e-9  # [B, K]
         batch, _ = batch_of(data)
@@ -166,7 +244,7 @@ def vc_local_search(data: Data, S: Tensor, rounds: int = 30,
 
 
 def _node_weight_per_column(data: Data, S: Tensor) -> Tensor:
-    return cover_weight(data, S)
+    return _cover_weight(data, S)
 
 
 class VertexCover:
@@ -185,21 +263,29 @@ class VertexCover:
 
     def __init__(self, penalty: float = 2.0, normalize: bool = True,
                  ls_rounds: int = 30) -> None:
-        self.penalty = penalty
+        self.penalty = check_real(penalty, 'penalty', low=0.0)
+        if not isinstance(normalize, bool):
+            raise TypeError(f'normalize must be a bool, got '
+                            f'{type(normalize).__name__}')
         self.normalize = normalize
-        self.ls_rounds = ls_rounds
+        self.ls_rounds = check_int(ls_rounds, 'ls_rounds', low=0)
 
     def __repr__(self) -> str:
         return (f'VertexCover(penalty={self.penalty}, '
                 f'normalize={self.normalize}, ls_rounds={self.ls_rounds})')
 
-    def _residual(self, data: Data, V: Tensor) -> Tensor:
+    def _residual(self, data: Data, V: Tensor) -> tuple[Tensor, Tensor]:
+        """Edge residuals times the edge multiplicity: both directions of an
+        edge are listed (weight 1 each, halved in the penalty), a self-loop
+        once (weight 2; its residual is ``2 - 2 x_i`` for unit vectors)."""
         src, dst = data.edge_index
         x = V[:, 0]
-        return (V[src] * V[dst]).sum(-1) - x[src] - x[dst] + 1
+        res = (V[src] * V[dst]).sum(-1) - x[src] - x[dst] + 1
+        return res, torch.where(src == dst, 2.0, 1.0).to(res.dtype)
 
     def relaxation(self, data: Data, V: Tensor) -> Tensor:
         """Fractional cover value ``sum_i w_i (1 + x_i) / 2`` per graph."""
+        _check(data, V, 'V')
         batch, b = batch_of(data)
         w = node_weight_of(data)
         return scatter(w * (1 + V[:, 0]) / 2, batch, 0, dim_size=b,
@@ -209,8 +295,8 @@ class VertexCover:
         """Relaxation plus penalty, per graph (what training minimises)."""
         batch, b = batch_of(data)
         src, dst = data.edge_index
-        res = self._residual(data, V) * (src != dst).float()
-        pen = scatter((res / 2) ** 2, batch[src], 0, dim_size=b,
+        res, mult = self._residual(data, V)
+        pen = scatter(mult * (res / 2) ** 2, batch[src], 0, dim_size=b,
                       reduce='sum') / 2  # both directions
         return self.relaxation(data, V) + self.penalty * pen
 
@@ -227,8 +313,9 @@ class VertexCover:
         """Descent direction of the penalised objective."""
         src, dst = data.edge_index
         w = node_weight_of(data)
-        res = self._residual(data, V) * (src != dst).float()
-        e1 = torch.zeros_like(V[:1])
+        res, mult = self._residual(data, V)
+        res = res * mult
+        e1 = V.new_zeros(1, V.size(1))
         e1[0, 0] = 1.0
         msg = res.view(-1, 1) * (V[src] - e1)
         agg = scatter(msg, dst, 0, dim_size=V.size(0), reduce='sum')
@@ -261,6 +348,7 @@ __all__ = [
     'VertexCover',
     'cover_weight',
     'is_vertex_cover',
+    'loop_nodes',
     'node_weight_of',
     'uncovered_edges',
     'vc_local_search',

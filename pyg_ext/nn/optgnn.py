@@ -33,12 +33,43 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.data import Data
 
+from pyg_ext.utils.validation import (
+    check_finite,
+    check_positive_int,
+    check_real,
+    check_tensor,
+)
+
+_PROBLEM_METHODS = ('direction', 'loss', 'relaxation', 'score', 'objective',
+                    'repair', 'improve')
+
+
+def _check_bool(value: Any, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f'{name} must be a bool, got {type(value).__name__}')
+    return value
+
 
 def _resolve_problem(problem: Any) -> Any:
     if isinstance(problem, str):
         from pyg_ext.combopt.problems import get_problem
         return get_problem(problem)
+    missing = [m for m in _PROBLEM_METHODS
+               if not callable(getattr(problem, m, None))]
+    if missing or not hasattr(problem, 'sense'):
+        raise TypeError(f'problem must be a problem name or object (with '
+                        f'{", ".join(_PROBLEM_METHODS)} and sense), got '
+                        f'{type(problem).__name__}')
     return problem
+
+
+def _check_data(problem: Any, data: Any) -> int:
+    """Validate ``data`` for ``problem``; return the number of nodes."""
+    if getattr(problem, 'name', None) == 'max3sat':
+        from pyg_ext.combopt.max3sat import check_clauses
+        return check_clauses(data)
+    from pyg_ext.combopt.maxcut import check_graph_data
+    return check_graph_data(data, node_weight=True)
 
 
 class OptGNNLayer(torch.nn.Module):
@@ -59,8 +90,10 @@ class OptGNNLayer(torch.nn.Module):
                  init_noise: float = 0.01,
                  normalize_direction: bool = True) -> None:
         super().__init__()
-        if rank < 1:
-            raise ValueError(f'OptGNNLayer: rank must be >= 1, got {rank}')
+        rank = check_positive_int(rank, 'rank')
+        step = check_real(step, 'step')
+        init_noise = check_real(init_noise, 'init_noise', low=0.0)
+        _check_bool(normalize_direction, 'normalize_direction')
         self.rank = rank
         self.step = step
         self.normalize_direction = normalize_direction
@@ -77,7 +110,21 @@ class OptGNNLayer(torch.nn.Module):
 
     def forward(self, V: Tensor, G: Tensor) -> Tensor:
         """``V`` current unit vectors ``[N, r]``, ``G`` the descent direction
-        ``[N, r]``; returns new unit vectors."""
+        ``[N, r]``; returns new unit vectors.
+
+        Raises:
+            TypeError, ValueError: ``V`` or ``G`` not floating ``[N, rank]``
+                tensors of one shape.
+        """
+        if not torch.compiler.is_compiling():
+            check_tensor(V, 'V', dim=2, floating=True)
+            check_tensor(G, 'G', dim=2, floating=True)
+            if V.size(1) != self.rank:
+                raise ValueError(f'V must have {self.rank} columns (rank), '
+                                 f'got {V.size(1)}')
+            if G.shape != V.shape:
+                raise ValueError(f'G must have the shape of V '
+                                 f'{tuple(V.shape)}, got {tuple(G.shape)}')
         if self.normalize_direction:
             G = F.normalize(G, dim=-1)
         h = self.lin(torch.cat([V, G], dim=-1))
@@ -116,9 +163,9 @@ class OptGNN(torch.nn.Module):
                  shared: bool = False, step: float = 1.0,
                  normalize_direction: bool = True) -> None:
         super().__init__()
-        if num_layers < 1:
-            raise ValueError(f'OptGNN: num_layers must be >= 1, got '
-                             f'{num_layers}')
+        num_layers = check_positive_int(num_layers, 'num_layers')
+        rank = check_positive_int(rank, 'rank')
+        _check_bool(shared, 'shared')
         self.problem = _resolve_problem(problem)
         self.rank = rank
         self.num_layers = num_layers
@@ -144,7 +191,13 @@ class OptGNN(torch.nn.Module):
 
     def init_vectors(self, data: Data,
                      generator: torch.Generator | None = None) -> Tensor:
-        """Random unit vectors ``[N, r]`` (Gaussian, normalised)."""
+        """Random unit vectors ``[N, r]`` (Gaussian, normalised).
+
+        Raises:
+            TypeError, ValueError: invalid ``data`` for the problem.
+        """
+        if not torch.compiler.is_compiling():
+            _check_data(self.problem, data)
         ref = data.edge_index if 'edge_index' in data else data.clause_index
         V = torch.randn(data.num_nodes, self.rank, generator=generator)
         return F.normalize(V, dim=-1).to(ref.device)
@@ -152,7 +205,22 @@ class OptGNN(torch.nn.Module):
     def forward(self, data: Data, V: Tensor | None = None,
                 generator: torch.Generator | None = None) -> Tensor:
         """Run the layers from ``V`` (random when ``None``); returns ``[N, r]``
-        unit vectors."""
+        unit vectors.
+
+        Raises:
+            TypeError, ValueError: invalid ``data`` for the problem (bad
+                ``edge_index``, NaN weights, bad clauses, ...) or ``V`` not
+                a finite ``[N, rank]`` floating tensor.
+        """
+        if not torch.compiler.is_compiling():
+            n = _check_data(self.problem, data)
+            if V is not None:
+                check_tensor(V, 'V', dim=2, floating=True)
+                if tuple(V.shape) != (n, self.rank):
+                    raise ValueError(f'V must have shape {(n, self.rank)} '
+                                     f'([num_nodes, rank]), got '
+                                     f'{tuple(V.shape)}')
+                check_finite(V, 'V')
         if V is None:
             V = self.init_vectors(data, generator)
         for t in range(self.num_layers):
@@ -180,7 +248,18 @@ class OptGNN(torch.nn.Module):
             objectives in true units: ``'relaxation'`` (best relaxation
             value), ``'rounded'`` (OptGNN + rounding, plus vertex-cover
             repair) and ``'improved'`` (after local search).
+
+        Raises:
+            TypeError, ValueError: invalid ``data``, ``restarts``,
+                ``num_hyperplanes`` or ``top_k`` below 1, ``improve`` not a
+                bool.
         """
+        _check_data(self.problem, data)
+        restarts = check_positive_int(restarts, 'restarts')
+        num_hyperplanes = check_positive_int(num_hyperplanes,
+                                             'num_hyperplanes')
+        top_k = check_positive_int(top_k, 'top_k')
+        _check_bool(improve, 'improve')
         from pyg_ext.combopt.maxcut import batch_of
         from pyg_ext.combopt.rounding import decode
         batch, _ = batch_of(data)

@@ -52,6 +52,8 @@ from torch_geometric.nn import MessagePassing
 
 from pyg_ext.combopt.facility_location import (
     NeighborTable,
+    _check_cost,
+    _check_table,
     _expected_distance,
     _node_cost,
     expected_facility_cost,
@@ -61,6 +63,17 @@ from pyg_ext.combopt.facility_location import (
     facility_table_cost,
     neighbor_table,
     repair_open,
+)
+from pyg_ext.utils.validation import (
+    check_choice,
+    check_edge_index,
+    check_finite,
+    check_int,
+    check_num_nodes,
+    check_positive_int,
+    check_probability,
+    check_real,
+    check_tensor,
 )
 
 __all__ = [
@@ -74,10 +87,42 @@ __all__ = [
 
 
 def _check_graph(edge_index: Tensor, dist: Tensor, num_nodes: int) -> None:
+    num_nodes = check_num_nodes(num_nodes)
     if num_nodes <= 0:
-        raise ValueError('empty facility-location instance (0 points)')
+        raise ValueError('num_nodes: empty facility-location instance '
+                         '(0 points)')
+    check_edge_index(edge_index, num_nodes)
+    check_tensor(dist, 'dist', dim=(1, 2), floating=True)
+    if dist.numel() != edge_index.size(1):
+        raise ValueError(f'dist has {dist.numel()} distances for '
+                         f'{edge_index.size(1)} edges')
     if dist.numel() and not bool(torch.isfinite(dist).all()):
-        raise ValueError('distances contain NaN or infinite values')
+        raise ValueError('dist (distances) contain NaN or infinite values')
+    if dist.numel() and bool((dist < 0).any()):
+        raise ValueError('dist (distances) must be non-negative')
+
+
+def _check_data(data: Data) -> int:
+    """Validate a UniFL instance for the model; return ``num_nodes``."""
+    if not isinstance(data, Data):
+        raise TypeError(f'data must be a torch_geometric.data.Data, got '
+                        f'{type(data).__name__}')
+    n = data.num_nodes
+    if n is None or n <= 0:
+        raise ValueError('data: empty facility-location instance '
+                         '(0 points)')
+    oc = getattr(data, 'opening_cost', None)
+    if oc is None:
+        raise ValueError('data.opening_cost is missing')
+    check_tensor(oc, 'data.opening_cost')
+    _check_cost(oc, n)
+    if getattr(data, '_unifl_table', None) is None and \
+            getattr(data, 'pos', None) is None and (
+                getattr(data, 'edge_index', None) is None
+                or getattr(data, 'edge_attr', None) is None):
+        raise ValueError('data needs pos or edge_index and edge_attr '
+                         '(distances)')
+    return n
 
 
 class UniFLRadius(MessagePassing):
@@ -113,9 +158,7 @@ class UniFLRadius(MessagePassing):
 
     def __init__(self, num_bins: int = 16) -> None:
         super().__init__(aggr='add')
-        if num_bins < 1:
-            raise ValueError(f'UniFLRadius: num_bins must be >= 1, got '
-                             f'{num_bins}')
+        num_bins = check_positive_int(num_bins, 'num_bins')
         self.num_bins = num_bins
         self.register_buffer(
             'bins', torch.arange(1, num_bins + 1).double() / num_bins)
@@ -126,10 +169,24 @@ class UniFLRadius(MessagePassing):
         """Return ``(r_hat, t)``. With a :class:`NeighborTable` of the same
         graph the sum aggregation is evaluated on the sorted rows
         (``searchsorted`` + ``cumsum``: the same sums, no ``[E, k]``
-        messages)."""
+        messages).
+
+        Raises:
+            TypeError, ValueError: ``num_nodes < 1``, an invalid
+                ``edge_index`` / ``dist`` (or ``table``), a bad ``f``.
+        """
         if table is not None:
+            if not torch.compiler.is_compiling():
+                n = _check_table(table)
+                num_nodes = check_num_nodes(num_nodes)
+                if n != num_nodes:
+                    raise ValueError(f'table has {n} rows for num_nodes='
+                                     f'{num_nodes}')
+                _check_cost(f, n)
             return self._from_table(table, f, num_nodes)
-        _check_graph(edge_index, dist, num_nodes)
+        if not torch.compiler.is_compiling():
+            _check_graph(edge_index, dist, num_nodes)
+            _check_cost(f, num_nodes)
         dist = dist.view(-1)
         fx = _node_cost(f, num_nodes, dist)
         mask = edge_index[0] != edge_index[1]
@@ -192,6 +249,7 @@ class UniFLConv(MessagePassing):
 
     def __init__(self, channels: int) -> None:
         super().__init__(aggr='add')
+        channels = check_positive_int(channels, 'channels')
         self.channels = channels
         self.mlp = torch.nn.Sequential(
             torch.nn.Linear(3 * channels, channels), torch.nn.ReLU(),
@@ -208,8 +266,31 @@ class UniFLConv(MessagePassing):
                 inv_deg: Tensor, adj_w_t: Tensor | None = None) -> Tensor:
         """``edge_index`` may be a ``torch.sparse_csr`` adjacency (rows =
         targets); then ``adj_w_t`` must hold the same pattern with values
-        ``weight`` and both sums are sparse matrix products."""
+        ``weight`` and both sums are sparse matrix products.
+
+        Raises:
+            TypeError, ValueError: ``h`` not ``[N, channels]``, a bad
+                ``edge_index`` or ``weight`` / ``inv_deg`` of the wrong
+                length.
+        """
         c = self.channels
+        if not torch.compiler.is_compiling():
+            check_tensor(h, 'h', dim=2, floating=True)
+            if h.size(1) != c:
+                raise ValueError(f'h must have {c} channels, got '
+                                 f'{h.size(1)}')
+            n = h.size(0)
+            check_tensor(inv_deg, 'inv_deg', floating=True)
+            if inv_deg.numel() != n:
+                raise ValueError(f'inv_deg has {inv_deg.numel()} entries '
+                                 f'for {n} nodes')
+            check_tensor(weight, 'weight', floating=True)
+            if not (isinstance(edge_index, Tensor)
+                    and edge_index.is_sparse_csr):
+                check_edge_index(edge_index, n)
+                if weight.numel() != edge_index.size(1):
+                    raise ValueError(f'weight has {weight.numel()} entries '
+                                     f'for {edge_index.size(1)} edges')
         if isinstance(edge_index, Tensor) and edge_index.is_sparse_csr:
             if adj_w_t is None:
                 raise ValueError('UniFLConv: a sparse adjacency needs '
@@ -262,12 +343,17 @@ class UniFLMPNN(torch.nn.Module):
                  p_min: float = 0.005, max_neighbors: int | None = 15
                  ) -> None:
         super().__init__()
-        if hidden_channels < 1 or num_layers < 0 or recursive_steps < 0:
-            raise ValueError('UniFLMPNN: hidden_channels >= 1, num_layers >= '
-                             '0 and recursive_steps >= 0 required')
-        if not 0 <= p_min < 0.5:
-            raise ValueError(f'UniFLMPNN: p_min must be in [0, 0.5), got '
-                             f'{p_min}')
+        hidden_channels = check_positive_int(hidden_channels,
+                                             'hidden_channels')
+        num_layers = check_int(num_layers, 'num_layers', low=0)
+        num_bins = check_positive_int(num_bins, 'num_bins')
+        recursive_steps = check_int(recursive_steps, 'recursive_steps',
+                                    low=0)
+        p_min = check_real(p_min, 'p_min', low=0.0, high=0.5,
+                           high_open=True)
+        if max_neighbors is not None:
+            max_neighbors = check_positive_int(max_neighbors,
+                                               'max_neighbors')
         self.hidden_channels = hidden_channels
         self.num_layers = num_layers
         self.num_bins = num_bins
@@ -327,9 +413,24 @@ class UniFLMPNN(torch.nn.Module):
     def forward(self, data: Data, return_all: bool = False,
                 noise: Tensor | None = None
                 ) -> Tensor | tuple[Tensor, list[Tensor]]:
-        n = data.num_nodes
-        if n is None or n <= 0:
-            raise ValueError('empty facility-location instance (0 points)')
+        """Opening probabilities ``[n]`` (and, with ``return_all``, those of
+        every round).
+
+        Raises:
+            TypeError, ValueError: ``data`` not a UniFL instance (empty,
+                missing ``opening_cost`` / distances, NaN, bad ids) or
+                ``noise`` not a finite ``[n]`` tensor.
+        """
+        if torch.compiler.is_compiling():
+            n = data.num_nodes
+        else:
+            n = _check_data(data)
+            if noise is not None:
+                check_tensor(noise, 'noise', floating=True)
+                if noise.numel() != n:
+                    raise ValueError(f'noise has {noise.numel()} entries for '
+                                     f'{n} nodes')
+                check_finite(noise, 'noise')
         f = data.opening_cost
         if hasattr(data, 'batch') and data.batch is not None and \
                 f.numel() > 1:
@@ -427,9 +528,28 @@ def train_unifl(model: UniFLMPNN, instances: Sequence[Data],
 
     Returns:
         The per-step normalised losses.
+
+    Raises:
+        TypeError, ValueError: ``model`` not a :class:`UniFLMPNN`, no or
+            invalid instances, ``steps < 0``, ``lr <= 0``, ``clip <= 0``,
+            ``log_every < 0``.
     """
-    if not instances:
-        raise ValueError('train_unifl needs at least one instance')
+    if not isinstance(model, UniFLMPNN):
+        raise TypeError(f'model must be a UniFLMPNN, got '
+                        f'{type(model).__name__}')
+    if isinstance(instances, Data) or not hasattr(instances, '__len__'):
+        raise TypeError('instances must be a sequence of Data, got '
+                        f'{type(instances).__name__}')
+    if len(instances) == 0:
+        raise ValueError('instances: train_unifl needs at least one '
+                         'instance')
+    for d in instances:
+        _check_data(d)
+    steps = check_int(steps, 'steps', low=0)
+    lr = check_real(lr, 'lr', low=0.0, low_open=True)
+    seed = check_int(seed, 'seed')
+    clip = check_real(clip, 'clip', low=0.0, low_open=True)
+    log_every = check_int(log_every, 'log_every', low=0)
     g = torch.Generator().manual_seed(seed)
     insts = list(instances)
     for d in insts:
@@ -475,9 +595,30 @@ def unifl_decode(p: Tensor, table: NeighborTable, f: float | Tensor,
 
     Returns:
         ``(open_mask, info)`` with the cost before and after local search.
+
+    Raises:
+        TypeError, ValueError: invalid ``table`` or ``f``, ``p`` not a
+            finite ``[n]`` tensor in ``[0, 1]``, unknown ``mode``,
+            ``threshold`` outside ``[0, 1]``, ``num_samples < 1``,
+            ``max_iter < 0``.
     """
+    n = _check_table(table)
+    _check_cost(f, n)
+    check_tensor(p, 'p', floating=True)
+    if p.dim() != 1 or p.numel() != n:
+        raise ValueError(f'p must have shape [{n}], got {tuple(p.shape)}')
+    check_finite(p, 'p')
+    if bool(((p < 0) | (p > 1)).any()):
+        raise ValueError('p must hold probabilities in [0, 1]')
+    check_choice(mode, 'mode', ('threshold', 'sample'))
+    threshold = check_probability(threshold, 'threshold')
+    num_samples = check_positive_int(num_samples, 'num_samples')
+    max_iter = check_int(max_iter, 'max_iter', low=0)
+    seed = check_int(seed, 'seed')
+    if not isinstance(local_search, bool):
+        raise TypeError(f'local_search must be a bool, got '
+                        f'{type(local_search).__name__}')
     p = p.detach()
-    n = table.num_nodes
     if mode == 'threshold':
         om = repair_open(table, p > threshold)
         c0 = facility_table_cost(table, om, f)
@@ -505,7 +646,17 @@ def unifl_decode(p: Tensor, table: NeighborTable, f: float | Tensor,
 def unifl_solve(model: UniFLMPNN, data: Data, mode: str = 'threshold',
                 local_search: bool = True, **kwargs) -> tuple[Tensor, dict]:
     """Model forward + :func:`unifl_decode` on one instance; ``info`` adds
-    the seconds spent in the table, the forward pass and decoding."""
+    the seconds spent in the table, the forward pass and decoding.
+
+    Raises:
+        TypeError, ValueError: ``model`` not a :class:`UniFLMPNN`, an
+            invalid instance or decoding option (see :func:`unifl_decode`).
+    """
+    if not isinstance(model, UniFLMPNN):
+        raise TypeError(f'model must be a UniFLMPNN, got '
+                        f'{type(model).__name__}')
+    _check_data(data)
+    check_choice(mode, 'mode', ('threshold', 'sample'))
     model.eval()
     t0 = time.perf_counter()
     _prepare(data, model.max_neighbors)

@@ -1,0 +1,865 @@
+"""Trust tests for combinatorial optimisation (issue #16).
+
+* Max-Cut with negative weights: the ILP, the cut value, local search,
+  greedy, networkx one-exchange, Goemans-Williamson and the certificate
+  against brute force over all cuts.
+* Facility local search: ties and zero-distance duplicates, local
+  optimality against brute force over all single moves.
+* Vertex cover: empty and edgeless graphs, self-loops in every function,
+  against brute force.
+* Max-3-SAT clause validation.
+* Bad inputs for every public name of :mod:`pyg_ext.combopt` and the
+  OptGNN / UniFL modules.
+
+Reference values come from slow, obviously correct Python loops.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch_geometric.data import Data
+
+import pyg_ext.combopt as CO
+from pyg_ext.combopt import (
+    FacilityLocationDataset,
+    Max3Sat,
+    MaxCut,
+    VertexCover,
+    assign_open,
+    expected_facility_cost,
+    facility_cost,
+    facility_graph,
+    facility_greedy,
+    facility_ilp,
+    facility_kmeanspp,
+    facility_local_search,
+    facility_radii,
+    facility_radius_sum,
+    facility_table,
+    facility_table_cost,
+    generate_facility_points,
+    get_problem,
+    make_facility_instance,
+    mettu_plaxton,
+    neighbor_table,
+    repair_open,
+    simple_uniform_fl,
+)
+from pyg_ext.combopt.baselines import (
+    goemans_williamson,
+    max3sat_ilp,
+    maxcut_greedy,
+    maxcut_ilp,
+    maxcut_one_exchange,
+    sat_unsat_numpy,
+    vertex_cover_2approx,
+    vertex_cover_greedy,
+    vertex_cover_ilp,
+    walksat,
+)
+from pyg_ext.combopt.certificates import (
+    maxcut_certificate,
+    vertex_cover_certificate,
+)
+from pyg_ext.combopt.datasets import CombOptInstances
+from pyg_ext.combopt.generators import (
+    barabasi_albert,
+    erdos_renyi,
+    make_graph,
+    random_3sat,
+    random_regular,
+)
+from pyg_ext.combopt.max3sat import (
+    sat_local_search,
+    to_bipartite,
+    unsat_count,
+    unsat_relaxation,
+)
+from pyg_ext.combopt.maxcut import maxcut_local_search, maxcut_value
+from pyg_ext.combopt.rounding import decode, hyperplane_signs
+from pyg_ext.combopt.sdp import bm_solve, maxcut_bm
+from pyg_ext.combopt.vertex_cover import (
+    cover_weight,
+    is_vertex_cover,
+    uncovered_edges,
+    vc_local_search,
+    vc_prune,
+    vc_repair,
+)
+from pyg_ext.nn import (
+    OptGNN,
+    OptGNNLayer,
+    UniFLConv,
+    UniFLMPNN,
+    UniFLRadius,
+    train_unifl,
+    unifl_decode,
+    unifl_solve,
+)
+
+# ---------------------------------------------------------------------------
+# helpers: graphs as undirected edge lists, slow references
+# ---------------------------------------------------------------------------
+
+
+def _graph(n: int, edges: list[tuple[int, int]],
+           weights: list[float] | None = None,
+           loops: list[int] = ()) -> Data:
+    """PyG graph with both directions of every edge (plus single loops)."""
+    src = [u for u, v in edges] + [v for u, v in edges] + list(loops)
+    dst = [v for u, v in edges] + [u for u, v in edges] + list(loops)
+    d = Data(edge_index=torch.tensor([src, dst], dtype=torch.long).view(2, -1),
+             num_nodes=n)
+    if weights is not None:
+        w = list(weights) + list(weights) + [1.0] * len(loops)
+        d.edge_weight = torch.tensor(w, dtype=torch.float)
+    return d
+
+
+def _signed_instance(seed: int, n: int = 8, p: float = 0.6):
+    rng = np.random.default_rng(seed)
+    edges = [(u, v) for u in range(n) for v in range(u + 1, n)
+             if rng.random() < p]
+    w = rng.choice([-1.0, 1.0], len(edges)).tolist()
+    return _graph(n, edges, w), edges, w
+
+
+def _slow_cut(edges, w, s) -> float:
+    return float(sum(wi for (u, v), wi in zip(edges, w) if s[u] != s[v]))
+
+
+def _brute_max_cut(n, edges, w) -> float:
+    return max(_slow_cut(edges, w, s)
+               for s in itertools.product([-1, 1], repeat=n))
+
+
+# ---------------------------------------------------------------------------
+# defect 8: Max-Cut with negative weights
+# ---------------------------------------------------------------------------
+
+
+def test_maxcut_ilp_negative_weights_matches_brute_force() -> None:
+    """Regression: without ``y_e >= |x_u - x_v|`` for ``w_e < 0`` the ILP
+    counts cut negative edges as uncut (15 of these 30 graphs were wrong,
+    all marked optimal)."""
+    for seed in range(30):
+        d, edges, w = _signed_instance(seed)
+        best = _brute_max_cut(8, edges, w)
+        r = maxcut_ilp(d)
+        assert r.optimal
+        assert r.value == best, seed
+        assert r.bound == best
+        assert _slow_cut(edges, w, r.solution.tolist()) == best
+
+
+def test_maxcut_value_and_local_search_negative_weights() -> None:
+    gen = torch.Generator().manual_seed(0)
+    for seed in range(5):
+        d, edges, w = _signed_instance(100 + seed, n=8)
+        S = torch.randint(0, 2, (8, 6), generator=gen).float() * 2 - 1
+        vals = maxcut_value(d, S)
+        for k in range(6):
+            assert float(vals[0, k]) == _slow_cut(edges, w, S[:, k].tolist())
+        T = maxcut_local_search(d, S)
+        for k in range(6):
+            t = T[:, k].tolist()
+            c = _slow_cut(edges, w, t)
+            assert c >= _slow_cut(edges, w, S[:, k].tolist())
+            for i in range(8):  # 1-flip local optimum
+                f = list(t)
+                f[i] = -f[i]
+                assert _slow_cut(edges, w, f) <= c
+        best = _brute_max_cut(8, edges, w)
+        g = maxcut_greedy(d, restarts=4, generator=gen)
+        assert float(maxcut_value(d, g)) == _slow_cut(edges, w, g.tolist())
+        assert float(maxcut_value(d, g)) <= best
+        ox = maxcut_one_exchange(d, seed=seed)
+        c = _slow_cut(edges, w, ox.tolist())
+        assert c <= best
+        for i in range(8):
+            f = ox.tolist()
+            f[i] = -f[i]
+            assert _slow_cut(edges, w, f) <= c
+        s, cut, _ = goemans_williamson(d, rank=4, steps=100,
+                                       num_hyperplanes=50, generator=gen)
+        assert float(cut) == _slow_cut(edges, w, s.tolist()) <= best
+        V, _ = maxcut_bm(d, rank=4, steps=100, generator=gen)
+        # the certificate is a valid upper bound for signed weights too
+        assert float(maxcut_certificate(d, V)) >= best - 1e-9
+
+
+# ---------------------------------------------------------------------------
+# defect 9: facility local search
+# ---------------------------------------------------------------------------
+
+
+def _fl_table(pos: torch.Tensor, f: float = 1.0):
+    d = facility_graph(pos, f=f)
+    return d, neighbor_table(d.edge_index, d.edge_attr.view(-1),
+                             pos.size(0))
+
+
+@pytest.mark.parametrize('start', [[1, 1, 1, 1, 1], [1, 1, 1, 0, 0],
+                                   [0, 0, 0, 0, 0], [0, 1, 0, 1, 0]])
+def test_facility_local_search_closes_duplicates(start) -> None:
+    """Regression: 5 identical points kept 3 facilities open (cost 3)
+    because tied float32 keys selected adjacent close moves together."""
+    pos = torch.zeros(5, 2, dtype=torch.float64)
+    _, t = _fl_table(pos)
+    om, info = facility_local_search(t, torch.tensor(start, dtype=torch.bool),
+                                     1.0)
+    assert int(om.sum()) == 1
+    assert info['cost'] == pytest.approx(1.0, abs=1e-12)
+    assert facility_cost(pos, om, 1.0) == pytest.approx(1.0, abs=1e-12)
+
+
+def _moves(om: torch.Tensor):
+    n = om.numel()
+    for i in range(n):
+        new = om.clone()
+        new[i] = ~new[i]
+        yield new
+    for y in range(n):
+        for z in range(n):
+            if not om[y] and om[z]:
+                new = om.clone()
+                new[y], new[z] = True, False
+                yield new
+
+
+def _random_points(seed: int, n: int) -> torch.Tensor:
+    rng = np.random.default_rng(seed)
+    pts = rng.uniform(0, 1.6, size=(n, 2))
+    k = rng.integers(1, 4)  # some zero-distance duplicates
+    for _ in range(k):
+        i, j = rng.choice(n, 2, replace=False)
+        pts[j] = pts[i]
+    return torch.from_numpy(pts)
+
+
+@pytest.mark.parametrize('seed', range(8))
+def test_facility_local_search_is_a_local_optimum(seed) -> None:
+    """Regression: the old search stopped early (float32 gains, tied
+    parallel moves, a 1e-4 relative stopping rule) on 19 of 120 such runs
+    with an improving single move left, and reported float32 costs."""
+    n = 6 + seed % 5
+    pos = _random_points(seed, n)
+    _, t = _fl_table(pos)
+    best = min(facility_cost(pos, torch.tensor(b, dtype=torch.bool), 1.0)
+               for b in itertools.product([0, 1], repeat=n) if any(b))
+    gen = torch.Generator().manual_seed(seed)
+    for _ in range(3):
+        start = torch.rand(n, generator=gen) < 0.5
+        om, info = facility_local_search(t, start, 1.0, max_iter=200)
+        cost = facility_table_cost(t, om, 1.0)
+        for new in _moves(om):  # no improving open / close / swap
+            if new.any():
+                assert facility_table_cost(t, new, 1.0) >= cost - 1e-9
+        assert cost == pytest.approx(info['cost'], abs=1e-9)
+        assert cost == pytest.approx(facility_cost(pos, om, 1.0), abs=1e-9)
+        assert cost >= best - 1e-9
+
+
+@pytest.mark.parametrize('seed', range(4))
+def test_facility_local_search_duplicate_clusters_reach_optimum(seed
+                                                                ) -> None:
+    """Clusters of identical points, 5f apart: local moves suffice, so the
+    search must reach the brute-force optimum (one facility per cluster)."""
+    rng = np.random.default_rng(seed)
+    sizes = rng.integers(1, 4, size=3)
+    pos = torch.from_numpy(np.concatenate(
+        [np.tile([5.0 * c, 0.0], (s, 1)) for c, s in enumerate(sizes)]))
+    n = pos.size(0)
+    best = min(facility_cost(pos, torch.tensor(b, dtype=torch.bool), 1.0)
+               for b in itertools.product([0, 1], repeat=n) if any(b))
+    assert best == pytest.approx(3.0)
+    _, t = _fl_table(pos)
+    gen = torch.Generator().manual_seed(seed)
+    for _ in range(4):
+        start = torch.rand(n, generator=gen) < 0.7
+        om, info = facility_local_search(t, start, 1.0)
+        assert info['cost'] == pytest.approx(best, abs=1e-12)
+        assert facility_cost(pos, om, 1.0) == pytest.approx(best, abs=1e-12)
+
+
+# ---------------------------------------------------------------------------
+# defect 10: vertex cover (empty graphs, self-loops)
+# ---------------------------------------------------------------------------
+
+
+def _brute_vc(n, edges, loops, w) -> float:
+    best = math.inf
+    for x in itertools.product([0, 1], repeat=n):
+        if all(x[u] or x[v] for u, v in edges) and all(x[u] for u in loops):
+            best = min(best, sum(wi for wi, xi in zip(w, x) if xi))
+    return best
+
+
+def _slow_is_cover(edges, loops, s) -> bool:
+    c = [bool(v > 0) for v in s]
+    return all(c[u] or c[v] for u, v in edges) and all(c[u] for u in loops)
+
+
+def _vc_instance(seed: int, n: int = 7):
+    rng = np.random.default_rng(seed)
+    edges = [(u, v) for u in range(n) for v in range(u + 1, n)
+             if rng.random() < 0.35]
+    loops = sorted(rng.choice(n, size=int(rng.integers(1, 3)),
+                              replace=False).tolist())
+    w = (rng.random(n) + 0.5).round(3).tolist()
+    d = _graph(n, edges, loops=loops)
+    d.node_weight = torch.tensor(w)
+    return d, edges, loops, w
+
+
+@pytest.mark.parametrize('seed', range(6))
+def test_vertex_cover_self_loops_against_brute_force(seed) -> None:
+    """Regression: a self-loop (u, u) was ignored, so u could be left out
+    of the cover by the ILP, the greedy, repair / prune and OptGNN."""
+    d, edges, loops, w = _vc_instance(seed)
+    opt = _brute_vc(7, edges, loops, w)
+    r = vertex_cover_ilp(d)
+    assert r.optimal and r.value == pytest.approx(opt, abs=1e-6)
+    assert _slow_is_cover(edges, loops, r.solution)
+    two = vertex_cover_2approx(d)
+    assert _slow_is_cover(edges, loops, two.tolist())
+    assert float((two * d.node_weight).sum()) <= 2 * opt + 1e-6
+    g = vertex_cover_greedy(d)
+    assert _slow_is_cover(edges, loops, g.tolist())
+    # repair / prune / local search from the empty set and from random sets
+    S = torch.cat([-torch.ones(7, 1), torch.randint(0, 2, (7, 7)) * 2. - 1],
+                  1)
+    R = vc_prune(d, vc_repair(d, S))
+    L = vc_local_search(d, S, rounds=5)
+    for col in range(S.size(1)):
+        assert _slow_is_cover(edges, loops, R[:, col].tolist())
+        assert _slow_is_cover(edges, loops, L[:, col].tolist())
+    assert is_vertex_cover(d, R) and (uncovered_edges(d, R) == 0).all()
+    # a loop node outside the cover is an uncovered edge
+    bad = torch.ones(7)
+    bad[loops[0]] = -1
+    assert float(uncovered_edges(d, bad)) >= 1
+    assert not is_vertex_cover(d, bad)
+    # the certificate stays a valid lower bound
+    V = bm_solve(VertexCover(), d, rank=4, steps=100)
+    assert float(vertex_cover_certificate(d, V)) <= opt + 1e-6
+    # OptGNN end to end
+    m = OptGNN('vertex_cover', rank=4, num_layers=2)
+    gen = torch.Generator().manual_seed(seed)
+    sol, st = m.solve(d, restarts=1, num_hyperplanes=8, generator=gen)
+    assert _slow_is_cover(edges, loops, sol.tolist())
+    assert float(st['improved']) >= opt - 1e-6
+    assert float(cover_weight(d, sol)) == pytest.approx(
+        float(st['improved']))
+
+
+def test_vertex_cover_loop_penalty_gradient() -> None:
+    d, *_ = _vc_instance(3)
+    vc = VertexCover(penalty=2.0)
+    V = torch.nn.functional.normalize(torch.randn(7, 5), -1)
+    V.requires_grad_()
+    (g,) = torch.autograd.grad(vc.penalised(d, V).sum(), V)
+    assert torch.allclose(vc.direction(d, V.detach()), -g, atol=1e-5)
+    # a loop alone: the penalty vanishes only when x_u = 1
+    one = _graph(1, [], loops=[0])
+    out = torch.tensor([[-1.0, 0.0]])
+    inn = torch.tensor([[1.0, 0.0]])
+    assert float(vc.penalised(one, out)) > float(vc.relaxation(one, out))
+    assert float(vc.penalised(one, inn)) == float(vc.relaxation(one, inn))
+
+
+@pytest.mark.parametrize('n', [0, 5])
+def test_vertex_cover_empty_and_edgeless_graphs(n) -> None:
+    """Regression: no nodes and no edges raised IndexError."""
+    d = Data(edge_index=torch.zeros(2, 0, dtype=torch.long), num_nodes=n)
+    r = vertex_cover_ilp(d)
+    assert r.optimal and r.value == 0.0 and r.solution.shape == (n,)
+    assert not r.solution.any()
+    assert vertex_cover_2approx(d).tolist() == [0.0] * n
+    g = vertex_cover_greedy(d)
+    assert g.shape == (n,) and not (g > 0).any()
+    S = torch.ones(n, 3)
+    assert (vc_prune(d, S) < 0).all()
+    assert vc_repair(d, -S).shape == (n, 3)
+    assert float(cover_weight(d, torch.zeros(n))) == 0.0
+    assert float(uncovered_edges(d, -torch.ones(n))) == 0.0
+    V = torch.nn.functional.normalize(torch.randn(n, 3), -1)
+    assert float(vertex_cover_certificate(d, V)) == 0.0
+    m = OptGNN('vertex_cover', rank=3, num_layers=2)
+    sol, st = m.solve(d, restarts=1, num_hyperplanes=4)
+    assert sol.shape == (n,) and not (sol > 0).any()
+    assert float(st['improved']) == 0.0
+    # Max-Cut on the same graphs: the empty cut
+    assert maxcut_ilp(d).value == 0.0
+    assert float(maxcut_value(d, torch.ones(n))) == 0.0
+    sol, _ = OptGNN('maxcut', rank=3, num_layers=2).solve(
+        d, restarts=1, num_hyperplanes=4)
+    assert sol.shape == (n,)
+
+
+# ---------------------------------------------------------------------------
+# defect 10: Max-3-SAT clause validation
+# ---------------------------------------------------------------------------
+
+
+def _bad_sat(kind: str) -> Data:
+    d = random_3sat(6, 3.0, seed=0)
+    if kind == 'sign0':
+        d.clause_sign[2, 1] = 0
+    elif kind == 'sign2':
+        d.clause_sign[0, 0] = 2
+    elif kind == 'id-1':
+        d.clause_index[1, 3] = -1
+    elif kind == 'id>=n':
+        d.clause_index[2, 0] = 6
+    elif kind == 'two_literals':
+        d.clause_index = d.clause_index[:2]
+        d.clause_sign = d.clause_sign[:, :2]
+    elif kind == 'sign_shape':
+        d.clause_sign = d.clause_sign[:-1]
+    elif kind == 'float_ids':
+        d.clause_index = d.clause_index.float()
+    return d
+
+
+SAT_BAD = [('sign0', ValueError, 'clause_sign'),
+           ('sign2', ValueError, 'clause_sign'),
+           ('id-1', ValueError, 'clause_index'),
+           ('id>=n', ValueError, 'clause_index'),
+           ('two_literals', ValueError, 'clause_index'),
+           ('sign_shape', ValueError, 'clause_sign'),
+           ('float_ids', TypeError, 'clause_index')]
+
+SAT_FUNCS = {
+    'unsat_count': lambda d: unsat_count(d, torch.ones(6)),
+    'unsat_relaxation': lambda d: unsat_relaxation(
+        d, torch.nn.functional.normalize(torch.randn(6, 3), -1)),
+    'sat_local_search': lambda d: sat_local_search(d, torch.ones(6, 2)),
+    'to_bipartite': to_bipartite,
+    'loss': lambda d: Max3Sat().loss(
+        d, torch.nn.functional.normalize(torch.randn(6, 3), -1)),
+    'optgnn': lambda d: OptGNN('max3sat', rank=3, num_layers=1)(d),
+    'max3sat_ilp': max3sat_ilp,
+}
+
+
+@pytest.mark.parametrize('func', list(SAT_FUNCS))
+@pytest.mark.parametrize('kind,exc,match', SAT_BAD)
+def test_max3sat_rejects_bad_clauses(func, kind, exc, match) -> None:
+    """Regression: sign 0 / 2, id -1 (wrapped), id >= n and 2-literal
+    clauses were silently accepted (or failed with an IndexError)."""
+    d = _bad_sat(kind)
+    if func == 'max3sat_ilp' and kind == 'two_literals':
+        max3sat_ilp(d)  # generic Max-SAT: k = 2 is fine there
+        return
+    with pytest.raises(exc, match=match):
+        SAT_FUNCS[func](d)
+
+
+@pytest.mark.parametrize('kind,exc,match', SAT_BAD[:4])
+def test_walksat_rejects_bad_clauses(kind, exc, match) -> None:
+    d = _bad_sat(kind)
+    with pytest.raises(exc, match=match):
+        walksat(d.clause_index.numpy(), d.clause_sign.numpy(), 6)
+
+
+def test_sat_no_clauses_is_trivially_satisfied() -> None:
+    d = Data(clause_index=torch.zeros(3, 0, dtype=torch.long),
+             clause_sign=torch.zeros(0, 3), num_nodes=4)
+    r = max3sat_ilp(d)
+    assert r.optimal and r.value == 0.0 and r.solution.shape == (4,)
+    assert float(unsat_count(d, torch.ones(4))) == 0.0
+    s, u = walksat(np.zeros((3, 0), dtype=np.int64), np.zeros((0, 3)), 4)
+    assert u == 0 and s.shape == (4,)
+
+
+# ---------------------------------------------------------------------------
+# bad inputs for every public name
+# ---------------------------------------------------------------------------
+
+
+def _g() -> Data:
+    return erdos_renyi(8, 0.4, seed=0)
+
+
+def _fd() -> Data:
+    rng = np.random.default_rng(0)
+    return facility_graph(torch.from_numpy(rng.uniform(0, 2, (8, 2))))
+
+
+def _tab():
+    d = _fd()
+    return neighbor_table(d.edge_index, d.edge_attr.view(-1), 8)
+
+
+def _with(d: Data, **kw) -> Data:
+    d = d.clone()
+    for k, v in kw.items():
+        setattr(d, k, v)
+    return d
+
+
+def _nan_pos() -> torch.Tensor:
+    p = torch.rand(6, 2)
+    p[1, 0] = float('nan')
+    return p
+
+
+_B = torch.ones(8, dtype=torch.bool)
+_V8 = torch.nn.functional.normalize(torch.randn(8, 4), -1)
+_EI = _g().edge_index
+
+BAD_CASES = [
+    # facility location
+    ('FacilityLocationDataset',
+     lambda tmp: FacilityLocationDataset(tmp, family='hex'), ValueError,
+     'family'),
+    ('FacilityLocationDataset',
+     lambda tmp: FacilityLocationDataset(tmp, num_nodes=0), ValueError,
+     'num_nodes'),
+    ('FacilityLocationDataset',
+     lambda tmp: FacilityLocationDataset(tmp, num_graphs='3'), TypeError,
+     'num_graphs'),
+    ('FacilityLocationDataset',
+     lambda tmp: FacilityLocationDataset(tmp, opening_cost=-1.0), ValueError,
+     'opening cost'),
+    ('assign_open', lambda tmp: assign_open(_tab(), _B[:5]), ValueError,
+     'open_mask'),
+    ('assign_open', lambda tmp: assign_open((1, 2, 3), _B), TypeError,
+     'table'),
+    ('expected_facility_cost',
+     lambda tmp: expected_facility_cost(torch.rand(5), _tab(), 1.0),
+     ValueError, 'p'),
+    ('expected_facility_cost',
+     lambda tmp: expected_facility_cost(torch.full((8,), float('nan')),
+                                        _tab(), 1.0), ValueError, 'p'),
+    ('expected_facility_cost',
+     lambda tmp: expected_facility_cost(torch.full((8,), 1.5), _tab(), 1.0),
+     ValueError, 'p'),
+    ('expected_facility_cost',
+     lambda tmp: expected_facility_cost(torch.rand(8), _tab(), 1.0,
+                                        reduce='mean'), ValueError,
+     'reduce'),
+    ('expected_facility_cost',
+     lambda tmp: expected_facility_cost(torch.rand(8), _tab(), -1.0),
+     ValueError, 'opening cost'),
+    ('facility_cost', lambda tmp: facility_cost(_nan_pos(), _B[:6], 1.0),
+     ValueError, 'pos'),
+    ('facility_cost', lambda tmp: facility_cost(torch.rand(6, 2), _B, 1.0),
+     ValueError, 'open_mask'),
+    ('facility_cost',
+     lambda tmp: facility_cost([[0.0, 1.0]], torch.ones(1, dtype=bool), 1.0),
+     TypeError, 'pos'),
+    ('facility_cost',
+     lambda tmp: facility_cost(torch.rand(6, 2), _B[:6], 'one'),
+     TypeError, 'opening cost'),
+    ('facility_graph', lambda tmp: facility_graph(torch.rand(5)),
+     ValueError, 'pos'),
+    ('facility_graph', lambda tmp: facility_graph(_nan_pos()), ValueError,
+     'pos'),
+    ('facility_graph', lambda tmp: facility_graph(torch.zeros(0, 2)),
+     ValueError, 'empty'),
+    ('facility_graph', lambda tmp: facility_graph(torch.rand(5, 2), k=0),
+     ValueError, 'k'),
+    ('facility_graph',
+     lambda tmp: facility_graph(torch.rand(5, 2), radius=-1.0), ValueError,
+     'radius'),
+    ('facility_greedy',
+     lambda tmp: facility_greedy(_with(_fd(), opening_cost=None)),
+     ValueError, 'opening_cost'),
+    ('facility_greedy', lambda tmp: facility_greedy(_fd(), max_rounds=0),
+     ValueError, 'max_rounds'),
+    ('facility_greedy', lambda tmp: facility_greedy(torch.rand(5, 2)),
+     TypeError, 'data'),
+    ('facility_ilp', lambda tmp: facility_ilp(_fd(), time_limit=0),
+     ValueError, 'time_limit'),
+    ('facility_ilp', lambda tmp: facility_ilp(_fd(), relax='yes'),
+     TypeError, 'relax'),
+    ('facility_kmeanspp', lambda tmp: facility_kmeanspp(_fd(), 0),
+     ValueError, 'k'),
+    ('facility_kmeanspp', lambda tmp: facility_kmeanspp(_fd(), 9),
+     ValueError, 'k'),
+    ('facility_kmeanspp', lambda tmp: facility_kmeanspp(_fd(), 2.5),
+     TypeError, 'k'),
+    ('facility_local_search',
+     lambda tmp: facility_local_search(_tab(), _B[:4], 1.0), ValueError,
+     'open_mask'),
+    ('facility_local_search',
+     lambda tmp: facility_local_search(_tab(), torch.full((8,), 2), 1.0),
+     ValueError, 'open_mask'),
+    ('facility_local_search',
+     lambda tmp: facility_local_search(_tab(), _B, 1.0, max_iter=-1),
+     ValueError, 'max_iter'),
+    ('facility_local_search',
+     lambda tmp: facility_local_search(_tab(), _B, 0.0), ValueError,
+     'opening cost'),
+    ('facility_radii', lambda tmp: facility_radii(_tab(), float('nan')),
+     ValueError, 'opening cost'),
+    ('facility_radii',
+     lambda tmp: facility_radii(_tab()._replace(index=_tab().index + 3),
+                                1.0), ValueError, 'table.index'),
+    ('facility_radii', lambda tmp: facility_radii('table', 1.0), TypeError,
+     'table'),
+    ('facility_radius_sum',
+     lambda tmp: facility_radius_sum(_with(_fd(),
+                                           opening_cost=torch.tensor([-1.]))),
+     ValueError, 'opening cost'),
+    ('facility_table', lambda tmp: facility_table(_nan_pos()), ValueError,
+     'pos'),
+    ('facility_table',
+     lambda tmp: facility_table(torch.rand(5, 2), max_neighbors=-1),
+     ValueError, 'max_neighbors'),
+    ('facility_table_cost',
+     lambda tmp: facility_table_cost(_tab(), _B[:3], 1.0), ValueError,
+     'open_mask'),
+    ('generate_facility_points',
+     lambda tmp: generate_facility_points('hex', 10), ValueError, 'family'),
+    ('generate_facility_points',
+     lambda tmp: generate_facility_points('uniform', 0), ValueError, 'n'),
+    ('generate_facility_points',
+     lambda tmp: generate_facility_points('uniform', '5'), TypeError, 'n'),
+    ('generate_facility_points',
+     lambda tmp: generate_facility_points('uniform', 5, dim=0), ValueError,
+     'dim'),
+    ('generate_facility_points',
+     lambda tmp: generate_facility_points('uniform', 5, avg_neighbors=-2),
+     ValueError, 'avg_neighbors'),
+    ('make_facility_instance',
+     lambda tmp: make_facility_instance('uniform', 10, f=-1.0), ValueError,
+     'opening cost'),
+    ('make_facility_instance',
+     lambda tmp: make_facility_instance('uniform', 0), ValueError, 'n'),
+    ('mettu_plaxton', lambda tmp: mettu_plaxton(_with(_fd(), pos=None)),
+     ValueError, 'pos'),
+    ('mettu_plaxton',
+     lambda tmp: mettu_plaxton(_fd(), radii=torch.ones(3,
+                                                       dtype=torch.float64)),
+     ValueError, 'radii'),
+    ('neighbor_table',
+     lambda tmp: neighbor_table(_EI.t(), torch.rand(_EI.size(1)), 8),
+     ValueError, 'edge_index'),
+    ('neighbor_table',
+     lambda tmp: neighbor_table(_EI, torch.rand(_EI.size(1)), 5),
+     ValueError, 'edge_index'),
+    ('neighbor_table',
+     lambda tmp: neighbor_table(_EI, torch.full((_EI.size(1),),
+                                                float('nan')), 8),
+     ValueError, 'dist'),
+    ('neighbor_table', lambda tmp: neighbor_table(_EI, torch.rand(3), 8),
+     ValueError, 'dist'),
+    ('neighbor_table',
+     lambda tmp: neighbor_table(_EI, torch.rand(_EI.size(1)), 8,
+                                max_neighbors=-1), ValueError,
+     'max_neighbors'),
+    ('neighbor_table',
+     lambda tmp: neighbor_table(torch.zeros(2, 0, dtype=torch.long),
+                                torch.zeros(0), 0), ValueError,
+     'num_nodes'),
+    ('repair_open', lambda tmp: repair_open(_tab(), _B[:2]), ValueError,
+     'open_mask'),
+    ('simple_uniform_fl', lambda tmp: simple_uniform_fl(_fd(), c=0.0),
+     ValueError, 'c'),
+    ('simple_uniform_fl',
+     lambda tmp: simple_uniform_fl(_fd(), c=float('nan')), ValueError, 'c'),
+    # OptGNN problems
+    ('Max3Sat', lambda tmp: Max3Sat(ls_iters=-1), ValueError, 'ls_iters'),
+    ('Max3Sat', lambda tmp: Max3Sat(normalize='yes'), TypeError,
+     'normalize'),
+    ('MaxCut', lambda tmp: MaxCut(normalize=1), TypeError, 'normalize'),
+    ('MaxCut', lambda tmp: MaxCut().loss(_with(_g(), edge_index=_EI.t()),
+                                         _V8), ValueError, 'edge_index'),
+    ('MaxCut', lambda tmp: MaxCut().score(_g(), torch.ones(5, 2)),
+     ValueError, r'^s has 5 rows'),
+    ('VertexCover', lambda tmp: VertexCover(penalty=-1.0), ValueError,
+     'penalty'),
+    ('VertexCover', lambda tmp: VertexCover(ls_rounds=-1), ValueError,
+     'ls_rounds'),
+    ('VertexCover',
+     lambda tmp: VertexCover().loss(
+         _with(_g(), node_weight=torch.full((8,), float('nan'))), _V8),
+     ValueError, 'node_weight'),
+    ('get_problem', lambda tmp: get_problem('tsp'), ValueError, 'name'),
+    ('get_problem', lambda tmp: get_problem(3), TypeError, 'name'),
+    # baselines and helpers touched by #16
+    ('maxcut_ilp',
+     lambda tmp: maxcut_ilp(Data(edge_index=torch.tensor([[0], [1]]),
+                                 num_nodes=2)), ValueError, 'edge_index'),
+    ('maxcut_ilp',
+     lambda tmp: maxcut_ilp(_with(_g(), edge_weight=torch.full(
+         (_EI.size(1),), float('nan')))), ValueError, 'edge_weight'),
+    ('maxcut_ilp', lambda tmp: maxcut_ilp(_g(), time_limit=0), ValueError,
+     'time_limit'),
+    ('maxcut_value', lambda tmp: maxcut_value(
+        _with(_g(), edge_index=_EI.clamp(max=10) + 1), torch.ones(8)),
+     ValueError, 'edge_index'),
+    ('vertex_cover_ilp',
+     lambda tmp: vertex_cover_ilp(_with(_g(), node_weight=-torch.ones(8))),
+     ValueError, 'node_weight'),
+    ('maxcut_greedy', lambda tmp: maxcut_greedy(_g(), restarts=0),
+     ValueError, 'restarts'),
+    ('goemans_williamson',
+     lambda tmp: goemans_williamson(_g(), solver='scs'), ValueError,
+     'solver'),
+    ('maxcut_bm', lambda tmp: maxcut_bm(_g(), rank=0), ValueError, 'rank'),
+    ('maxcut_certificate', lambda tmp: maxcut_certificate(_g(), _V8[:5]),
+     ValueError, 'V'),
+    ('maxcut_certificate', lambda tmp: maxcut_certificate(
+        Data(edge_index=torch.tensor([[0, 1], [1, 2]]), num_nodes=3),
+        _V8[:3]), ValueError, 'edge_index'),
+    ('vertex_cover_certificate', lambda tmp: vertex_cover_certificate(
+        _g(), torch.full((8, 4), float('nan'))), ValueError, 'V'),
+    ('hyperplane_signs', lambda tmp: hyperplane_signs(_V8, 0), ValueError,
+     'num_hyperplanes'),
+    ('decode', lambda tmp: decode(MaxCut(), _g(), _V8, top_k=0), ValueError,
+     'top_k'),
+    ('bm_solve', lambda tmp: bm_solve(object(), _g()), TypeError,
+     'problem'),
+    ('vc_local_search', lambda tmp: vc_local_search(_g(), torch.ones(8, 2),
+                                                    p_add=2.0),
+     ValueError, 'p_add'),
+    ('maxcut_local_search', lambda tmp: maxcut_local_search(
+        _g(), torch.ones(8), max_iter=0), ValueError, 'max_iter'),
+    ('walksat', lambda tmp: walksat(np.zeros((3, 2), dtype=np.int64),
+                                    np.ones((2, 3)), 4, p_noise=1.5),
+     ValueError, 'p_noise'),
+    ('sat_unsat_numpy', lambda tmp: sat_unsat_numpy(
+        np.zeros((3, 2), dtype=np.int64), np.ones((2, 3)), np.zeros(4)),
+     ValueError, r'^s must'),
+    # generators
+    ('erdos_renyi', lambda tmp: erdos_renyi(5, 1.5), ValueError, 'p'),
+    ('erdos_renyi', lambda tmp: erdos_renyi(-1, 0.5), ValueError, 'n'),
+    ('random_3sat', lambda tmp: random_3sat(2, 4.0), ValueError, 'n'),
+    ('random_3sat', lambda tmp: random_3sat(10, -1.0), ValueError, 'ratio'),
+    ('random_3sat', lambda tmp: random_3sat(10, 'high'), TypeError,
+     'ratio'),
+    ('make_graph', lambda tmp: make_graph('grid', 10), ValueError, 'kind'),
+    ('random_regular', lambda tmp: random_regular(5, 3), ValueError, 'd'),
+    ('barabasi_albert', lambda tmp: barabasi_albert(5, 5), ValueError, 'm'),
+    ('CombOptInstances', lambda tmp: CombOptInstances(tmp, 'er_50_100',
+                                                      num_graphs=0),
+     ValueError, 'num_graphs'),
+    ('CombOptInstances', lambda tmp: CombOptInstances(tmp, 'tsp_100'),
+     ValueError, 'name'),
+    # OptGNN model
+    ('OptGNN', lambda tmp: OptGNN(object()), TypeError, 'problem'),
+    ('OptGNN', lambda tmp: OptGNN('maxcut', rank=0), ValueError, 'rank'),
+    ('OptGNN', lambda tmp: OptGNN('maxcut', rank=2.5), TypeError, 'rank'),
+    ('OptGNN', lambda tmp: OptGNN('maxcut', num_layers=0), ValueError,
+     'num_layers'),
+    ('OptGNN', lambda tmp: OptGNN('maxcut', rank=4, num_layers=1)(
+        _with(_g(), edge_index=_EI.t())), ValueError, 'edge_index'),
+    ('OptGNN', lambda tmp: OptGNN('maxcut', rank=4, num_layers=1)(
+        _with(_g(), edge_index=_EI - 1)), ValueError, 'edge_index'),
+    ('OptGNN', lambda tmp: OptGNN('maxcut', rank=4, num_layers=1)(
+        _with(_g(), edge_weight=torch.full((_EI.size(1),), float('nan')))),
+     ValueError, 'edge_weight'),
+    ('OptGNN', lambda tmp: OptGNN('maxcut', rank=4, num_layers=1)(
+        _g(), torch.randn(8, 3)), ValueError, 'V'),
+    ('OptGNN', lambda tmp: OptGNN('maxcut', rank=4, num_layers=1).solve(
+        _g(), restarts=0), ValueError, 'restarts'),
+    ('OptGNN', lambda tmp: OptGNN('maxcut', rank=4, num_layers=1).solve(
+        _g(), num_hyperplanes=0), ValueError, 'num_hyperplanes'),
+    ('OptGNN', lambda tmp: OptGNN('vertex_cover', rank=4, num_layers=1)(
+        torch.rand(3, 3)), TypeError, 'data'),
+    ('OptGNNLayer', lambda tmp: OptGNNLayer(0), ValueError, 'rank'),
+    ('OptGNNLayer', lambda tmp: OptGNNLayer(4)(torch.randn(5, 3),
+                                               torch.randn(5, 3)),
+     ValueError, 'V'),
+    ('OptGNNLayer', lambda tmp: OptGNNLayer(4)(torch.randn(5, 4),
+                                               torch.randn(6, 4)),
+     ValueError, 'G'),
+    # UniFL model
+    ('UniFLRadius', lambda tmp: UniFLRadius(0), ValueError, 'num_bins'),
+    ('UniFLRadius', lambda tmp: UniFLRadius()(_EI, torch.rand(_EI.size(1)),
+                                              1.0, 4), ValueError,
+     'edge_index'),
+    ('UniFLRadius', lambda tmp: UniFLRadius()(
+        _EI, torch.full((_EI.size(1),), float('nan')), 1.0, 8), ValueError,
+     'dist'),
+    ('UniFLRadius', lambda tmp: UniFLRadius()(_EI, torch.rand(_EI.size(1)),
+                                              -1.0, 8), ValueError,
+     'opening cost'),
+    ('UniFLConv', lambda tmp: UniFLConv(0), ValueError, 'channels'),
+    ('UniFLConv', lambda tmp: UniFLConv(4)(torch.randn(8, 3), _EI,
+                                           torch.rand(_EI.size(1)),
+                                           torch.ones(8)), ValueError, 'h'),
+    ('UniFLConv', lambda tmp: UniFLConv(4)(torch.randn(8, 4), _EI.t(),
+                                           torch.rand(_EI.size(1)),
+                                           torch.ones(8)), ValueError,
+     'edge_index'),
+    ('UniFLMPNN', lambda tmp: UniFLMPNN(hidden_channels=0), ValueError,
+     'hidden_channels'),
+    ('UniFLMPNN', lambda tmp: UniFLMPNN(p_min=0.5), ValueError, 'p_min'),
+    ('UniFLMPNN', lambda tmp: UniFLMPNN(recursive_steps=-1), ValueError,
+     'recursive_steps'),
+    ('UniFLMPNN', lambda tmp: UniFLMPNN(max_neighbors=0), ValueError,
+     'max_neighbors'),
+    ('UniFLMPNN', lambda tmp: UniFLMPNN()(_with(_fd(), opening_cost=None)),
+     ValueError, 'opening_cost'),
+    ('UniFLMPNN', lambda tmp: UniFLMPNN()(_with(
+        _fd(), pos=torch.full((8, 2), float('nan')))), ValueError, 'pos'),
+    ('UniFLMPNN', lambda tmp: UniFLMPNN()(
+        Data(num_nodes=0, opening_cost=torch.ones(1))), ValueError, 'empty'),
+    ('train_unifl', lambda tmp: train_unifl(torch.nn.Linear(2, 2), [_fd()]),
+     TypeError, 'model'),
+    ('train_unifl', lambda tmp: train_unifl(UniFLMPNN(), []), ValueError,
+     'instances'),
+    ('train_unifl', lambda tmp: train_unifl(UniFLMPNN(), [_fd()], lr=0.0),
+     ValueError, 'lr'),
+    ('unifl_decode', lambda tmp: unifl_decode(torch.rand(8), _tab(), 1.0,
+                                              mode='best'), ValueError,
+     'mode'),
+    ('unifl_decode', lambda tmp: unifl_decode(torch.rand(8), _tab(), 1.0,
+                                              threshold=2.0), ValueError,
+     'threshold'),
+    ('unifl_decode', lambda tmp: unifl_decode(torch.rand(5), _tab(), 1.0),
+     ValueError, 'p'),
+    ('unifl_decode', lambda tmp: unifl_decode(torch.rand(8), _tab(), 1.0,
+                                              num_samples=0, mode='sample'),
+     ValueError, 'num_samples'),
+    ('unifl_solve', lambda tmp: unifl_solve(UniFLMPNN(), _fd(), mode='x'),
+     ValueError, 'mode'),
+    ('unifl_solve', lambda tmp: unifl_solve(torch.nn.Linear(2, 2), _fd()),
+     TypeError, 'model'),
+]
+
+
+@pytest.mark.parametrize('name,call,exc,match', BAD_CASES,
+                         ids=[f'{c[0]}-{i}' for i, c in
+                              enumerate(BAD_CASES)])
+def test_bad_input_raises_naming_the_argument(name, call, exc, match,
+                                              tmp_path) -> None:
+    with pytest.raises(exc, match=match):
+        call(str(tmp_path))
+
+
+def test_every_public_name_has_bad_input_cases() -> None:
+    covered = {c[0] for c in BAD_CASES}
+    skip = {'FACILITY_FAMILIES', 'NeighborTable'}  # a constant, a tuple type
+    missing = set(CO.__all__) - skip - covered
+    assert not missing, sorted(missing)
+    for name in ('OptGNN', 'OptGNNLayer', 'UniFLConv', 'UniFLMPNN',
+                 'UniFLRadius', 'train_unifl', 'unifl_decode',
+                 'unifl_solve'):
+        assert name in covered
+
+
+def test_valid_inputs_still_work_after_validation() -> None:
+    """The validators accept what the library itself produces."""
+    d = _fd()
+    t = _tab()
+    om = repair_open(t, torch.zeros(8, dtype=torch.bool))
+    assert om.all()
+    om01 = repair_open(t, torch.zeros(8, dtype=torch.long))
+    assert torch.equal(om, om01)
+    assert facility_table_cost(t, om, 1.0) == pytest.approx(8.0)
+    m = UniFLMPNN(hidden_channels=4, recursive_steps=0)
+    p = m(d)
+    assert p.shape == (8,)
+    sol, info = unifl_decode(p, d._unifl_table, d.opening_cost)
+    assert sol.dtype == torch.bool and math.isfinite(info['cost'])
