@@ -3,10 +3,20 @@ r"""Edge sparsification transforms: Walk Index Sparsification and baselines.
 All three remove edges in a prefix order (one order serves every sparsity
 level), keep self loops, remove both directions of an undirected edge
 together, and keep ``edge_attr``, ``edge_weight`` and every other edge-level
-attribute aligned with the kept edges (through
-:meth:`torch_geometric.data.Data.edge_subgraph`). Node-level attributes are
-untouched. Use them as ``transform=`` or ``pre_transform=`` on single graphs
-(the removal is computed per graph, not on a batched union).
+attribute aligned with the kept edges. Node-level attributes and
+``num_nodes`` are untouched. Use them as ``transform=`` or ``pre_transform=``
+on single graphs (the removal is computed per graph, not on a batched union).
+
+Which attributes are edge-level: those named in ``edge_attrs``; otherwise
+those with ``num_edges`` entries along their concatenation dimension. When a
+graph has as many nodes as edges that size says nothing, so then an
+attribute is edge-level when its name contains ``'edge'`` (``edge_attr``,
+``edge_weight``, ``edge_type``...), node-level when it is named in
+``node_attrs`` or has a usual node-level name (``x``, ``pos``, ``y``,
+``batch``, ``*_mask``, names containing ``'node'``), and anything else is
+refused with a :class:`ValueError` naming it rather than silently left
+misaligned (PyG's :meth:`~torch_geometric.data.Data.edge_subgraph` would treat
+it as node-level).
 
 For :class:`~torch_geometric.data.HeteroData`, every non-bipartite edge type
 (same source and target node type) is sparsified on its own; bipartite edge
@@ -15,8 +25,12 @@ types are left as they are.
 
 from __future__ import annotations
 
+import copy
+import warnings
+from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import torch
 from torch_geometric.data import Data, HeteroData
 from torch_geometric.data.datapipes import functional_transform
@@ -26,9 +40,17 @@ from pyg_ext.utils._sparsify_baselines import (
     effective_resistance_order,
     random_edge_order,
 )
+from pyg_ext.utils.validation import (
+    check_choice,
+    check_int,
+    check_positive_int,
+)
 from pyg_ext.utils.walk_index import (
+    ALGORITHMS,
     WISResult,
     _check_num_layers,
+    _check_optional_bool,
+    _check_ratio,
     walk_index_sparsify,
 )
 
@@ -39,22 +61,106 @@ __all__ = [
 ]
 
 
-def _check_budget(ratio: float | None, num_remove: int | None) -> None:
+#: attribute names that are node-level when ``num_nodes == num_edges``
+NODE_KEYS = frozenset({'x', 'pos', 'y', 'z', 'batch', 'n_id', 'norm',
+                       'node_attr'})
+
+
+def _check_budget(ratio: float | None, num_remove: int | None
+                  ) -> tuple[float | None, int | None]:
     if (ratio is None) == (num_remove is None):
         raise ValueError('pass exactly one of ratio and num_remove')
-    if ratio is not None and not 0.0 <= float(ratio) <= 1.0:
-        raise ValueError(f'ratio must lie in [0, 1], got {ratio}')
-    if num_remove is not None and int(num_remove) < 0:
-        raise ValueError(f'num_remove must be >= 0, got {num_remove}')
+    if ratio is not None:
+        ratio = _check_ratio(ratio)
+    if num_remove is not None:
+        num_remove = check_int(num_remove, 'num_remove', low=0)
+    return ratio, num_remove
+
+
+def _check_names(names: Sequence[str] | None, arg: str) -> tuple[str, ...]:
+    if names is None:
+        return ()
+    if isinstance(names, str):
+        names = (names,)
+    names = tuple(names)
+    for name in names:
+        if not isinstance(name, str):
+            raise TypeError(f'{arg} must hold attribute names (str), got '
+                            f'{type(name).__name__} {name!r}')
+    return names
+
+
+def _check_seed(seed: Any) -> int | None:
+    return None if seed is None else check_int(seed, 'seed')
+
+
+def _length(value: Any, cat_dim: Any) -> int | None:
+    """Size of ``value`` along its concatenation dimension (``None`` when it
+    has none: scalars, strings, non-sequence objects)."""
+    if isinstance(value, (torch.Tensor, np.ndarray)):
+        if value.ndim == 0 or not isinstance(cat_dim, int):
+            return None
+        return int(value.shape[cat_dim])
+    if isinstance(value, (list, tuple)):
+        return len(value)
+    return None
+
+
+def _edge_level_keys(data: Data | HeteroData, store: Any, num_nodes: int,
+                     edge_attrs: tuple[str, ...],
+                     node_attrs: tuple[str, ...]) -> list[str]:
+    """The attributes of ``store`` to slice with its edges (see the module
+    docstring); raises for attributes that cannot be told apart."""
+    num_edges = store.edge_index.size(1)
+    keys = []
+    for key, value in store.items():
+        if key == 'edge_index' or key in node_attrs:
+            continue
+        size = _length(value, data.__cat_dim__(key, value, store))
+        if key in edge_attrs:
+            if size != num_edges:
+                raise ValueError(
+                    f'edge_attrs names {key!r}, but it has {size} entries '
+                    f'for {num_edges} edges')
+            keys.append(key)
+        elif size != num_edges:
+            continue
+        elif num_nodes != num_edges or 'edge' in key:
+            keys.append(key)
+        elif (key in NODE_KEYS or key.endswith('_mask') or 'node' in key):
+            continue
+        else:
+            raise ValueError(
+                f'cannot tell whether attribute {key!r} is node- or '
+                f'edge-level: the graph has as many nodes as edges '
+                f'({num_edges}). Pass edge_attrs=[{key!r}] or '
+                f'node_attrs=[{key!r}] to the transform (or rename it to '
+                "contain 'edge' if it is edge-level)")
+    return keys
+
+
+def _select(value: Any, keep: torch.Tensor, cat_dim: int) -> Any:
+    if isinstance(value, torch.Tensor):
+        return value.index_select(cat_dim, keep.nonzero().view(-1)
+                                  .to(value.device))
+    if isinstance(value, np.ndarray):
+        return np.compress(keep.cpu().numpy(), value, axis=cat_dim)
+    return type(value)(v for v, k in zip(value, keep.tolist()) if k)
 
 
 class _EdgeSparsifier(BaseTransform):
     """Shared ``forward``: compute an order per edge store, keep a prefix."""
 
-    def __init__(self, ratio: float | None, num_remove: int | None) -> None:
-        _check_budget(ratio, num_remove)
-        self.ratio = None if ratio is None else float(ratio)
-        self.num_remove = None if num_remove is None else int(num_remove)
+    def __init__(self, ratio: float | None, num_remove: int | None,
+                 edge_attrs: Sequence[str] | None = None,
+                 node_attrs: Sequence[str] | None = None) -> None:
+        self.ratio, self.num_remove = _check_budget(ratio, num_remove)
+        self.edge_attrs = _check_names(edge_attrs, 'edge_attrs')
+        self.node_attrs = _check_names(node_attrs, 'node_attrs')
+        both = set(self.edge_attrs) & set(self.node_attrs)
+        if both:
+            raise ValueError(f'edge_attrs and node_attrs both name '
+                             f'{sorted(both)}')
 
     def _order(self, edge_index: torch.Tensor, num_nodes: int) -> WISResult:
         raise NotImplementedError
@@ -62,27 +168,49 @@ class _EdgeSparsifier(BaseTransform):
     def _settings(self) -> dict[str, Any]:
         return {}
 
+    def _sparsify_store(self, data: Data | HeteroData, store: Any,
+                        out_store: Any, num_nodes: int) -> None:
+        keys = _edge_level_keys(data, store, num_nodes, self.edge_attrs,
+                                self.node_attrs)
+        keep = self._order(store.edge_index, num_nodes).keep_mask
+        out_store.edge_index = _select(store.edge_index, keep, -1)
+        for key in keys:
+            value = store[key]
+            out_store[key] = _select(value, keep,
+                                     data.__cat_dim__(key, value, store))
+
     def forward(self, data: Data | HeteroData) -> Data | HeteroData:
         if isinstance(data, HeteroData):
-            subset = {}
+            out = copy.copy(data)
             for store in data.edge_stores:
                 src, _, dst = store._key
                 if src != dst or 'edge_index' not in store:
                     continue
-                n = data[src].num_nodes
-                subset[store._key] = self._order(store.edge_index,
-                                                 n).keep_mask
-            return data.edge_subgraph(subset) if subset else data
+                self._sparsify_store(data, store, out[store._key],
+                                     data[src].num_nodes)
+            return out
         if data.edge_index is None:
             return data
-        res = self._order(data.edge_index, data.num_nodes)
-        return data.edge_subgraph(res.keep_mask)
+        num_nodes = data.num_nodes
+        out = copy.copy(data)
+        self._sparsify_store(data, data._store, out._store, num_nodes)
+        # a graph whose size was only inferred from edge_index keeps it
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            if out.num_nodes != num_nodes:
+                out.num_nodes = num_nodes
+        return out
 
     def __repr__(self) -> str:
         budget = (f'ratio={self.ratio}' if self.ratio is not None
                   else f'num_remove={self.num_remove}')
+        settings = self._settings()
+        if self.edge_attrs:
+            settings['edge_attrs'] = list(self.edge_attrs)
+        if self.node_attrs:
+            settings['node_attrs'] = list(self.node_attrs)
         extra = ''.join(f', {k}={v!r}' if isinstance(v, str)
-                        else f', {k}={v}' for k, v in self._settings().items())
+                        else f', {k}={v}' for k, v in settings.items())
         return f'{self.__class__.__name__}({budget}{extra})'
 
 
@@ -112,25 +240,36 @@ class WalkIndexSparsification(_EdgeSparsifier):
             (default: :obj:`1`)
         undirected (bool, optional): treat the graph as undirected.
             (default: detected)
+        edge_attrs (list of str, optional): attributes to treat as
+            edge-level (sliced with the kept edges) whatever their size.
+        edge_attrs (list of str, optional): attributes to treat as
+            edge-level (sliced with the kept edges) whatever their size.
+        node_attrs (list of str, optional): attributes to treat as
+            node-level (never sliced).
+
+    Raises:
+        ValueError: on a bad setting (budget, names) or, when applied, on a
+            bad ``edge_index`` or an attribute that cannot be told node- or
+            edge-level (see the module docstring).
+        TypeError: on settings of the wrong type.
     """
 
     def __init__(self, ratio: float | None = None,
                  num_remove: int | None = None, num_layers: int = 2,
                  algorithm: str | None = None, chunk_size: int = 1,
-                 undirected: bool | None = None) -> None:
-        super().__init__(ratio, num_remove)
+                 undirected: bool | None = None,
+                 edge_attrs: Sequence[str] | None = None,
+                 node_attrs: Sequence[str] | None = None) -> None:
+        super().__init__(ratio, num_remove, edge_attrs, node_attrs)
         self.num_layers = _check_num_layers(num_layers)
-        self.algorithm = algorithm or ('1-wis' if num_layers == 2
-                                       else 'general')
-        if self.algorithm not in ('1-wis', 'general'):
-            raise ValueError(f"algorithm must be '1-wis' or 'general', got "
-                             f'{algorithm!r}')
+        self.algorithm = check_choice(
+            algorithm if algorithm is not None else
+            ('1-wis' if self.num_layers == 2 else 'general'),
+            'algorithm', ALGORITHMS)
         if self.algorithm == '1-wis' and self.num_layers != 2:
             raise ValueError("algorithm='1-wis' needs num_layers=2")
-        if int(chunk_size) < 1:
-            raise ValueError(f'chunk_size must be >= 1, got {chunk_size}')
-        self.chunk_size = int(chunk_size)
-        self.undirected = undirected
+        self.chunk_size = check_positive_int(chunk_size, 'chunk_size')
+        self.undirected = _check_optional_bool(undirected, 'undirected')
 
     def _order(self, edge_index: torch.Tensor, num_nodes: int) -> WISResult:
         return walk_index_sparsify(
@@ -167,15 +306,27 @@ class RandomEdgeSparsification(_EdgeSparsifier):
         seed (int, optional): seed of a private generator, re-seeded on every
             call (the same graph always loses the same edges); ``None`` uses
             torch's global generator. (default: :obj:`None`)
+        edge_attrs (list of str, optional): attributes to treat as
+            edge-level (sliced with the kept edges) whatever their size.
+        node_attrs (list of str, optional): attributes to treat as
+            node-level (never sliced).
+
+    Raises:
+        ValueError: on a bad setting (budget, names) or, when applied, on a
+            bad ``edge_index`` or an attribute that cannot be told node- or
+            edge-level (see the module docstring).
+        TypeError: on settings of the wrong type.
     """
 
     def __init__(self, ratio: float | None = None,
                  num_remove: int | None = None,
                  undirected: bool | None = None,
-                 seed: int | None = None) -> None:
-        super().__init__(ratio, num_remove)
-        self.undirected = undirected
-        self.seed = seed
+                 seed: int | None = None,
+                 edge_attrs: Sequence[str] | None = None,
+                 node_attrs: Sequence[str] | None = None) -> None:
+        super().__init__(ratio, num_remove, edge_attrs, node_attrs)
+        self.undirected = _check_optional_bool(undirected, 'undirected')
+        self.seed = _check_seed(seed)
 
     def _order(self, edge_index: torch.Tensor, num_nodes: int) -> WISResult:
         return random_edge_order(edge_index, self.num_remove, self.ratio,
@@ -210,18 +361,30 @@ class EffectiveResistanceSparsification(_EdgeSparsifier):
             ``'auto'``. (default: ``'auto'``)
         seed (int, optional): seed of the sampling (and projections),
             re-applied on every call. (default: :obj:`None`)
+        edge_attrs (list of str, optional): attributes to treat as
+            edge-level (sliced with the kept edges) whatever their size.
+        node_attrs (list of str, optional): attributes to treat as
+            node-level (never sliced).
+
+    Raises:
+        ValueError: on a bad setting (budget, names) or, when applied, on a
+            bad ``edge_index`` or an attribute that cannot be told node- or
+            edge-level (see the module docstring).
+        TypeError: on settings of the wrong type.
     """
 
     def __init__(self, ratio: float | None = None,
                  num_remove: int | None = None, sample: bool = True,
-                 method: str = 'auto', seed: int | None = None) -> None:
-        super().__init__(ratio, num_remove)
-        if method not in ('auto', 'exact', 'approx'):
-            raise ValueError(f"method must be 'auto', 'exact' or 'approx', "
-                             f'got {method!r}')
-        self.sample = bool(sample)
-        self.method = method
-        self.seed = seed
+                 method: str = 'auto', seed: int | None = None,
+                 edge_attrs: Sequence[str] | None = None,
+                 node_attrs: Sequence[str] | None = None) -> None:
+        super().__init__(ratio, num_remove, edge_attrs, node_attrs)
+        self.method = check_choice(method, 'method',
+                                   ('auto', 'exact', 'approx'))
+        self.sample = _check_optional_bool(sample, 'sample')
+        if self.sample is None:
+            raise TypeError('sample must be a bool, got None')
+        self.seed = _check_seed(seed)
 
     def _order(self, edge_index: torch.Tensor, num_nodes: int) -> WISResult:
         return effective_resistance_order(

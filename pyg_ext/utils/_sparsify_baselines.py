@@ -14,15 +14,24 @@ sparsifier offers the same prefix-order interface.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 from torch import Tensor
 
+from pyg_ext.utils.validation import (
+    check_choice,
+    check_int,
+    check_positive_int,
+    check_real,
+)
 from pyg_ext.utils.walk_index import (
     WISResult,
     _as_numpy_edge_index,
     _build_result,
     _candidates,
+    _check_optional_bool,
     _num_nodes,
     _resolve_num_remove,
 )
@@ -32,6 +41,18 @@ __all__ = ['effective_resistance', 'effective_resistance_order',
 
 #: components up to this many vertices get exact (dense) resistances
 EXACT_MAX_NODES = 4000
+METHODS = ('auto', 'exact', 'approx')
+
+
+def _check_seed(seed: Any) -> int | None:
+    return None if seed is None else check_int(seed, 'seed')
+
+
+def _check_bool(value: Any, name: str) -> bool:
+    out = _check_optional_bool(value, name)
+    if out is None:
+        raise TypeError(f'{name} must be a bool, got None')
+    return out
 
 
 def _generator(seed: int | None) -> torch.Generator | None:
@@ -48,7 +69,15 @@ def random_edge_order(edge_index: Tensor, num_remove: int | None = None,
                       undirected: bool | None = None,
                       seed: int | None = None) -> WISResult:
     """A uniformly random removal order (self loops kept; an undirected edge
-    goes with both directions)."""
+    goes with both directions).
+
+    Raises:
+        ValueError: on a bad ``edge_index``, ``num_nodes`` or budget (as
+            :func:`~pyg_ext.utils.walk_index.walk_index_sparsify`).
+        TypeError: on arguments of the wrong type (e.g. a float ``seed``).
+    """
+    seed = _check_seed(seed)
+    undirected = _check_optional_bool(undirected, 'undirected')
     ei = _as_numpy_edge_index(edge_index)
     cand = _candidates(ei, _num_nodes(ei, num_nodes), undirected)
     m = cand.a.shape[0]
@@ -146,10 +175,16 @@ def effective_resistance(edge_index: Tensor, num_nodes: int | None = None,
         jl_dim (int): projections for ``'approx'``. (default: :obj:`64`)
         tol (float): relative residual for the CG solves.
         seed (int, optional): seed of the projections.
+
+    Raises:
+        ValueError: on a bad ``edge_index`` (or a directed one),
+            ``num_nodes``, ``method``, ``jl_dim`` or ``tol``.
+        TypeError: on arguments of the wrong type.
     """
-    if method not in ('auto', 'exact', 'approx'):
-        raise ValueError(f"method must be 'auto', 'exact' or 'approx', got "
-                         f'{method!r}')
+    check_choice(method, 'method', METHODS)
+    jl_dim = check_positive_int(jl_dim, 'jl_dim')
+    tol = check_real(tol, 'tol', low=0.0, low_open=True)
+    seed = _check_seed(seed)
     ei = _as_numpy_edge_index(edge_index)
     n = _num_nodes(ei, num_nodes)
     cand = _candidates(ei, n, undirected=True)
@@ -184,17 +219,25 @@ def effective_resistance_order(edge_index: Tensor,
     draw order is the keep order and edges are removed from its end. With
     ``sample=False`` the edges with the smallest resistance go first.
     Undirected graphs only.
+
+    Raises:
+        ValueError: on a bad ``edge_index`` (or a directed one),
+            ``num_nodes``, budget, ``method`` or ``jl_dim``.
+        TypeError: on arguments of the wrong type.
     """
+    if method not in METHODS:
+        raise ValueError(f'unknown method {method!r}: method must be one of '
+                         f'{METHODS}')
+    sample = _check_bool(sample, 'sample')
+    jl_dim = check_positive_int(jl_dim, 'jl_dim')
+    seed = _check_seed(seed)
     ei = _as_numpy_edge_index(edge_index)
     n = _num_nodes(ei, num_nodes)
     cand = _candidates(ei, n, undirected=True)
     m = cand.a.shape[0]
     k = _resolve_num_remove(num_remove, ratio, m)
-    if method == 'exact' or method == 'approx' or method == 'auto':
-        res_cols = effective_resistance(edge_index, n, method, jl_dim,
-                                        seed=seed).numpy()
-    else:
-        raise ValueError(f'unknown method {method!r}')
+    res_cols = effective_resistance(torch.from_numpy(ei), n, method, jl_dim,
+                                    seed=seed).numpy()
     res = res_cols[cand.pos]
     if sample:
         g = _generator(seed)

@@ -7,18 +7,19 @@ current key, and a popped entry that is up to date is the next removal.
 
 from __future__ import annotations
 
-import numba
 import numpy as np
+
+from pyg_ext.utils._numba_setup import njit
 
 __all__ = ['one_wis_kernel']
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def _less(p1: int, c1: int, p2: int, c2: int) -> bool:
     return p1 < p2 or (p1 == p2 and c1 < c2)
 
 
-@numba.njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True)
 def one_wis_kernel(a, b, deg, undirected, k):  # pragma: no cover
     m = a.shape[0]
     deg = deg.copy()

@@ -56,6 +56,15 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from pyg_ext.utils.validation import (
+    check_choice,
+    check_edge_index,
+    check_int,
+    check_num_nodes,
+    check_positive_int,
+    check_real,
+)
+
 __all__ = [
     'WISResult',
     'walk_index',
@@ -64,6 +73,9 @@ __all__ = [
 ]
 
 ALGORITHMS = ('1-wis', 'general')
+BACKENDS = ('auto', 'numba', 'python')
+#: largest walk count :func:`walk_index_scores` returns (int64)
+INT64_MAX = 2**63 - 1
 #: with ``backend='auto'``, 1-WIS uses numba from this many edges on
 NUMBA_MIN_EDGES = 20_000
 
@@ -72,8 +84,9 @@ NUMBA_MIN_EDGES = 20_000
 # input handling
 # --------------------------------------------------------------------------
 def _num_nodes(edge_index: np.ndarray, num_nodes: int | None) -> int:
+    """``num_nodes`` checked against ``edge_index`` (or inferred)."""
     if num_nodes is not None:
-        n = int(num_nodes)
+        n = check_num_nodes(num_nodes)
         if edge_index.size and int(edge_index.max()) >= n:
             raise ValueError(
                 f'edge_index refers to node {int(edge_index.max())} but '
@@ -83,26 +96,32 @@ def _num_nodes(edge_index: np.ndarray, num_nodes: int | None) -> int:
 
 
 def _as_numpy_edge_index(edge_index: Tensor | np.ndarray) -> np.ndarray:
-    if torch.is_tensor(edge_index):
-        ei = edge_index.detach().cpu().numpy()
-    else:
-        ei = np.asarray(edge_index)
-    if ei.ndim != 2 or ei.shape[0] != 2:
-        raise ValueError(
-            f'edge_index must have shape [2, num_edges], got {tuple(ei.shape)}')
+    """``edge_index`` (a ``[2, E]`` integer tensor or array) as int64 numpy;
+    raises ``TypeError`` for other types or dtypes and ``ValueError`` for
+    other shapes or negative ids."""
+    if isinstance(edge_index, np.ndarray):
+        if edge_index.dtype.kind not in 'iu':
+            raise TypeError(f'edge_index must have an integer dtype, got '
+                            f'{edge_index.dtype}')
+        edge_index = torch.from_numpy(edge_index.astype(np.int64))
+    check_edge_index(edge_index)
+    ei = edge_index.detach().cpu().numpy().astype(np.int64, copy=False)
     if ei.size and ei.min() < 0:
-        raise ValueError('edge_index holds negative node indices')
-    return ei.astype(np.int64, copy=False)
+        raise ValueError(f'edge_index holds negative node indices (found '
+                         f'{int(ei.min())})')
+    return ei
 
 
 def _check_num_layers(num_layers: int) -> int:
-    if isinstance(num_layers, bool) or int(num_layers) != num_layers:
-        raise ValueError(f'num_layers must be an integer, got {num_layers!r}')
-    if num_layers < 1:
-        raise ValueError(
-            f'num_layers must be >= 1 (the GNN depth L; WIS keeps the '
-            f'(L-1)-walk indices), got {num_layers}')
-    return int(num_layers)
+    """The GNN depth ``L >= 1`` (WIS keeps the ``(L-1)``-walk indices)."""
+    return check_positive_int(num_layers, 'num_layers')
+
+
+def _check_optional_bool(value: Any, name: str) -> bool | None:
+    if value is not None and not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f'{name} must be a bool or None, got '
+                        f'{type(value).__name__} {value!r}')
+    return None if value is None else bool(value)
 
 
 @dataclass
@@ -202,21 +221,24 @@ def walk_index(edge_index: Tensor, partition: Tensor | Sequence[int],
     num_layers = _check_num_layers(num_layers)
     ei = _as_numpy_edge_index(edge_index)
     n = _num_nodes(ei, num_nodes)
+    if target is not None:
+        target = check_int(target, 'target', low=0, high=n - 1)
     side = np.zeros(n, dtype=bool)
     part = (partition.detach().cpu().numpy() if torch.is_tensor(partition)
             else np.asarray(partition))
     if part.dtype == bool:
         if part.shape != (n,):
-            raise ValueError(f'a boolean partition mask must have shape '
+            raise ValueError(f'partition: a boolean mask must have shape '
                              f'[{n}], got {tuple(part.shape)}')
         side = part.copy()
     else:
+        if part.size and part.dtype.kind not in 'iu':
+            raise TypeError(f'partition must be a boolean mask or integer '
+                            f'vertex ids, got dtype {part.dtype}')
         part = part.astype(np.int64).reshape(-1)
         if part.size and (part.min() < 0 or part.max() >= n):
-            raise ValueError('partition holds vertex indices out of range')
+            raise ValueError(f'partition holds vertex ids outside [0, {n})')
         side[part] = True
-    if target is not None and not 0 <= int(target) < n:
-        raise ValueError(f'target {target} out of range for {n} vertices')
     src, dst = ei
     cross = side[src] != side[dst]
     boundary = np.zeros(n, dtype=bool)
@@ -249,26 +271,53 @@ def walk_index_scores(edge_index: Tensor, num_layers: int,
     For a vertex with an incoming edge this is :math:`(\hat{A}^L)_{tt}` (closed
     walks of length :math:`L`); for a vertex without one it is
     :math:`\sum_{i} A_{ti} (\hat{A}^{L-1})_{it}`. Returns an ``int64`` tensor
-    ``[N]``.
+    ``[N]`` of exact counts.
+
+    Raises:
+        ValueError: if some count exceeds ``2**63 - 1`` (dense graphs with
+            many layers: the counts grow like the degree to the power
+            ``num_layers``), or on a bad ``edge_index``, ``num_layers`` or
+            ``num_nodes``.
+        TypeError: on arguments of the wrong type or dtype.
     """
     num_layers = _check_num_layers(num_layers)
     ei = _as_numpy_edge_index(edge_index)
     n = _num_nodes(ei, num_nodes)
     hat = _hat_adjacency(ei, n)
+    # every entry of hat^k is at most r^k, r the smaller of the largest row
+    # and column sums; the int64 products below never exceed the result
+    r = min(int(np.diff(hat.indptr).max()),
+            int(np.bincount(hat.indices, minlength=1).max())) if n else 1
+    if r ** num_layers > INT64_MAX:
+        # the bound is loose: count in float64 (no overflow) to decide
+        walks_f, w_f = _singleton_walks(hat.astype(np.float64), num_layers)
+        top = max(float(walks_f.max(initial=0.0)), float(w_f.max()))
+        if top >= 2.0**62:
+            raise ValueError(
+                f'num_layers={num_layers} is too large for this graph: its '
+                f'walk counts reach about {top:.3g}, beyond the int64 limit '
+                f'2**63 - 1 (about 9.22e18; the counts grow like (max '
+                f'degree + 1)**num_layers = {r}**{num_layers}); use a '
+                'smaller num_layers')
+    walks, _ = _singleton_walks(hat, num_layers)
+    return torch.from_numpy(walks.astype(np.int64))
+
+
+def _singleton_walks(hat: Any, num_layers: int) -> tuple[np.ndarray, Any]:
+    """``sum_i A[t, i] W[i, t] + W[t, t] [indeg_t > 0]`` with
+    ``W = hat^(L-1)`` (in ``hat``'s dtype), and ``W``."""
     a_noloop = hat.copy()
     a_noloop.setdiag(0)
     a_noloop.eliminate_zeros()
-    # sum_i A[t, i] W[i, t] + W[t, t] [indeg_t > 0] with W = hat^(L-1)
     w = _sparse_power(hat, num_layers - 1)
     out_nb = np.asarray(a_noloop.multiply(w.T).sum(axis=1)).reshape(-1)
     indeg = np.asarray(a_noloop.sum(axis=0)).reshape(-1) > 0
-    walks = out_nb + w.diagonal() * indeg
-    return torch.from_numpy(walks.astype(np.int64))
+    return out_nb + w.diagonal() * indeg, w
 
 
 def _sparse_power(mat: Any, k: int) -> Any:
     import scipy.sparse as sp
-    out = sp.identity(mat.shape[0], dtype=np.int64, format='csr')
+    out = sp.identity(mat.shape[0], dtype=mat.dtype, format='csr')
     for _ in range(k):
         out = out @ mat
     return out.tocsr()
@@ -312,22 +361,23 @@ class WISResult:
         return (self.edge_rank < 0) | (self.edge_rank >= k)
 
 
+def _check_ratio(ratio: Any) -> float:
+    """``ratio`` as a float in ``[0, 1]`` (``TypeError`` if not a real)."""
+    r = check_real(ratio, 'ratio')
+    if not 0.0 <= r <= 1.0:
+        raise ValueError(f'ratio must lie in [0, 1], got {ratio}')
+    return r
+
+
 def _resolve_num_remove(num_remove: int | None, ratio: float | None,
                         num_candidates: int) -> int:
     if num_remove is not None and ratio is not None:
         raise ValueError('pass either num_remove or ratio, not both')
     if ratio is not None:
-        r = float(ratio)
-        if not 0.0 <= r <= 1.0 or math.isnan(r):
-            raise ValueError(f'ratio must lie in [0, 1], got {ratio}')
-        return int(round(r * num_candidates))
+        return int(round(_check_ratio(ratio) * num_candidates))
     if num_remove is None:
         return num_candidates
-    if isinstance(num_remove, bool) or int(num_remove) != num_remove:
-        raise ValueError(f'num_remove must be an integer, got {num_remove!r}')
-    k = int(num_remove)
-    if k < 0:
-        raise ValueError(f'num_remove must be >= 0, got {k}')
+    k = check_int(num_remove, 'num_remove', low=0)
     if k > num_candidates:
         raise ValueError(
             f'cannot remove {k} edges: the graph has only {num_candidates} '
@@ -366,13 +416,12 @@ def _one_wis_python(a: np.ndarray, b: np.ndarray, deg: np.ndarray,
 
 
 def _numba_one_wis() -> Callable[..., np.ndarray] | None:
-    """The compiled kernel (``None`` without numba); imported on first use so
-    that ``import pyg_ext`` never imports numba."""
-    from pyg_ext.typing import has_package
-    if not has_package('numba'):
-        return None
-    from pyg_ext.utils._wis_numba import one_wis_kernel
-    return one_wis_kernel
+    """The compiled kernel (``None`` without numba, or with a warning when it
+    cannot be loaded); imported on first use so that ``import pyg_ext`` never
+    imports numba."""
+    from pyg_ext.utils._numba_setup import load_kernels
+    mod = load_kernels('pyg_ext.utils._wis_numba', '1-WIS', 3)
+    return None if mod is None else mod.one_wis_kernel
 
 
 def _one_wis_order(cand: _Candidates, k: int, backend: str) -> np.ndarray:
@@ -382,9 +431,6 @@ def _one_wis_order(cand: _Candidates, k: int, backend: str) -> np.ndarray:
         deg += np.bincount(cand.a, minlength=n)
     if k == 0 or cand.a.shape[0] == 0:
         return np.zeros(0, dtype=np.int64)
-    if backend not in ('auto', 'numba', 'python'):
-        raise ValueError(f"backend must be 'auto', 'numba' or 'python', "
-                         f'got {backend!r}')
     # numba's import and compilation cost more than small graphs take
     small = cand.a.shape[0] < NUMBA_MIN_EDGES
     kernel = (None if backend == 'python' or (backend == 'auto' and small)
@@ -702,21 +748,29 @@ def walk_index_sparsify(
 
     Returns:
         WISResult: ``order``, ``edge_rank``, ``keep_mask`` and counts.
+
+    Raises:
+        ValueError: on a bad value (``edge_index`` not ``[2, E]``, negative
+            or ``>= num_nodes`` ids, ``ratio`` outside ``[0, 1]``,
+            ``num_remove`` negative or above the removable edges,
+            ``num_layers < 1``, an unknown ``algorithm`` or ``backend``, a
+            directed graph passed as undirected, or walk counts beyond int64
+            for ``'general'`` with many layers).
+        TypeError: on a wrong type (float ids, a float ``num_remove``...).
     """
     num_layers = _check_num_layers(num_layers)
     if algorithm is None:
         algorithm = '1-wis' if num_layers == 2 else 'general'
-    if algorithm not in ALGORITHMS:
-        raise ValueError(f'algorithm must be one of {ALGORITHMS}, got '
-                         f'{algorithm!r}')
+    check_choice(algorithm, 'algorithm', ALGORITHMS)
     if algorithm == '1-wis' and num_layers != 2:
         raise ValueError(
             f"algorithm='1-wis' is the L=2 case (num_layers=2); got "
             f"num_layers={num_layers}, use algorithm='general'")
-    if isinstance(chunk_size, bool) or int(chunk_size) != chunk_size \
-            or chunk_size < 1:
-        raise ValueError(f'chunk_size must be an integer >= 1, got '
-                         f'{chunk_size!r}')
+    chunk_size = check_positive_int(chunk_size, 'chunk_size')
+    check_choice(backend, 'backend', BACKENDS)
+    undirected = _check_optional_bool(undirected, 'undirected')
+    if ratio is not None:
+        _check_ratio(ratio)  # before any work on the graph
     ei = _as_numpy_edge_index(edge_index)
     n = _num_nodes(ei, num_nodes)
     cand = _candidates(ei, n, undirected)
