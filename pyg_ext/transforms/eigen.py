@@ -22,6 +22,11 @@ from pyg_ext.utils.eigen import (
     check_normalization,
 )
 from pyg_ext.utils.log import progress
+from pyg_ext.utils.validation import (
+    check_choice,
+    check_int,
+    check_positive_int,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +65,23 @@ class AddEigenPE(BaseTransform):
     :func:`precompute_eigen_pe` is one to two orders of magnitude faster than
     calling the transform per graph.
 
+    With :obj:`drop_trivial`, the dropped null space is counted exactly (one
+    pair per connected component; self-loops and edges of weight 0 connect
+    nothing), never by an eigenvalue tolerance, so a weakly connected graph
+    keeps its tiny Fiedler pair. Graphs above :obj:`dense_threshold` are
+    solved per connected component with a verified sparse solver (repeated
+    eigenvalues included).
+
+    Path independence: the per-graph transform, a
+    :class:`~torch_geometric.data.Batch` and :func:`precompute_eigen_pe`
+    (which may use a different, compiled solver) give identical eigenvalues,
+    masks and cut flags, identical eigenvectors (sign included) for simple
+    eigenvalues, and the same projector onto every eigenspace kept whole.
+    The *basis inside a repeated eigenspace* (and of an eigenspace cut by
+    :obj:`k`) is not unique and may differ between paths: feed such
+    encodings to basis-invariant encoders (BasisNet, SPE) or choose
+    :obj:`k` at an eigengap.
+
     Args:
         k (int): number of eigenpairs kept per graph.
         normalization (str, optional): ``'sym'`` (:math:`I - D^{-1/2} A
@@ -83,6 +105,15 @@ class AddEigenPE(BaseTransform):
             sparse Lanczos solver. (default: :obj:`1000`)
         dtype (torch.dtype, optional): dtype of the stored eigenpairs
             (computation is always float64). (default: :obj:`torch.float32`)
+
+    Raises:
+        TypeError: :obj:`k` or :obj:`dense_threshold` is not an int,
+            :obj:`dtype` is not a floating dtype, :obj:`attr_prefix` or
+            :obj:`edge_weight_attr` is not a string.
+        ValueError: :obj:`k < 1`, :obj:`dense_threshold < 1`, an unknown
+            :obj:`normalization` or :obj:`on_cut`; when called, malformed
+            edges or weights (see
+            :func:`pyg_ext.utils.eigen.batched_eigenpairs`).
     """
 
     def __init__(
@@ -97,11 +128,25 @@ class AddEigenPE(BaseTransform):
         dense_threshold: int = DENSE_THRESHOLD,
         dtype: torch.dtype = torch.float32,
     ) -> None:
-        if not isinstance(k, int) or k < 1:
-            raise ValueError(f'AddEigenPE: k must be a positive int, got {k!r}')
-        if on_cut not in ('warn', 'ignore', 'raise'):
-            raise ValueError(f"AddEigenPE: on_cut must be 'warn', 'ignore' or "
-                             f"'raise', got {on_cut!r}")
+        k = check_positive_int(k, 'k')
+        check_choice(on_cut, 'on_cut', ('warn', 'ignore', 'raise'))
+        dense_threshold = check_int(dense_threshold, 'dense_threshold', low=1)
+        if not isinstance(drop_trivial, bool):
+            raise TypeError(f'drop_trivial must be a bool, got '
+                            f'{type(drop_trivial).__name__}')
+        if not isinstance(canonical_signs, bool):
+            raise TypeError(f'canonical_signs must be a bool, got '
+                            f'{type(canonical_signs).__name__}')
+        if edge_weight_attr is not None and not isinstance(edge_weight_attr,
+                                                           str):
+            raise TypeError(f'edge_weight_attr must be a str or None, got '
+                            f'{type(edge_weight_attr).__name__}')
+        if not isinstance(attr_prefix, str):
+            raise TypeError(f'attr_prefix must be a str, got '
+                            f'{type(attr_prefix).__name__}')
+        if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+            raise TypeError(f'dtype must be a floating torch.dtype, got '
+                            f'{dtype!r}')
         self.k = k
         self.normalization = check_normalization(normalization)
         self.drop_trivial = drop_trivial
@@ -240,8 +285,28 @@ def precompute_eigen_pe(
         chunk_size (int, optional): graphs per chunk (bounds memory; the
             progress bar advances per chunk). (default: :obj:`16384`)
         **kwargs: :class:`AddEigenPE` arguments when :obj:`k` is an int.
+
+    Edge weights (the transform's :obj:`edge_weight_attr`) are used where a
+    graph has them; in a list where only some graphs carry them, a graph
+    without the attribute counts as unweighted (every weight 1), exactly as
+    the per-graph transform treats it.
+
+    Raises:
+        TypeError: :obj:`k` is neither an int nor an :class:`AddEigenPE`
+            (or :obj:`kwargs` are given with an :class:`AddEigenPE`),
+            :obj:`chunk_size` is not an int.
+        ValueError: :obj:`k < 1`, :obj:`chunk_size < 1`, malformed edges or
+            weights (the message names the argument).
     """
-    transform = k if isinstance(k, AddEigenPE) else AddEigenPE(k, **kwargs)
+    chunk_size = check_positive_int(chunk_size, 'chunk_size')
+    if isinstance(k, AddEigenPE):
+        if kwargs:
+            raise TypeError(f'precompute_eigen_pe: keyword arguments '
+                            f'{sorted(kwargs)} are not allowed when k is an '
+                            f'AddEigenPE (configure the transform instead)')
+        transform = k
+    else:
+        transform = AddEigenPE(k, **kwargs)
     slices = getattr(dataset, 'slices', None)
     data = getattr(dataset, '_data', None)
     if isinstance(slices, dict) and isinstance(data, Data) \
@@ -270,8 +335,18 @@ def _precompute_list(graphs: list[Data], transform: AddEigenPE,
         ei = torch.cat(eis, 1) if eis else torch.zeros(2, 0, dtype=torch.long)
         eg = torch.repeat_interleave(torch.arange(len(part)), e_sizes)
         ew = None
-        if wa and getattr(part[0], wa, None) is not None:
-            ew = torch.cat([g[wa].view(-1) for g in part])
+        if wa:  # weights where present, 1 on graphs without them
+            ws = [getattr(g, wa, None) for g in part]
+            for i, (w, e) in enumerate(zip(ws, eis)):
+                if w is not None and w.numel() != e.size(1):
+                    raise ValueError(
+                        f'{wa} of graph {c0 + i} has {w.numel()} entries '
+                        f'for {e.size(1)} edges')
+            if any(w is not None for w in ws):
+                ew = torch.cat([
+                    w.detach().view(-1).double() if w is not None
+                    else torch.ones(e.size(1), dtype=torch.float64)
+                    for w, e in zip(ws, eis)]) if eis else None
         res = transform.compute(ei, eg, sizes, ew)
         vecs = torch.split(res.eigvecs, sizes.tolist())
         vals = res.eigvals.split(1)
@@ -334,6 +409,11 @@ def eigen_throughput(graphs: Sequence[Data], k: int = 8, repeat: int = 3
     ``is_undirected=True``, ``eigh``) on ``graphs`` (best of ``repeat``),
     plus the ratios."""
     from torch_geometric.transforms import AddLaplacianEigenvectorPE
+
+    k = check_positive_int(k, 'k')
+    repeat = check_positive_int(repeat, 'repeat')
+    if len(graphs) == 0:
+        raise ValueError('graphs must not be empty')
 
     def best(fn: Any) -> float:
         ts = []

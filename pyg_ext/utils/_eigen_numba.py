@@ -29,7 +29,8 @@ orthogonal to ``eps ||T|| / gap``. Checked against ``torch.linalg.eigh`` in
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from pyg_ext.utils._numba_setup import njit  # caches in the user cache dir
 
 EPS = 2.220446049250313e-16
 
@@ -328,8 +329,8 @@ def _canonical_column(V, c, n, tol):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
-def graphs_lowest(src, dst, w, eptr, nptr, norm, k, drop_trivial, zero_tol,
-                  cut_tol, canonical, sign_tol, vecs, vals, mask, cut,
+def graphs_lowest(src, dst, w, eptr, nptr, norm, k, ntriv, cut_tol,
+                  canonical, sign_tol, vecs, vals, mask, cut,
                   ok):  # pragma: no cover - compiled
     """The whole dense precompute for ``B`` small graphs in one call.
 
@@ -338,7 +339,9 @@ def graphs_lowest(src, dst, w, eptr, nptr, norm, k, drop_trivial, zero_tol,
     adjacency sums repeated edges and takes ``max(A, A^T)``; ``norm`` is 0
     (combinatorial), 1 (symmetric normalised) or 2 (random walk: the
     symmetric problem's vectors scaled by ``D^-1/2`` and renormalised). The
-    ``k`` kept pairs (after the null space with ``drop_trivial``) go to
+    ``k`` kept pairs (after the first ``ntriv[b]``: the null space, whose
+    size, the number of connected components, the caller counts exactly;
+    zeros keep it) go to
     ``vecs[nptr[b]:nptr[b + 1]]``, ``vals[b]``, ``mask[b]``; ``cut[b]`` flags a
     repeated eigenvalue split by ``k``; signs canonical with ``canonical``.
     ``ok[b]`` is ``False`` where QL did not converge (nothing written)."""
@@ -401,12 +404,10 @@ def graphs_lowest(src, dst, w, eptr, nptr, norm, k, drop_trivial, zero_tol,
             ok[b] = False
             continue
         ok[b] = True
-        s = 0
+        s = min(ntriv[b], n)
         for i in range(n):
             if wn[i] < 0.0:
                 wn[i] = 0.0
-            if drop_trivial and wn[i] <= zero_tol:
-                s += 1
         hi = min(n, s + k)
         mcount = max(hi - s, 0)
         if mcount > 0:
@@ -446,3 +447,43 @@ def graphs_lowest(src, dst, w, eptr, nptr, norm, k, drop_trivial, zero_tol,
                 if sg < 0.0:
                     for r in range(n):
                         out[r, c] = -out[r, c]
+
+
+@njit(cache=True, nogil=True)
+def _find(parent, i):  # pragma: no cover - compiled
+    root = i
+    while parent[root] != root:
+        root = parent[root]
+    while parent[i] != root:  # path compression
+        nxt = parent[i]
+        parent[i] = root
+        i = nxt
+    return root
+
+
+@njit(cache=True, nogil=True)
+def count_components(src, dst, w, eg, nptr, out):  # pragma: no cover
+    """Connected components of every graph (union-find, ``O(E)``): graph
+    ``b`` has nodes ``nptr[b]:nptr[b + 1]``, edge ``t`` joins local nodes
+    ``src[t]``, ``dst[t]`` of graph ``eg[t]``; self-loops and edges of
+    weight ``<= 0`` join nothing. Isolated nodes are components. The
+    callers check every id beforehand."""
+    B = nptr.shape[0] - 1
+    parent = np.arange(nptr[B])
+    for t in range(src.shape[0]):
+        if src[t] == dst[t] or not w[t] > 0.0:
+            continue
+        off = nptr[eg[t]]
+        a = _find(parent, off + src[t])
+        b = _find(parent, off + dst[t])
+        if a != b:
+            if a < b:
+                parent[b] = a
+            else:
+                parent[a] = b
+    for g in range(B):
+        cnt = 0
+        for i in range(nptr[g], nptr[g + 1]):
+            if parent[i] == i:
+                cnt += 1
+        out[g] = cnt
