@@ -31,7 +31,8 @@ CODE = textwrap.dedent("""
     build(K._segment_chunk_kernel, {
         'src_ptr': '*bf16', 'col_ptr': '*i64', 'w_ptr': '*bf16',
         'row_ptr': '*i32', 'rowptr_ptr': '*i64', 'out_ptr': '*bf16',
-        'part_ptr': '*fp32', 'E': 'i64', 'F': 'i32', 'stride_src': 'i64',
+        'part_ptr': '*fp32', 'E': 'i64', 'N': 'i64', 'M': 'i64', 'F': 'i32',
+        'stride_src': 'i64',
         'stride_out': 'i64', 'REDUCE': 'constexpr', 'GATHER': 'constexpr',
         'HAS_W': 'constexpr', 'BLOCK_E': 'constexpr', 'BLOCK_F': 'constexpr',
         'ACC': 'constexpr'}, {'REDUCE': 2, 'GATHER': True, 'HAS_W': True,
@@ -45,7 +46,8 @@ CODE = textwrap.dedent("""
          'ACC': tl.float32})
     build(K._scatter_atomic_kernel, {
         'src_ptr': '*fp32', 'idx_ptr': '*i64', 'out_ptr': '*fp32',
-        'cnt_ptr': '*i32', 'E': 'i64', 'F': 'i32', 'stride_src': 'i64',
+        'cnt_ptr': '*i32', 'E': 'i64', 'N': 'i64', 'F': 'i32',
+        'stride_src': 'i64',
         'REDUCE': 'constexpr', 'COUNT': 'constexpr', 'BLOCK_E': 'constexpr',
         'BLOCK_F': 'constexpr', 'ACC': 'constexpr'},
         {'REDUCE': 2, 'COUNT': True, 'BLOCK_E': 32, 'BLOCK_F': 64,

@@ -19,6 +19,15 @@ Kernels
 
 All offsets are int64, so tensors beyond 2^31 elements are addressed
 correctly. 16-bit inputs accumulate in fp32.
+
+**Memory safety.** Every load and store through an id read from memory
+(``row``, ``col``, ``index``, ``rowptr``) is masked by ``0 <= id < size``,
+so ids out of range never touch memory outside the tensors, even when the
+public ops skip their range check (``check=False``): an entry with a bad
+output id (``row``, ``index``) is dropped, a bad input id (``col``) reads
+as 0, and rows that only bad entries reach are unspecified, but nothing is
+corrupted. The public ops in :mod:`pyg_ext.ops.functional` validate ids
+before calling these launchers.
 """
 
 from __future__ import annotations
@@ -64,7 +73,7 @@ def _combine(a, b, REDUCE: tl.constexpr):
 @triton.jit
 def _segment_chunk_kernel(
     src_ptr, col_ptr, w_ptr, row_ptr, rowptr_ptr, out_ptr, part_ptr,
-    E, F, stride_src, stride_out,
+    E, N, M, F, stride_src, stride_out,
     REDUCE: tl.constexpr, GATHER: tl.constexpr, HAS_W: tl.constexpr,
     BLOCK_E: tl.constexpr, BLOCK_F: tl.constexpr,
     ACC: tl.constexpr,
@@ -79,6 +88,9 @@ def _segment_chunk_kernel(
     m2 = mask_e[:, None] & mask_f[None, :]
 
     row = tl.load(row_ptr + offs_e, mask=mask_e, other=-1).to(tl.int64)
+    # ids outside [0, N) are never used as addresses (see module docstring)
+    row_ok = mask_e & (row >= 0) & (row < N)
+    row_a = tl.where(row_ok, row, 0)  # the row as an address
     row_prev = tl.load(row_ptr + offs_e - 1, mask=mask_e & (offs_e > 0),
                        other=-3).to(tl.int64)
     row_next = tl.load(row_ptr + offs_e + 1, mask=(offs_e + 1) < E,
@@ -93,10 +105,13 @@ def _segment_chunk_kernel(
 
     if GATHER:
         col = tl.load(col_ptr + offs_e, mask=mask_e, other=0).to(tl.int64)
+        col_ok = (col >= 0) & (col < M)
+        col = tl.where(col_ok, col, 0)
         ptrs = src_ptr + col[:, None] * stride_src + offs_f[None, :]
+        v = tl.load(ptrs, mask=m2 & col_ok[:, None], other=0.0).to(ACC)
     else:
         ptrs = src_ptr + offs_e[:, None] * stride_src + offs_f[None, :]
-    v = tl.load(ptrs, mask=m2, other=0.0).to(ACC)
+        v = tl.load(ptrs, mask=m2, other=0.0).to(ACC)
     if HAS_W:
         w = tl.load(w_ptr + offs_e, mask=mask_e, other=0.0).to(ACC)
         v = v * w[:, None]
@@ -114,15 +129,15 @@ def _segment_chunk_kernel(
     # (row == r_first) & (r_first == r_before), written elementwise
     first_part = (row == r_first) & (row == r_before)
     last_part = (row == r_last) & (row == r_after) & ~first_part
-    complete = seg_end & ~first_part & ~last_part
+    complete = seg_end & ~first_part & ~last_part & row_ok
 
     res = acc
     if REDUCE == 1:
-        lo = tl.load(rowptr_ptr + row, mask=complete, other=0)
-        hi = tl.load(rowptr_ptr + row + 1, mask=complete, other=1)
+        lo = tl.load(rowptr_ptr + row_a, mask=complete, other=0)
+        hi = tl.load(rowptr_ptr + row_a + 1, mask=complete, other=1)
         cnt = tl.maximum(hi - lo, 1).to(ACC)
         res = acc / cnt[:, None]
-    out_ptrs = out_ptr + row[:, None] * stride_out + offs_f[None, :]
+    out_ptrs = out_ptr + row_a[:, None] * stride_out + offs_f[None, :]
     tl.store(out_ptrs, res.to(out_ptr.dtype.element_ty),
              mask=complete[:, None] & mask_f[None, :])
     # partials: slot 0 = continuation of a row from earlier chunks,
@@ -159,13 +174,16 @@ def _segment_fixup_kernel(
         cut_start = r_before == r_first
         cut_end = r_after == r_last
         owner = cut_end & ~(cut_start & (r_first == r_last))
+        # an id outside [0, N) owns nothing (never used as an address)
+        owner = owner & (r_last >= 0) & (r_last < N)
         if owner:
             r = r_last
             lo = tl.load(rowptr_ptr + r).to(tl.int64)
             hi = tl.load(rowptr_ptr + r + 1).to(tl.int64)
             acc = tl.load(part_ptr + (c * 2 + 1) * F + offs_f, mask=mask_f,
                           other=0.0).to(ACC)
-            k_end = (hi - 1) // BLOCK_E
+            # partials exist for chunks < C only, whatever rowptr says
+            k_end = tl.minimum((hi - 1) // BLOCK_E, C - 1)
             for k in range(c + 1, k_end + 1):
                 kk = tl.cast(k, tl.int64)
                 p = tl.load(part_ptr + (kk * 2) * F + offs_f, mask=mask_f,
@@ -188,7 +206,7 @@ def _segment_fixup_kernel(
 
 @triton.jit
 def _scatter_atomic_kernel(
-    src_ptr, idx_ptr, out_ptr, cnt_ptr, E, F, stride_src,
+    src_ptr, idx_ptr, out_ptr, cnt_ptr, E, N, F, stride_src,
     REDUCE: tl.constexpr, COUNT: tl.constexpr,
     BLOCK_E: tl.constexpr, BLOCK_F: tl.constexpr, ACC: tl.constexpr,
 ):
@@ -200,6 +218,10 @@ def _scatter_atomic_kernel(
     mask_f = offs_f < F
     m2 = mask_e[:, None] & mask_f[None, :]
     idx = tl.load(idx_ptr + offs_e, mask=mask_e, other=0).to(tl.int64)
+    # ids outside [0, N) are dropped, never used as addresses
+    idx_ok = mask_e & (idx >= 0) & (idx < N)
+    idx = tl.where(idx_ok, idx, 0)
+    m2 = m2 & idx_ok[:, None]
     v = tl.load(src_ptr + offs_e[:, None] * stride_src + offs_f[None, :],
                 mask=m2, other=0.0).to(ACC)
     optrs = out_ptr + idx[:, None] * F + offs_f[None, :]
@@ -212,7 +234,7 @@ def _scatter_atomic_kernel(
     if COUNT:
         if fb == 0:
             ones = tl.full((BLOCK_E,), 1, tl.int32)
-            tl.atomic_add(cnt_ptr + idx, ones, mask=mask_e, sem='relaxed')
+            tl.atomic_add(cnt_ptr + idx, ones, mask=idx_ok, sem='relaxed')
 
 
 # ---------------------------------------------------------------- launchers
@@ -252,11 +274,31 @@ def segment_csr_triton(src: torch.Tensor, row: torch.Tensor,
     """Reduce sorted rows. ``src`` is ``[E, F]`` (or ``[M, F]`` node
     features with ``col`` given), ``row`` the sorted ``[E]`` row of each
     edge, ``rowptr`` the ``[N + 1]`` CSR pointer consistent with ``row``.
-    Returns ``[N, F]`` in ``src.dtype``; empty rows are 0."""
-    assert src.dim() == 2
+    Returns ``[N, F]`` in ``src.dtype``; empty rows are 0.
+
+    Ids are not range-checked here (the public ops do that), but the
+    kernels mask every access by them, so bad ids cannot reach memory
+    outside the tensors. Raises :class:`ValueError` on inconsistent
+    shapes."""
+    if src.dim() != 2 or row.dim() != 1 or rowptr.dim() != 1:
+        raise ValueError(f'segment_csr_triton: src must be 2-D and row, '
+                         f'rowptr 1-D, got shapes {tuple(src.shape)}, '
+                         f'{tuple(row.shape)}, {tuple(rowptr.shape)}')
     N = rowptr.numel() - 1
     E = row.numel()
     F = src.size(1)
+    M = src.size(0)
+    if N < 0:
+        raise ValueError('segment_csr_triton: rowptr must not be empty')
+    if col is None and M != E:
+        raise ValueError(f'segment_csr_triton: src has {M} rows for {E} '
+                         f'entries of row')
+    if col is not None and col.numel() != E:
+        raise ValueError(f'segment_csr_triton: col has {col.numel()} '
+                         f'entries for {E} entries of row')
+    if weight is not None and weight.numel() != E:
+        raise ValueError(f'segment_csr_triton: weight has {weight.numel()} '
+                         f'entries for {E} entries of row')
     if src.stride(1) != 1:
         src = src.contiguous()
     out = torch.empty((N, F), dtype=src.dtype, device=src.device)
@@ -274,8 +316,9 @@ def segment_csr_triton(src: torch.Tensor, row: torch.Tensor,
     if C > 0:
         gather = col is not None
         _segment_chunk_kernel[(C, nfb)](
-            src, col if gather else row, weight if weight is not None else src,
-            row, rowptr, out, part, E, F, src.stride(0), out.stride(0),
+            src, col.contiguous() if gather else row,
+            weight.contiguous() if weight is not None else src,
+            row, rowptr, out, part, E, N, M, F, src.stride(0), out.stride(0),
             REDUCE=code, GATHER=gather, HAS_W=weight is not None,
             BLOCK_E=be, BLOCK_F=bf, ACC=acc, num_warps=nw)
     block_r = 64 if INTERPRET else 16
@@ -292,8 +335,16 @@ def scatter_atomic_triton(src: torch.Tensor, index: torch.Tensor,
                           config: tuple[int, int, int] | None = None
                           ) -> torch.Tensor:
     """Unsorted scatter of ``src [E, F]`` into ``[dim_size, F]`` with
-    atomics; empty rows are 0."""
-    assert src.dim() == 2
+    atomics; empty rows are 0. Ids outside ``[0, dim_size)`` are dropped
+    (masked), never written; the public ops reject them before. Raises
+    :class:`ValueError` on inconsistent shapes."""
+    if src.dim() != 2 or index.dim() != 1 or index.numel() != src.size(0):
+        raise ValueError(f'scatter_atomic_triton: src must be [E, F] and '
+                         f'index [E], got shapes {tuple(src.shape)} and '
+                         f'{tuple(index.shape)}')
+    if dim_size < 0:
+        raise ValueError(f'scatter_atomic_triton: dim_size must be >= 0, got '
+                         f'{dim_size}')
     E, F = src.shape
     if src.stride(1) != 1:
         src = src.contiguous()
@@ -313,7 +364,8 @@ def scatter_atomic_triton(src: torch.Tensor, index: torch.Tensor,
         be, bf, nw = config or scatter_config(F)
         grid = (triton.cdiv(E, be), triton.cdiv(F, bf))
         _scatter_atomic_kernel[grid](
-            src, index.contiguous(), buf, cnt, E, F, src.stride(0),
+            src, index.contiguous(), buf, cnt, E, dim_size, F,
+            src.stride(0),
             REDUCE=REDUCE_CODES[reduce], COUNT=need_cnt, BLOCK_E=be,
             BLOCK_F=bf, ACC=_acc_dtype(src.dtype), num_warps=nw)
     if reduce == 'mean':

@@ -54,11 +54,21 @@ _TRITON_DTYPES = (torch.float16, torch.bfloat16, torch.float32)
 _HAS_TRITON = has_package('triton')
 
 
-def set_backend(name: str) -> None:
-    """Set the process-wide backend (``'auto'``, ``'triton'``, ``'torch'``)."""
+def _check_name(name: object) -> str:
+    if not isinstance(name, str):
+        raise TypeError(f'backend must be a str, got {type(name).__name__} '
+                        f'{name!r}')
     if name not in BACKENDS:
         raise ValueError(f"unknown backend '{name}'; use one of {BACKENDS}")
-    _state['backend'] = name
+    return name
+
+
+def set_backend(name: str) -> None:
+    """Set the process-wide backend (``'auto'``, ``'triton'``, ``'torch'``).
+
+    Raises :class:`TypeError` for a non-string and :class:`ValueError` for
+    an unknown backend name."""
+    _state['backend'] = _check_name(name)
 
 
 def get_backend() -> str:
@@ -68,7 +78,9 @@ def get_backend() -> str:
 
 @contextmanager
 def use_backend(name: str) -> Iterator[None]:
-    """Use backend ``name`` inside a ``with`` block."""
+    """Use backend ``name`` inside a ``with`` block (errors as for
+    :func:`set_backend`, raised on entering)."""
+    _check_name(name)
     old = get_backend()
     set_backend(name)
     try:

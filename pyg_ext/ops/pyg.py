@@ -152,7 +152,11 @@ def pyg_enabled() -> bool:
 @contextmanager
 def pyg_switch(enabled: bool = True) -> Iterator[None]:
     """Context manager form of :func:`enable_pyg`; ``enabled=False`` makes it
-    a no-op (handy for A/B runs)."""
+    a no-op (handy for A/B runs). Raises :class:`TypeError` unless
+    ``enabled`` is a bool."""
+    if not isinstance(enabled, bool):
+        raise TypeError(f'enabled must be a bool, got '
+                        f'{type(enabled).__name__} {enabled!r}')
     if not enabled:
         yield
         return

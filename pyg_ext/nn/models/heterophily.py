@@ -21,12 +21,25 @@ directions, as PyG's do.
 
 from __future__ import annotations
 
+import logging
 import math
 import warnings
 
 import torch
 from torch import Tensor, nn
 from torch_geometric.utils import softmax
+
+from pyg_ext.utils.validation import (
+    check_edge_index,
+    check_finite,
+    check_int,
+    check_positive_int,
+    check_probability,
+    check_real,
+    check_tensor,
+)
+
+logger = logging.getLogger(__name__)
 
 MODELS = ('resnet', 'gcn', 'sage', 'gat', 'gat-sep', 'gt', 'gt-sep')
 
@@ -340,6 +353,13 @@ class HeterophilyBaseline(nn.Module):
         add_self_loops (bool, optional): add one self-loop per node (existing
             ones are replaced); default: for GCN, GAT and GT, as in the paper.
 
+    Raises:
+        ValueError: unknown ``model`` or ``normalization``, non-positive
+            sizes, ``dropout`` outside ``[0, 1)``, ``hidden_channels`` not a
+            multiple of ``num_heads`` (attention models); in
+            :meth:`forward`, see there.
+        TypeError: non-integer sizes.
+
     Shapes:
         - **input:** node features :math:`(N, F_{in})`, edge indices
           :math:`(2, E)`
@@ -355,8 +375,23 @@ class HeterophilyBaseline(nn.Module):
                  add_self_loops: bool | None = None) -> None:
         super().__init__()
         self.model = canonical_model(model)
-        if num_layers < 0:
-            raise ValueError(f'num_layers must be >= 0, got {num_layers}')
+        in_channels = check_positive_int(in_channels, 'in_channels')
+        out_channels = check_positive_int(out_channels, 'out_channels')
+        hidden_channels = check_positive_int(hidden_channels,
+                                             'hidden_channels')
+        num_layers = check_int(num_layers, 'num_layers', low=0)
+        num_heads = check_positive_int(num_heads, 'num_heads')
+        dropout = check_probability(dropout, 'dropout', allow_one=False)
+        hidden_multiplier = check_real(hidden_multiplier, 'hidden_multiplier',
+                                       low=0.0, low_open=True)
+        if int(hidden_channels * hidden_multiplier) < 1:
+            raise ValueError(f'hidden_multiplier={hidden_multiplier} gives an '
+                             f'empty feed-forward layer for hidden_channels='
+                             f'{hidden_channels}')
+        if add_self_loops is not None and not isinstance(add_self_loops,
+                                                         bool):
+            raise TypeError(f'add_self_loops must be a bool or None, got '
+                            f'{type(add_self_loops).__name__}')
         self.in_channels, self.out_channels = in_channels, out_channels
         self.hidden_channels, self.num_layers = hidden_channels, num_layers
         self.add_self_loops = (self.model in SELF_LOOP_MODELS
@@ -390,8 +425,44 @@ class HeterophilyBaseline(nn.Module):
             if m is not self and hasattr(m, 'reset_parameters'):
                 m.reset_parameters()
 
+    def check_input(self, x: Tensor, edge_index: Tensor | None) -> None:
+        """Validate the inputs of :meth:`forward` (run by it unless
+        ``torch.compile`` traces): ``x`` a finite floating ``[N,
+        in_channels]`` tensor with ``N >= 1``, ``edge_index`` a ``[2, E]``
+        integer tensor on ``x``'s device with ids in ``[0, N)`` (``None`` is
+        accepted for ``'resnet'``, which ignores the graph).
+
+        Raises:
+            TypeError: non-tensor or wrongly typed ``x``/``edge_index``.
+            ValueError: wrong shapes, NaN/inf in ``x``, ids out of range.
+        """
+        check_tensor(x, 'x', dim=2, floating=True)
+        if x.size(1) != self.in_channels:
+            raise ValueError(f'x must have in_channels={self.in_channels} '
+                             f'columns, got shape {tuple(x.shape)}')
+        if x.size(0) == 0:
+            raise ValueError('x must hold at least one node, got shape '
+                             f'{tuple(x.shape)}')
+        check_finite(x, 'x')
+        if edge_index is None and self.model == 'resnet':
+            return
+        check_edge_index(edge_index)
+        if edge_index.device != x.device:
+            raise ValueError(f'edge_index is on {edge_index.device} but x is '
+                             f'on {x.device}')
+        # ids >= N would be read out of bounds by the unchecked sparse
+        # products (non-finite, non-deterministic output)
+        check_edge_index(edge_index, x.size(0))
+
     def forward(self, x: Tensor, edge_index: Tensor) -> Tensor:
-        """Node logits (squeezed to ``[N]`` for one output)."""
+        """Node logits (squeezed to ``[N]`` for one output).
+
+        Raises:
+            TypeError, ValueError: as :meth:`check_input` (skipped while
+                ``torch.compile`` traces).
+        """
+        if not torch.compiler.is_compiling():
+            self.check_input(x, edge_index)
         graph = None
         if self.model != 'resnet':
             key = (edge_index.data_ptr(), edge_index.shape,
