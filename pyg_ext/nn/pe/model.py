@@ -13,7 +13,16 @@ from torch_geometric.nn import (
     global_mean_pool,
 )
 
+from pyg_ext.nn.pe._utils import check_bool
 from pyg_ext.nn.pe.encoders import SPE, BasisNet, LapPE, SignNet
+from pyg_ext.utils.validation import (
+    check_choice,
+    check_edge_index,
+    check_index,
+    check_positive_int,
+    check_probability,
+    check_tensor,
+)
 
 PE_CHOICES = ('none', 'lap', 'signnet', 'basisnet', 'spe')
 
@@ -22,7 +31,19 @@ def build_pe_encoder(name: str, k: int, out_channels: int,
                      **kwargs: Any) -> nn.Module | None:
     """An encoder by name: ``'none'`` (returns ``None``), ``'lap'``,
     ``'signnet'``, ``'basisnet'`` or ``'spe'``; ``kwargs`` go to its
-    constructor."""
+    constructor.
+
+    Raises:
+        TypeError: ``name`` is not a string (or, from the constructor, a
+            hyperparameter has the wrong type).
+        ValueError: an unknown ``name``, or ``k`` / ``out_channels`` not
+            ints >= 1 (checked for ``'none'`` too).
+    """
+    if not isinstance(name, str):
+        raise TypeError(f'name must be a str, got {type(name).__name__} '
+                        f'{name!r}')
+    check_positive_int(k, 'k')
+    check_positive_int(out_channels, 'out_channels')
     name = name.lower()
     if name == 'none':
         return None
@@ -66,6 +87,14 @@ class PEGNN(nn.Module):
         pe_norm (bool, optional): batch-normalise the encoder output before
             it is used (PE features of different graphs can differ by a tiny
             offset, which otherwise trains poorly). (default: True)
+
+    Raises:
+        TypeError / ValueError: a hyperparameter of the wrong type or out
+            of range (sizes and ``num_layers`` ints >= 1, ``dropout`` in
+            ``[0, 1]``, ``pool`` ``'mean'`` or ``'add'``, ``pe_channels``
+            equal to the encoder's ``out_channels``); in ``forward``, a
+            ``data`` without the attributes the model needs or with a
+            malformed ``edge_index`` / ``batch`` / ``edge_attr``.
     """
 
     def __init__(self, node_encoder: nn.Module | int, hidden_channels: int,
@@ -83,6 +112,43 @@ class PEGNN(nn.Module):
         if pe_mode not in ('add', 'concat'):
             raise ValueError(f"PEGNN: pe_mode must be 'add' or 'concat', got "
                              f'{pe_mode!r}')
+        check_choice(pool, 'pool', ('mean', 'add'))
+        if not isinstance(node_encoder, nn.Module):
+            if not isinstance(node_encoder, int) or isinstance(node_encoder,
+                                                               bool):
+                raise TypeError('node_encoder must be an nn.Module or an '
+                                'int input size, got '
+                                f'{type(node_encoder).__name__}')
+            check_positive_int(node_encoder, 'node_encoder')
+        if edge_encoder is not None and not isinstance(edge_encoder,
+                                                       nn.Module):
+            if not isinstance(edge_encoder, int) or isinstance(edge_encoder,
+                                                               bool):
+                raise TypeError('edge_encoder must be an nn.Module, an int '
+                                'input size or None, got '
+                                f'{type(edge_encoder).__name__}')
+            check_positive_int(edge_encoder, 'edge_encoder')
+        if pe_encoder is not None and not isinstance(pe_encoder, nn.Module):
+            raise TypeError('pe_encoder must be an nn.Module or None, got '
+                            f'{type(pe_encoder).__name__}')
+        hidden_channels = check_positive_int(hidden_channels,
+                                             'hidden_channels')
+        out_channels = check_positive_int(out_channels, 'out_channels')
+        num_layers = check_positive_int(num_layers, 'num_layers')
+        if pe_channels is not None:
+            pe_channels = check_positive_int(pe_channels, 'pe_channels')
+        enc_out = getattr(pe_encoder, 'out_channels', None)
+        if (isinstance(enc_out, int) and not isinstance(enc_out, bool)
+                and enc_out != (pe_channels or hidden_channels)):
+            raise ValueError(
+                f'pe_channels must equal pe_encoder.out_channels={enc_out}, '
+                f'got {pe_channels or hidden_channels}'
+                + (' (the default, hidden_channels)' if pe_channels is None
+                   else ''))
+        check_bool(reinject, 'reinject')
+        dropout = check_probability(dropout, 'dropout')
+        check_bool(residual, 'residual')
+        check_bool(pe_norm, 'pe_norm')
         h = hidden_channels
         self.hidden_channels, self.out_channels = h, out_channels
         self.num_layers, self.conv_type = num_layers, conv
@@ -131,8 +197,15 @@ class PEGNN(nn.Module):
                 m.reset_parameters()
 
     def encode_pe(self, data: Any) -> Tensor | None:
+        """The encoder output for ``data`` (``None`` without an encoder);
+        raises ``ValueError`` when ``data`` lacks ``eigvecs`` / ``eigvals``
+        (see :class:`pyg_ext.transforms.AddEigenPE`)."""
         if self.pe_encoder is None:
             return None
+        for attr in ('eigvecs', 'eigvals'):
+            if getattr(data, attr, None) is None:
+                raise ValueError(f'data.{attr} is missing: the PE encoder '
+                                 'needs the attributes of AddEigenPE')
         pe = self.pe_encoder(
             data.eigvecs, data.eigvals, data.edge_index,
             getattr(data, 'batch', None), getattr(data, 'eig_mask', None),
@@ -140,8 +213,38 @@ class PEGNN(nn.Module):
         return self.pe_norm(pe) if self.pe_norm is not None else pe
 
     def forward(self, data: Any) -> Tensor:
-        x, edge_index = data.x, data.edge_index
+        x = getattr(data, 'x', None)
+        edge_index = getattr(data, 'edge_index', None)
+        if x is None or edge_index is None:
+            raise ValueError('data must have x and edge_index, got '
+                             f'x={type(x).__name__}, '
+                             f'edge_index={type(edge_index).__name__}')
+        check_tensor(x, 'data.x', dim=(1, 2))
+        check_edge_index(edge_index, name='data.edge_index')
         batch = getattr(data, 'batch', None)
+        if batch is not None:
+            check_index(batch, 'data.batch', dim=1)
+            if batch.size(0) != x.size(0):
+                raise ValueError(f'data.batch has {batch.size(0)} entries '
+                                 f'but data.x has {x.size(0)} rows')
+        if self.edge_encoder is not None:
+            edge_attr = getattr(data, 'edge_attr', None)
+            if edge_attr is None:
+                raise ValueError("data.edge_attr is required for conv='gine'")
+            check_tensor(edge_attr, 'data.edge_attr')
+            if edge_attr.size(0) != edge_index.size(1):
+                raise ValueError(f'data.edge_attr has {edge_attr.size(0)} '
+                                 f'rows for {edge_index.size(1)} edges')
+        eigvecs = getattr(data, 'eigvecs', None)
+        if (self.pe_encoder is not None and isinstance(eigvecs, Tensor)
+                and eigvecs.dim() and eigvecs.size(0) != x.size(0)):
+            raise ValueError(f'data.eigvecs has {eigvecs.size(0)} rows but '
+                             f'data.x has {x.size(0)} (nodes)')
+        if not torch.compiler.is_compiling():
+            check_edge_index(edge_index, x.size(0), name='data.edge_index')
+            if batch is not None and batch.numel() and bool(
+                    (batch < 0).any()):
+                raise ValueError('data.batch must hold ids >= 0')
         if batch is None:
             batch = torch.zeros(data.num_nodes, dtype=torch.long,
                                 device=edge_index.device)
@@ -181,7 +284,11 @@ class PEGNN(nn.Module):
 
 
 def num_parameters(model: nn.Module) -> int:
-    """``sum(p.numel())`` over trainable parameters (OGB's #params)."""
+    """``sum(p.numel())`` over trainable parameters (OGB's #params);
+    ``TypeError`` unless ``model`` is an ``nn.Module``."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f'model must be an nn.Module, got '
+                        f'{type(model).__name__}')
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
