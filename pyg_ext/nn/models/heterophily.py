@@ -30,6 +30,7 @@ from torch import Tensor, nn
 from torch_geometric.utils import softmax
 
 from pyg_ext.utils.validation import (
+    check_choice,
     check_edge_index,
     check_finite,
     check_int,
@@ -146,44 +147,69 @@ class _CSRDot(torch.autograd.Function):
         return dq, dk, None, None, None, None, None
 
 
+def _acc_dtype(x: Tensor) -> torch.dtype:
+    """Accumulation dtype of the sparse products: float64 input stays
+    float64, anything else (float32, or float16/bfloat16 under autocast)
+    runs in float32."""
+    return torch.float64 if x.dtype == torch.float64 else torch.float32
+
+
 class _Graph:
     """Graph quantities shared by all layers (cached by the model while
     ``edge_index`` is unchanged). Arcs are kept sorted by (target, source):
     the CSR order of every sparse product (repeated arcs stay separate
-    entries and count twice, as in a scatter-sum)."""
+    entries and count twice, as in a scatter-sum).
+
+    ``self_loops`` adds one self-loop per node: ``loop_mode='append'``
+    keeps the loops already in ``edge_index`` (a node with one gets two, as
+    ``dgl.add_self_loop`` in the reference code), ``'replace'`` drops them
+    first (exactly one per node). ``degree`` is the degree of the GCN
+    normalisation :math:`1 / \\sqrt{d_u d_v}` of an arc ``u -> v``:
+    ``'out'`` (out-degrees of both ends, as the reference code's
+    ``graph.out_degrees()``) or ``'in'`` (in-degrees, PyG's ``gcn_norm``);
+    both agree on graphs that store both directions of every edge."""
 
     def __init__(self, edge_index: Tensor, num_nodes: int,
-                 self_loops: bool) -> None:
+                 self_loops: bool, loop_mode: str = 'replace',
+                 degree: str = 'in') -> None:
         src, dst = edge_index[0], edge_index[1]
         if self_loops:
-            keep = src != dst
             loop = torch.arange(num_nodes, device=src.device)
-            src = torch.cat([src[keep], loop])
-            dst = torch.cat([dst[keep], loop])
+            if loop_mode == 'replace':
+                keep = src != dst
+                src, dst = src[keep], dst[keep]
+            src = torch.cat([src, loop])
+            dst = torch.cat([dst, loop])
         order = torch.argsort(dst * num_nodes + src)
         self.src, self.dst, self.n = src[order], dst[order], num_nodes
         self.crow = _crow(self.dst, num_nodes)
-        self.deg = self.crow.diff().float()
+        self.deg = self.crow.diff().float()  # in-degrees
+        self.gcn_deg = (self.deg if degree == 'in' else
+                        torch.bincount(self.src, minlength=num_nodes).float())
         self._transposed: tuple[Tensor, ...] | None = None
-        self._mean: Tensor | None = None
-        self._sym: Tensor | None = None
+        self._mean: dict[torch.dtype, Tensor] = {}
+        self._sym: dict[torch.dtype, Tensor] = {}
 
     def mean(self, x: Tensor) -> Tensor:
         """Mean over in-neighbours (0 for a node without any)."""
-        if self._mean is None:
-            w = 1.0 / self.deg.clamp(min=1)[self.dst]
-            self._mean = _csr(self.crow, self.src, w, self.n)
+        dt = _acc_dtype(x)
+        if dt not in self._mean:
+            w = 1.0 / self.deg.to(dt).clamp(min=1)[self.dst]
+            self._mean[dt] = _csr(self.crow, self.src, w, self.n)
         with torch.autocast(x.device.type, enabled=False):
-            return self._mean @ x.float()  # sparse products in float32
+            # sparse products in float32 (float64 for float64 input)
+            return self._mean[dt] @ x.to(dt)
 
     def sym(self, x: Tensor) -> Tensor:
-        r"""GCN aggregation :math:`\sum_u x_u / \sqrt{d_u d_v}`."""
-        if self._sym is None:
-            inv = self.deg.clamp(min=1).rsqrt()
+        r"""GCN aggregation :math:`\sum_{u \to v} x_u / \sqrt{d_u d_v}`
+        (``d`` the degree chosen at construction, clamped to at least 1)."""
+        dt = _acc_dtype(x)
+        if dt not in self._sym:
+            inv = self.gcn_deg.to(dt).clamp(min=1).rsqrt()
             w = inv[self.src] * inv[self.dst]
-            self._sym = _csr(self.crow, self.src, w, self.n)
+            self._sym[dt] = _csr(self.crow, self.src, w, self.n)
         with torch.autocast(x.device.type, enabled=False):
-            return self._sym @ x.float()
+            return self._sym[dt] @ x.to(dt)
 
     def csr_index(self) -> tuple[Tensor, ...]:
         """``crow``, ``col`` of the arcs (in their stored order) and of the
@@ -196,20 +222,24 @@ class _Graph:
 
     def attend(self, scores: Tensor, values: Tensor) -> Tensor:
         """Softmax ``scores`` ``[E, H]`` over each node's in-arcs and sum
-        ``values`` ``[N, H, D]`` of the sources (float32, sparse products).
+        ``values`` ``[N, H, D]`` of the sources (float32, or float64 for
+        float64 values; sparse products).
         """
+        dt = _acc_dtype(values)
         with torch.autocast(values.device.type, enabled=False):
-            alpha = softmax(scores.float(), self.dst, num_nodes=self.n)
+            alpha = softmax(scores.to(dt), self.dst, num_nodes=self.n)
             return _CSRAttend.apply(alpha.contiguous(),
-                                    values.float().contiguous(),
+                                    values.to(dt).contiguous(),
                                     *self.csr_index())
 
     def dot(self, q: Tensor, k: Tensor) -> Tensor:
         """``[E, H]`` scores ``<q[target], k[source]>`` of ``[N, H, D]``
-        queries and keys (float32, sampled products)."""
+        ``q`` and ``k`` (float32, or float64 for float64 ``q``; sampled
+        products)."""
+        dt = _acc_dtype(q)
         with torch.autocast(q.device.type, enabled=False):
-            return _CSRDot.apply(q.float().contiguous(),
-                                 k.float().contiguous(), *self.csr_index())
+            return _CSRDot.apply(q.to(dt).contiguous(),
+                                 k.to(dt).contiguous(), *self.csr_index())
 
 
 class FeedForward(nn.Module):
@@ -229,7 +259,8 @@ class FeedForward(nn.Module):
 
 
 class GCNBlock(nn.Module):
-    """Symmetric-normalised sum over in-neighbours, then feed-forward."""
+    """Symmetric-normalised sum over in-neighbours (degrees as chosen by
+    the model's ``gcn_degree``), then feed-forward."""
 
     def __init__(self, dim: int, multiplier: float, dropout: float,
                  heads: int) -> None:
@@ -273,15 +304,18 @@ class GATBlock(nn.Module):
         x = self.lin(x)
         scores = self.att_src(x)[graph.src] + self.att_dst(x)[graph.dst]
         scores = nn.functional.leaky_relu(scores, 0.2)
-        values = x.view(x.size(0), self.heads, -1)
-        msg = graph.attend(scores, values).reshape(x.shape)
+        # heads interleave over the channels (channel c is in head
+        # c % heads), as the reference's x.reshape(-1, head_dim, num_heads)
+        values = x.view(x.size(0), -1, self.heads).transpose(1, 2)
+        msg = graph.attend(scores, values).transpose(1, 2).reshape(x.shape)
         return self.ff(torch.cat([x, msg], dim=-1) if self.sep else msg)
 
 
 class TransformerBlock(nn.Module):
-    """Scaled dot-product attention over in-neighbours, output projection
-    (of ``[x, message]`` with ``sep=True``) and dropout; the model follows it
-    with a feed-forward block."""
+    """Scaled dot-product attention over in-neighbours (arc ``u -> v``
+    scored by the query of ``u`` against the key of ``v``), output
+    projection (of ``[x, message]`` with ``sep=True``) and dropout; the
+    model follows it with a feed-forward block."""
 
     def __init__(self, dim: int, multiplier: float, dropout: float,
                  heads: int, sep: bool = False) -> None:
@@ -299,7 +333,9 @@ class TransformerBlock(nn.Module):
         q = self.q(x).view(n, h, -1)
         k = self.k(x).view(n, h, -1)
         v = self.v(x).view(n, h, -1)
-        scores = graph.dot(q, k) / math.sqrt(q.size(-1))
+        # the score of an arc u -> v is <q_u, k_v> (the reference's
+        # ops.u_dot_v(graph, queries, keys)), softmaxed over v's in-arcs
+        scores = graph.dot(k, q) / math.sqrt(q.size(-1))
         msg = graph.attend(scores, v).reshape(x.shape)
         out = torch.cat([x, msg], dim=-1) if self.sep else msg
         return self.dropout(self.out(out))
@@ -350,14 +386,42 @@ class HeterophilyBaseline(nn.Module):
             ``hidden_channels``. (default: :obj:`1.0`)
         normalization (str, optional): ``'layernorm'``, ``'batchnorm'`` or
             ``'none'``. (default: :obj:`'layernorm'`)
-        add_self_loops (bool, optional): add one self-loop per node (existing
-            ones are replaced); default: for GCN, GAT and GT, as in the paper.
+        add_self_loops (bool, optional): add one self-loop per node;
+            default: for GCN, GAT and GT, as in the paper's code.
+        self_loop_mode (str, optional): ``'append'`` adds the loops to the
+            arcs as given, so a node that already has a self-loop gets a
+            second one (the reference code's ``dgl.add_self_loop``);
+            ``'replace'`` drops existing loops first, exactly one per node
+            (the behaviour before this option existed). (default:
+            :obj:`'append'`)
+        gcn_degree (str, optional): the degree :math:`d` in GCN's
+            :math:`\sum_{u \to v} x_u / \sqrt{d_u d_v}`: ``'out'``
+            (out-degrees of both ends, as the reference code's
+            ``graph.out_degrees()``) or ``'in'`` (in-degrees, PyG's
+            ``gcn_norm``; the behaviour before this option existed).
+            (default: :obj:`'out'`)
+
+    Semantics follow the reference code (yandex-research/heterophilous-
+    graphs, ``modules.py``) on directed graphs too, where earlier versions
+    of this class differed (same weights, different logits): GCN
+    normalised by in-degrees and existing self-loops were replaced (both
+    kept as ``gcn_degree='in'``, ``self_loop_mode='replace'``); GAT now
+    interleaves heads over the channels (channel ``c`` in head
+    ``c % num_heads``, the reference's ``reshape(-1, head_dim,
+    num_heads)``) instead of contiguous blocks, and GT scores an arc
+    ``u -> v`` with ``<q_u, k_v>`` instead of ``<q_v, k_u>`` (both also on
+    undirected graphs; checkpoints of those models load but compute a
+    different function). On graphs that store both directions of every
+    edge without self-loops the two ``gcn_degree``/``self_loop_mode``
+    choices agree. A float64 model aggregates in float64 (float32
+    otherwise, also under autocast).
 
     Raises:
         ValueError: unknown ``model`` or ``normalization``, non-positive
             sizes, ``dropout`` outside ``[0, 1)``, ``hidden_channels`` not a
-            multiple of ``num_heads`` (attention models); in
-            :meth:`forward`, see there.
+            multiple of ``num_heads`` (attention models), unknown
+            ``self_loop_mode`` or ``gcn_degree``; in :meth:`forward`, see
+            there.
         TypeError: non-integer sizes.
 
     Shapes:
@@ -372,7 +436,9 @@ class HeterophilyBaseline(nn.Module):
                  num_heads: int = 8, dropout: float = 0.2,
                  hidden_multiplier: float = 1.0,
                  normalization: str = 'layernorm',
-                 add_self_loops: bool | None = None) -> None:
+                 add_self_loops: bool | None = None,
+                 self_loop_mode: str = 'append',
+                 gcn_degree: str = 'out') -> None:
         super().__init__()
         self.model = canonical_model(model)
         in_channels = check_positive_int(in_channels, 'in_channels')
@@ -392,6 +458,10 @@ class HeterophilyBaseline(nn.Module):
                                                          bool):
             raise TypeError(f'add_self_loops must be a bool or None, got '
                             f'{type(add_self_loops).__name__}')
+        self.self_loop_mode = check_choice(self_loop_mode, 'self_loop_mode',
+                                           ('append', 'replace'))
+        self.gcn_degree = check_choice(gcn_degree, 'gcn_degree',
+                                       ('out', 'in'))
         self.in_channels, self.out_channels = in_channels, out_channels
         self.hidden_channels, self.num_layers = hidden_channels, num_layers
         self.add_self_loops = (self.model in SELF_LOOP_MODELS
@@ -472,15 +542,16 @@ class HeterophilyBaseline(nn.Module):
                     and cached[1] == key):
                 graph = cached[2]
             else:
-                graph = _Graph(edge_index, x.size(0), self.add_self_loops)
+                graph = _Graph(edge_index, x.size(0), self.add_self_loops,
+                               self.self_loop_mode, self.gcn_degree)
                 self._graph_cache = (edge_index, key, graph)
         x = nn.functional.gelu(self.dropout(self.lin_in(x)))
         for block in self.blocks:
             x = block(x, graph)
-        # the head runs in float32 under autocast: low-precision logits tie
-        # and would blur ROC-AUC
+        # the head runs in float32 under autocast (float64 for a float64
+        # model): low-precision logits tie and would blur ROC-AUC
         with torch.autocast(x.device.type, enabled=False):
-            x = self.lin_out(self.norm_out(x.float()))
+            x = self.lin_out(self.norm_out(x.to(_acc_dtype(x))))
         return x.squeeze(-1) if self.out_channels == 1 else x
 
     def __repr__(self) -> str:
