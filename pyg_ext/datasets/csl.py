@@ -10,15 +10,28 @@ from torch import Tensor
 from torch_geometric.data import Data, InMemoryDataset
 
 from pyg_ext.datasets.registry import DatasetSpec, register_dataset
+from pyg_ext.utils.validation import check_int, check_positive_int
 
 #: The skip lengths of the 10 classes (Murphy et al., 2019).
 CSL_SKIPS: tuple[int, ...] = (2, 3, 4, 5, 6, 9, 11, 12, 13, 16)
 
 
+#: Smallest ``num_nodes`` for which every class is a distinct 4-regular
+#: graph (:math:`R < n/2` for the largest skip).
+MIN_NUM_NODES: int = 2 * max(CSL_SKIPS) + 1
+
+
 def csl_edge_index(num_nodes: int, skip: int) -> Tensor:
     """Undirected ``edge_index`` of the circular skip-link graph
     :math:`C_{n,R}`: a cycle plus the chords :math:`i \\sim i + R \\bmod n`
-    (4-regular for :math:`2 \\le R < n/2`)."""
+    (4-regular for :math:`2 \\le R < n/2`).
+
+    Raises:
+        TypeError: when ``num_nodes`` or ``skip`` is not an int.
+        ValueError: unless ``num_nodes >= 3`` and ``1 <= skip < num_nodes``.
+    """
+    num_nodes = check_int(num_nodes, 'num_nodes', low=3)
+    skip = check_int(skip, 'skip', low=1, high=num_nodes - 1)
     i = torch.arange(num_nodes)
     src = torch.cat([i, i])
     dst = torch.cat([(i + 1) % num_nodes, (i + skip) % num_nodes])
@@ -52,6 +65,13 @@ class CSLDataset(InMemoryDataset):
         transform (callable, optional): applied on access.
         pre_transform (callable, optional): applied once at generation.
 
+    Raises:
+        TypeError: ``num_nodes``, ``graphs_per_class`` or ``seed`` not an
+            int; ``transform`` / ``pre_transform`` not callable.
+        ValueError: ``num_nodes < 33`` (the largest skip, 16, needs
+            :math:`R < n/2`, else classes collapse into the same graph) or
+            ``graphs_per_class < 1``.
+
     **STATS:**
 
     .. list-table::
@@ -74,6 +94,15 @@ class CSLDataset(InMemoryDataset):
                  transform: Callable[..., Any] | None = None,
                  pre_transform: Callable[..., Any] | None = None,
                  force_reload: bool = False) -> None:
+        num_nodes = check_int(num_nodes, 'num_nodes', low=MIN_NUM_NODES)
+        graphs_per_class = check_positive_int(graphs_per_class,
+                                              'graphs_per_class')
+        seed = check_int(seed, 'seed')
+        for name, fn in (('transform', transform),
+                         ('pre_transform', pre_transform)):
+            if fn is not None and not callable(fn):
+                raise TypeError(f'{name} must be callable or None, got '
+                                f'{type(fn).__name__}')
         self.num_nodes_per_graph = num_nodes
         self.graphs_per_class = graphs_per_class
         self.seed = seed
@@ -95,7 +124,20 @@ class CSLDataset(InMemoryDataset):
     def get_idx_split(self, fold: int = 0, num_folds: int = 5
                       ) -> dict[str, Tensor]:
         """Stratified split, 3:1:1 per class (``fold`` rotates it): for the
-        default 15 graphs per class, 9 train, 3 valid, 3 test."""
+        default 15 graphs per class, 9 train, 3 valid, 3 test.
+
+        Raises:
+            TypeError: ``fold`` or ``num_folds`` not an int.
+            ValueError: ``num_folds < 3`` (train, valid and test each need a
+                part), more folds than graphs per class (empty parts), or
+                ``fold`` outside ``[0, num_folds)``.
+        """
+        num_folds = check_int(num_folds, 'num_folds', low=3)
+        if num_folds > self.graphs_per_class:
+            raise ValueError(f'num_folds ({num_folds}) must be <= '
+                             f'graphs_per_class ({self.graphs_per_class}), '
+                             'else some parts are empty')
+        fold = check_int(fold, 'fold', low=0, high=num_folds - 1)
         y = self.y.view(-1)
         out: dict[str, list[Tensor]] = {'train': [], 'valid': [], 'test': []}
         for c in range(len(CSL_SKIPS)):
@@ -120,4 +162,4 @@ def _load_csl(folder: str, name: str, **kwargs: Any) -> CSLDataset:
 register_dataset(DatasetSpec('CSL', 'generated', _load_csl, 'graph', 'csl.md',
                              aliases=('csl-generated',)))
 
-__all__ = ['CSLDataset', 'CSL_SKIPS', 'csl_edge_index']
+__all__ = ['CSLDataset', 'CSL_SKIPS', 'MIN_NUM_NODES', 'csl_edge_index']

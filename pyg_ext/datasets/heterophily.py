@@ -14,6 +14,7 @@ with the geom-gcn splits. Importing this module registers every name with
 
 from __future__ import annotations
 
+import os
 import os.path as osp
 from collections.abc import Callable
 from typing import Any
@@ -56,15 +57,19 @@ NAMES = tuple(STATS)
 
 
 def canonical_name(name: str) -> str:
-    """``'Roman-empire'`` -> ``'roman_empire'``; raises ``ValueError`` (with
-    the list of names) for a name outside the collection."""
-    key = str(name).strip().lower().replace('-', '_')
+    """``'Roman-empire'`` -> ``'roman_empire'``; raises ``TypeError`` for a
+    non-string and ``ValueError`` (with the list of names) for a name outside
+    the collection."""
+    if not isinstance(name, str):
+        raise TypeError(f'name must be a str, got {type(name).__name__} '
+                        f'{name!r}')
+    key = name.strip().lower().replace('-', '_')
     if key not in STATS:
         import difflib
         close = difflib.get_close_matches(key, NAMES, n=3, cutoff=0.6)
         hint = f" (did you mean {', '.join(close)}?)" if close else ''
         raise ValueError(
-            f"unknown heterophilous graph '{name}'{hint}; available: "
+            f"unknown heterophilous graph name '{name}'{hint}; available: "
             f"{', '.join(NAMES)}")
     return key
 
@@ -109,6 +114,14 @@ class PlatonovHeterophilyDataset(InMemoryDataset):
             before saving to disk. (default: :obj:`None`)
         force_reload (bool, optional): Whether to re-process the dataset.
             (default: :obj:`False`)
+
+    Raises:
+        TypeError: ``root`` not a path, ``name`` not a str, or
+            ``transform`` / ``pre_transform`` not callable.
+        ValueError: an unknown ``name``, or a raw ``.npz`` that is not in
+            the collection's format (see :func:`read_platonov_npz`).
+        FileNotFoundError: the raw file is missing and cannot be
+            downloaded.
 
     **STATS:**
 
@@ -236,7 +249,16 @@ class PlatonovHeterophilyDataset(InMemoryDataset):
                  transform: Callable | None = None,
                  pre_transform: Callable | None = None,
                  force_reload: bool = False) -> None:
+        if not isinstance(root, (str, os.PathLike)):
+            raise TypeError(f'root must be a str or os.PathLike path, got '
+                            f'{type(root).__name__} {root!r}')
+        for arg, fn in (('transform', transform),
+                        ('pre_transform', pre_transform)):
+            if fn is not None and not callable(fn):
+                raise TypeError(f'{arg} must be callable or None, got '
+                                f'{type(fn).__name__}')
         self.name = canonical_name(name)
+        root = os.fspath(root)
         super().__init__(root, transform, pre_transform,
                          force_reload=force_reload)
         self.load(self.processed_paths[0])
@@ -269,7 +291,14 @@ class PlatonovHeterophilyDataset(InMemoryDataset):
         return 'data.pt'
 
     def download(self) -> None:
-        download_url(f'{self.url}/{self.name}.npz', self.raw_dir)
+        url = f'{self.url}/{self.name}.npz'
+        try:
+            download_url(url, self.raw_dir)
+        except OSError as e:  # URLError, no network, ...
+            raise FileNotFoundError(
+                f"raw file '{self.raw_paths[0]}' is missing and downloading "
+                f'it from {url} failed ({e}); copy {self.name}.npz there '
+                'or check the root') from e
 
     def process(self) -> None:
         data = read_platonov_npz(self.raw_paths[0], directed=self.directed)
@@ -290,21 +319,47 @@ def read_platonov_npz(path: str, directed: bool = False) -> Data:
     :class:`~torch_geometric.data.Data` (masks ``[N, num_splits]``).
 
     Raises ``ValueError`` naming the problem for a file that is not in the
-    collection's format.
+    collection's format (not an ``.npz``, missing keys, NaN/inf features,
+    negative labels, non-integer or out-of-range edges, mis-shaped masks).
     """
-    with np.load(path) as raw:
+    try:
+        npz = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as e:
+        raise ValueError(f'{path}: not a heterophilous-graphs .npz file '
+                         f'({e})') from e
+    if not isinstance(npz, np.lib.npyio.NpzFile):
+        raise ValueError(f'{path}: not a heterophilous-graphs .npz file '
+                         '(a single array, not an archive)')
+    with npz as raw:
         missing = [k for k in _KEYS if k not in raw.files]
         if missing:
             raise ValueError(f'{path}: not a heterophilous-graphs .npz file '
                              f"(missing {', '.join(missing)})")
-        x = torch.from_numpy(np.asarray(raw['node_features'], np.float32))
-        y = torch.from_numpy(np.asarray(raw['node_labels'])).long()
-        edges = torch.from_numpy(np.asarray(raw['edges'])).long()
+        feats = np.asarray(raw['node_features'])
+        labels = np.asarray(raw['node_labels'])
+        raw_edges = np.asarray(raw['edges'])
+        for key, arr in (('node_labels', labels), ('edges', raw_edges)):
+            if arr.dtype.kind == 'f' and (
+                    not np.all(np.isfinite(arr))
+                    or not np.array_equal(arr, np.round(arr))):
+                raise ValueError(f'{path}: {key} must hold integers')
+            if arr.dtype.kind not in 'iuf':
+                raise ValueError(f'{path}: {key} must hold integers, got '
+                                 f'dtype {arr.dtype}')
+        x = torch.from_numpy(np.asarray(feats, np.float32))
+        if x.numel() and not bool(torch.isfinite(x).all()):
+            raise ValueError(f'{path}: node_features contains NaN or '
+                             'infinite values')
+        y = torch.from_numpy(labels.astype(np.int64))
+        edges = torch.from_numpy(raw_edges.astype(np.int64))
         masks = [torch.from_numpy(np.asarray(raw[k], bool))
                  for k in _KEYS[3:]]
     n = x.size(0)
     if y.shape != (n,):
         raise ValueError(f'{path}: {y.numel()} labels for {n} nodes')
+    if y.numel() and int(y.min()) < 0:
+        raise ValueError(f'{path}: node_labels must be >= 0, found '
+                         f'{int(y.min())}')
     if edges.dim() != 2 or edges.size(1) != 2:
         raise ValueError(f'{path}: edges must have shape [E, 2], got '
                          f'{tuple(edges.shape)}')

@@ -16,6 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from pyg_ext.utils.data_root import resolve_root
+from pyg_ext.utils.validation import check_choice
+
+#: The task levels a :class:`DatasetSpec` may declare.
+TASKS = ('graph', 'node')
 
 
 class UnknownDatasetError(ValueError):
@@ -42,6 +46,41 @@ class DatasetSpec:
     task: str = 'graph'
     card: str = ''
     aliases: tuple[str, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        """Validate the fields.
+
+        Raises:
+            TypeError: a field of the wrong type (``loader`` not callable,
+                ``aliases`` not a tuple or list of strings).
+            ValueError: an empty ``name``/``family``, a ``family`` that is
+                not a plain folder name, or a ``task`` other than
+                ``'graph'``/``'node'``.
+        """
+        for attr in ('name', 'family'):
+            value = getattr(self, attr)
+            if not isinstance(value, str):
+                raise TypeError(f'DatasetSpec {attr} must be a str, got '
+                                f'{type(value).__name__} {value!r}')
+            if not value.strip():
+                raise ValueError(f'DatasetSpec {attr} must be non-empty')
+        if (self.family in ('.', '..') or '/' in self.family
+                or '\\' in self.family):
+            raise ValueError(f'DatasetSpec family must be a plain folder '
+                             f'name, got {self.family!r}')
+        if not callable(self.loader):
+            raise TypeError(f'DatasetSpec loader must be callable, got '
+                            f'{type(self.loader).__name__}')
+        check_choice(self.task, 'DatasetSpec task', TASKS)
+        if not isinstance(self.card, str):
+            raise TypeError(f'DatasetSpec card must be a str, got '
+                            f'{type(self.card).__name__}')
+        if (not isinstance(self.aliases, (tuple, list))
+                or not all(isinstance(a, str) and a.strip()
+                           for a in self.aliases)):
+            raise TypeError(f'DatasetSpec aliases must be a tuple of '
+                            f'non-empty str, got {self.aliases!r}')
+        object.__setattr__(self, 'aliases', tuple(self.aliases))
 
 
 _REGISTRY: dict[str, DatasetSpec] = {}
@@ -76,16 +115,34 @@ def _key(name: str) -> str:
 
 def register_dataset(spec: DatasetSpec) -> DatasetSpec:
     """Add ``spec`` to the registry (a later registration replaces one with
-    the same name)."""
+    the same name).
+
+    Raises:
+        TypeError: when ``spec`` is not a :class:`DatasetSpec`.
+    """
+    if not isinstance(spec, DatasetSpec):
+        raise TypeError(f'spec must be a DatasetSpec, got '
+                        f'{type(spec).__name__}')
     for n in (spec.name, *spec.aliases):
         _REGISTRY[_key(n)] = spec
     return spec
 
 
 def list_datasets(family: str | None = None) -> list[DatasetSpec]:
-    """All registered datasets, optionally of one ``family``, by name."""
+    """All registered datasets, optionally of one ``family``, by name.
+
+    Raises:
+        TypeError: when ``family`` is not a str (or ``None``).
+        ValueError: when no registered dataset has that ``family`` (the
+            message lists the families).
+    """
     _load_extras()
     specs = {id(s): s for s in _REGISTRY.values()}.values()
+    if family is not None:
+        if not isinstance(family, str):
+            raise TypeError(f'family must be a str or None, got '
+                            f'{type(family).__name__} {family!r}')
+        check_choice(family, 'family', sorted({s.family for s in specs}))
     return sorted((s for s in specs if family in (None, s.family)),
                   key=lambda s: (s.family, s.name.lower()))
 
@@ -117,6 +174,11 @@ def get_dataset(name: str, root: str | os.PathLike[str] | None = None,
             ``'minesweeper'``, ``'ogbg-molbace'``.
         root: the data root (see :func:`pyg_ext.utils.resolve_root`).
         **kwargs: passed to the loader (``transform``, ``pre_transform``...).
+
+    Raises:
+        UnknownDatasetError: for a name that is not registered.
+        DataRootError: when an explicit ``root`` does not exist.
+        TypeError: when ``root`` is not a path.
     """
     spec = get_spec(name)
     folder = resolve_root(root) / spec.family
@@ -158,11 +220,13 @@ def _heterophilous(folder: str, name: str, **kwargs: Any) -> Any:
 
 def _ogbg(folder: str, name: str, **kwargs: Any) -> Any:
     from pyg_ext.utils.ogb_compat import load_ogb_graphprop
+    os.makedirs(folder, exist_ok=True)  # under a validated data root
     return load_ogb_graphprop(name, folder, **kwargs)[0]
 
 
 def _ogbn(folder: str, name: str, **kwargs: Any) -> Any:
     from pyg_ext.utils.ogb_compat import load_ogb_nodeprop
+    os.makedirs(folder, exist_ok=True)  # under a validated data root
     return load_ogb_nodeprop(name, folder, **kwargs)[0]
 
 

@@ -20,12 +20,19 @@ import numpy as np
 import torch
 
 from pyg_ext.typing import has_package
+from pyg_ext.utils.validation import check_int, check_real
 
 F = TypeVar('F', bound=Callable[..., Any])
 
 
 def seed_all(seed: int = 0) -> None:
-    """Seed ``random``, ``numpy`` and ``torch`` (all devices)."""
+    """Seed ``random``, ``numpy`` and ``torch`` (all devices).
+
+    Raises:
+        TypeError: when ``seed`` is not an int.
+        ValueError: unless ``0 <= seed < 2**32`` (numpy's range).
+    """
+    seed = check_int(seed, 'seed', low=0, high=2**32 - 1)
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
@@ -77,7 +84,24 @@ def copy_dataset(src_root: str | os.PathLike[str], subdir: str,
 
     PyG and OGB write ``processed/`` next to ``raw/``, so tests never point a
     dataset class at a read-only or shared source folder.
+
+    Raises:
+        TypeError: a root that is not a path, or ``subdir`` not a str.
+        ValueError: ``subdir`` that is empty, absolute or leaves the root
+            (``..``).
+        FileNotFoundError: ``src_root/subdir`` is not a folder.
     """
+    for arg, value in (('src_root', src_root), ('dst_root', dst_root)):
+        if not isinstance(value, (str, os.PathLike)):
+            raise TypeError(f'{arg} must be a str or os.PathLike path, got '
+                            f'{type(value).__name__} {value!r}')
+    if not isinstance(subdir, str):
+        raise TypeError(f'subdir must be a str, got {type(subdir).__name__} '
+                        f'{subdir!r}')
+    parts = Path(subdir).parts
+    if not parts or Path(subdir).is_absolute() or '..' in parts:
+        raise ValueError(f'subdir must be a relative folder inside the root, '
+                         f'got {subdir!r}')
     src = Path(src_root) / subdir
     if not src.is_dir():
         raise FileNotFoundError(
@@ -93,11 +117,27 @@ def copy_dataset(src_root: str | os.PathLike[str], subdir: str,
 def assert_close_rel(actual: Any, expected: Any, rtol: float = 1e-6,
                      atol: float = 0.0, msg: str = '') -> None:
     """Assert ``|actual - expected| <= atol + rtol * |expected|`` elementwise
-    (numpy or torch inputs)."""
-    a = np.asarray(actual.detach().cpu() if torch.is_tensor(actual) else actual,
-                   dtype=np.float64)
-    e = np.asarray(expected.detach().cpu() if torch.is_tensor(expected)
-                   else expected, dtype=np.float64)
+    (numpy or torch inputs).
+
+    Raises:
+        AssertionError: when the values are not close (NaN is never close).
+        TypeError: ``actual`` / ``expected`` not numeric.
+        ValueError: a negative or non-finite ``rtol`` / ``atol``.
+    """
+    rtol = check_real(rtol, 'rtol', low=0.0)
+    atol = check_real(atol, 'atol', low=0.0)
+
+    def as_array(value: Any, name: str) -> np.ndarray:
+        if torch.is_tensor(value):
+            value = value.detach().cpu()
+        try:
+            return np.asarray(value, dtype=np.float64)
+        except (TypeError, ValueError) as err:
+            raise TypeError(f'{name} must be numeric, got '
+                            f'{type(value).__name__} ({err})') from None
+
+    a = as_array(actual, 'actual')
+    e = as_array(expected, 'expected')
     if a.shape != e.shape:
         raise AssertionError(f'shape mismatch {a.shape} != {e.shape} {msg}')
     err = np.abs(a - e)

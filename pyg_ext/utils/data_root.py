@@ -37,7 +37,15 @@ def resolve_root(root: str | os.PathLike[str] | None = None, *,
 
     Raises:
         DataRootError: when the root must exist and does not.
+        TypeError: when ``root`` is not a ``str`` / ``os.PathLike`` (or
+            ``None``), or ``must_exist`` is not a ``bool`` (or ``None``).
     """
+    if root is not None and not isinstance(root, (str, os.PathLike)):
+        raise TypeError(f'root must be a str or os.PathLike path, got '
+                        f'{type(root).__name__} {root!r}')
+    if must_exist is not None and not isinstance(must_exist, bool):
+        raise TypeError(f'must_exist must be a bool or None, got '
+                        f'{type(must_exist).__name__} {must_exist!r}')
     if root is not None and str(root) != '':
         path, source = Path(root), 'root'
     elif os.environ.get(ENV_VAR):

@@ -19,6 +19,7 @@ from typing import Any
 import torch
 
 from pyg_ext.typing import require
+from pyg_ext.utils.data_root import DataRootError
 
 logger = logging.getLogger(__name__)
 
@@ -42,13 +43,32 @@ def ogb_safe_load() -> Iterator[None]:
         yield
 
 
+def _check_args(name: Any, root: Any, prefix: str) -> str:
+    """Validate ``name`` / ``root`` before ogb touches the file system."""
+    if not isinstance(name, str):
+        raise TypeError(f'name must be a str, got {type(name).__name__} '
+                        f'{name!r}')
+    if not name.startswith(prefix):
+        raise ValueError(f"name must be an OGB '{prefix}*' dataset name, "
+                         f'got {name!r}')
+    if not isinstance(root, (str, os.PathLike)):
+        raise TypeError(f'root must be a str or os.PathLike path, got '
+                        f'{type(root).__name__} {root!r}')
+    root = os.fspath(root)
+    if not os.path.isdir(root):
+        # ogb would create it and start a download: a typo must not
+        raise DataRootError(f"root '{root}' does not exist or is not a "
+                            'directory')
+    return root
+
+
 def _check_release_file(name: str, root: str) -> None:
     # ogb calls input() to ask about an update when the release note is
     # missing, which hangs or raises EOFError without a terminal.
     folder = os.path.join(root, name.replace('-', '_'))
     if os.path.isdir(folder) and not any(
             f.startswith('RELEASE_v') for f in os.listdir(folder)):
-        raise RuntimeError(
+        raise FileNotFoundError(
             f"'{folder}' has no RELEASE_v*.txt file; ogb would stop to ask for "
             'an update on stdin. Delete the folder to download it afresh, or '
             'copy the release note in.')
@@ -66,26 +86,48 @@ def load_ogb_graphprop(name: str, root: str | os.PathLike[str],
     Returns:
         ``(dataset, split_idx)`` with ``split_idx`` keys ``train``, ``valid``,
         ``test``.
+
+    Raises:
+        TypeError: ``name`` not a str or ``root`` not a path.
+        ValueError: ``name`` not an ``ogbg-*`` name (or unknown to ogb).
+        DataRootError: ``root`` does not exist.
+        FileNotFoundError: the dataset folder lacks its ``RELEASE_v*.txt``
+            note, or the dataset is absent and downloading it failed.
     """
+    root = _check_args(name, root, 'ogbg-')
     require('ogb', 'loading OGB datasets')
     from ogb.graphproppred import PygGraphPropPredDataset
 
-    _check_release_file(name, str(root))
-    with ogb_safe_load():
-        dataset = PygGraphPropPredDataset(name=name, root=str(root), **kwargs)
+    _check_release_file(name, root)
+    with ogb_safe_load(), _download_errors(name, root):
+        dataset = PygGraphPropPredDataset(name=name, root=root, **kwargs)
         split_idx = dataset.get_idx_split()
     return dataset, split_idx
+
+
+@contextlib.contextmanager
+def _download_errors(name: str, root: str) -> Iterator[None]:
+    # an absent dataset makes ogb download it; offline, urllib's error says
+    # nothing about which dataset or folder
+    import urllib.error
+    try:
+        yield
+    except urllib.error.URLError as e:
+        raise FileNotFoundError(
+            f"OGB dataset '{name}' is not under root '{root}' and downloading "
+            f'it failed ({e.reason}); copy it there first') from e
 
 
 def load_ogb_nodeprop(name: str, root: str | os.PathLike[str],
                       **kwargs: Any) -> tuple[Any, dict[str, torch.Tensor]]:
     """Load an ``ogbn-*`` dataset with its official split (see
-    :func:`load_ogb_graphprop`)."""
+    :func:`load_ogb_graphprop`, with ``ogbn-*`` names)."""
+    root = _check_args(name, root, 'ogbn-')
     require('ogb', 'loading OGB datasets')
     from ogb.nodeproppred import PygNodePropPredDataset
 
-    _check_release_file(name, str(root))
-    with ogb_safe_load():
-        dataset = PygNodePropPredDataset(name=name, root=str(root), **kwargs)
+    _check_release_file(name, root)
+    with ogb_safe_load(), _download_errors(name, root):
+        dataset = PygNodePropPredDataset(name=name, root=root, **kwargs)
         split_idx = dataset.get_idx_split()
     return dataset, split_idx
