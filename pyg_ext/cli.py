@@ -164,20 +164,24 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser('info', help='versions, optional backends, threads, device')
 
     p = sub.add_parser('tour', help='run every feature on built-in graphs')
-    p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--seed', type=int, default=0,
+                   help='random seed (default: 0)')
     p.add_argument('--quick', action='store_true',
                    help='smaller inputs where a section offers them')
     p.add_argument('--sections', default=None,
                    help='comma-separated section names (default: all)')
 
     p = sub.add_parser('datasets', help='list the datasets pyg_ext knows')
-    p.add_argument('--root', default=None)
+    p.add_argument('--root', default=None,
+                   help='dataset root (default: $PYG_EXT_DATA, then '
+                   './datasets)')
     p.add_argument('--family', default=None,
                    help='only this family (tu, planetoid, ogb, ...)')
 
     p = sub.add_parser('bench', help='run a benchmark suite', add_help=False,
                        usage=f'{PROG} bench [--list] SUITE [suite options]')
-    p.add_argument('suite', nargs='?', default=None)
+    p.add_argument('suite', nargs='?', default=None,
+                   help='the suite to run (see --list)')
     p.add_argument('--list', action='store_true', help='list the suites')
     return parser
 

@@ -162,3 +162,26 @@ def test_wheel_metadata_has_license() -> None:
     assert 'MIT License' in (root / 'LICENSE').read_text()
     assert any(c.startswith('Programming Language :: Python :: 3.1')
                for c in meta['classifiers'])
+
+
+@pytest.mark.parametrize('suite', bench.list_suites())
+def test_every_suite_help_shows_defaults(
+        suite: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(['bench', suite, '--help'])
+    assert info.value.code == 0
+    out = ' '.join(capsys.readouterr().out.split())
+    assert f'usage: pyg-ext bench {suite}' in out
+    assert '(default: 3)' in out  # --seeds
+    assert '--progress' in out
+
+
+def test_bad_suite_option_returns_2_with_one_line(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # in-process: the suite parser raises instead of exiting
+    assert main(['bench', 'eigen', '--graphs', '-3']) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and '--graphs' in err[0] and '>= 1' in err[0]
+    assert main(['bench', 'metrics', '--n-jobs', '0']) == 2
+    err = capsys.readouterr().err
+    assert '--n-jobs' in err and '-1' in err

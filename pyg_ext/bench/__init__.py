@@ -11,7 +11,10 @@ A suite is a module ``pyg_ext/bench/<suite>.py`` (no leading underscore) with:
 
 The framework adds the options every suite shares: ``--root`` (dataset root,
 see :func:`pyg_ext.utils.resolve_root`), ``--seeds``, ``--json PATH`` and
-``--progress``; ``args.seeds`` arrives as a list of ints. Suites are found by
+``--progress``; ``args.seeds`` arrives as a list of ints. A suite's parser
+reports a bad option value as :class:`BenchArgumentError` (a
+``ValueError``, one line naming the option) instead of exiting, and its help
+shows every option's default (:class:`SuiteHelpFormatter`). Suites are found by
 listing this package, so a new capability registers its suite by adding a
 file. Run one from Python with :func:`run_suite`.
 """
@@ -25,11 +28,13 @@ from types import ModuleType
 from typing import Any
 
 from pyg_ext.bench._common import (
+    DatasetMissingError,
     environment,
     fmt_mean_std,
     format_table,
     mean_std,
     seeds_from_arg,
+    seeds_type,
     time_fn,
     write_json,
 )
@@ -37,6 +42,37 @@ from pyg_ext.bench._common import (
 
 class UnknownSuiteError(ValueError):
     """Raised for a suite name with no module in :mod:`pyg_ext.bench`."""
+
+
+class BenchArgumentError(ValueError):
+    """A bad suite option (unknown option, invalid value): one line that
+    names the option."""
+
+
+class SuiteHelpFormatter(argparse.HelpFormatter):
+    """Appends ``(default: ...)`` to an option's help unless the help already
+    states its default, the option is a flag, or its default is ``None``
+    (such options say what ``None`` means in their help)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ''
+        if (action.nargs == 0 or action.default in (None, argparse.SUPPRESS)
+                or 'default' in text.lower()):
+            return text
+        return f'{text} (default: %(default)s)'.strip()
+
+
+class SuiteArgumentParser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` that raises :class:`BenchArgumentError` instead
+    of printing the usage and exiting, so the CLI prints one line."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        """Raise :class:`BenchArgumentError` with ``message``.
+
+        Raises:
+            BenchArgumentError: always.
+        """
+        raise BenchArgumentError(f'{message} (see {self.prog} --help)')
 
 
 def list_suites() -> list[str]:
@@ -70,26 +106,32 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument('--root', default=None,
                        help='dataset root (default: $PYG_EXT_DATA, then '
                        './datasets)')
-    group.add_argument('--seeds', default='3', type=str,
+    group.add_argument('--seeds', default='3', type=seeds_type,
                        help="number of seeds (0..N-1) or a list like '0,3,7'")
     group.add_argument('--json', dest='json_path', default=None,
-                       metavar='PATH', help='also write the results as JSON')
+                       metavar='PATH', help='also write the results as JSON '
+                       '(default: none)')
     group.add_argument('--progress', action='store_true',
-                       help='show progress bars')
+                       help='show progress (a bar on stderr)')
 
 
 def build_parser(name: str, prog: str | None = None) -> argparse.ArgumentParser:
     """The argument parser of suite ``name`` (its own plus common options)."""
     module = get_suite(name)
-    parser = argparse.ArgumentParser(
-        prog=prog or f'pyg-ext bench {name}', description=describe(name))
+    parser = SuiteArgumentParser(
+        prog=prog or f'pyg-ext bench {name}', description=describe(name),
+        formatter_class=SuiteHelpFormatter)
     module.add_arguments(parser)
     add_common_arguments(parser)
     return parser
 
 
 def prepare_args(args: argparse.Namespace) -> argparse.Namespace:
-    """Normalise the common options (``seeds`` to a list of ints)."""
+    """Normalise the common options (``seeds`` to a list of ints).
+
+    Raises:
+        ValueError: for invalid ``--seeds``.
+    """
     try:
         args.seeds = seeds_from_arg(args.seeds)
     except ValueError as e:
@@ -110,6 +152,10 @@ def run_suite(name: str, argv: list[str] | None = None) -> dict[str, Any]:
 
 
 __all__ = [
+    'BenchArgumentError',
+    'DatasetMissingError',
+    'SuiteArgumentParser',
+    'SuiteHelpFormatter',
     'UnknownSuiteError',
     'add_common_arguments',
     'build_parser',

@@ -33,12 +33,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--k', type=int, default=9,
                         help='eigenpairs (9 is at an eigengap for every '
                         'class)')
-    parser.add_argument('--epochs', type=int, default=30)
-    parser.add_argument('--hidden', type=int, default=64)
-    parser.add_argument('--layers', type=int, default=3)
-    parser.add_argument('--lr', type=float, default=1e-3)
-    parser.add_argument('--batch-size', type=int, default=10)
-    parser.add_argument('--fold', type=int, default=0)
+    parser.add_argument('--epochs', type=int, default=30,
+                        help='training epochs per seed')
+    parser.add_argument('--hidden', type=int, default=64,
+                        help='hidden channels')
+    parser.add_argument('--layers', type=int, default=3,
+                        help='GIN layers')
+    parser.add_argument('--lr', type=float, default=1e-3,
+                        help='Adam learning rate')
+    parser.add_argument('--batch-size', type=int, default=10,
+                        help='graphs per batch')
+    parser.add_argument('--fold', type=int, default=0,
+                        help='cross-validation fold of the split')
     parser.add_argument('--preset', choices=('pyg_ext', 'reference'),
                         default='pyg_ext',
                         help='preset of the encoders in PRESET_KWARGS '
@@ -173,11 +179,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     precompute_eigen_pe(ds, AddEigenPE(args.k))
     split = ds.get_idx_split(args.fold)
     rows, result = [], {}
+    from pyg_ext.utils.log import progress
     for pe in [p.strip() for p in args.pe.split(',') if p.strip()]:
         preset = getattr(args, 'preset', 'pyg_ext')
         runs = [train_eval(ds, split, pe, s, args.k, args.epochs, args.hidden,
                            args.layers, args.lr, args.batch_size, preset)
-                for s in args.seeds]
+                for s in progress(args.seeds, args.progress,
+                                  desc=f'csl {pe}', unit='seed')]
         tests = [r['test'] for r in runs]
         n_par = num_parameters(_model(pe, args.k, args.hidden, args.layers,
                                       preset))

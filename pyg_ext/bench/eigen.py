@@ -12,16 +12,21 @@ from typing import Any
 
 import torch
 
-from pyg_ext.bench._common import fmt_mean_std, format_table
+from pyg_ext.bench._common import fmt_mean_std, format_table, positive_int
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument('--graphs', type=int, default=1000)
-    parser.add_argument('--min-nodes', type=int, default=18)
-    parser.add_argument('--max-nodes', type=int, default=32)
-    parser.add_argument('--k', type=int, default=8)
-    parser.add_argument('--threads', type=int, default=1,
-                        help='torch threads (default 1, as the bar asks)')
+    """Options of this suite (validated by argparse)."""
+    parser.add_argument('--graphs', type=positive_int, default=1000,
+                        help='molecule-like graphs per seed')
+    parser.add_argument('--min-nodes', type=positive_int, default=18,
+                        help='fewest nodes of a graph (>= 2)')
+    parser.add_argument('--max-nodes', type=positive_int, default=32,
+                        help='most nodes of a graph (>= --min-nodes)')
+    parser.add_argument('--k', type=positive_int, default=8,
+                        help='eigenpairs per graph')
+    parser.add_argument('--threads', type=positive_int, default=1,
+                        help='torch threads (1, as the bar asks)')
 
 
 def molecule_like(num_graphs: int, lo: int, hi: int, seed: int) -> list:
@@ -43,12 +48,24 @@ def molecule_like(num_graphs: int, lo: int, hi: int, seed: int) -> list:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    from pyg_ext.transforms.eigen import eigen_throughput
+    """Run the suite.
 
+    Raises:
+        ValueError: ``--min-nodes`` below 2 or above ``--max-nodes``.
+    """
+    from pyg_ext.transforms.eigen import eigen_throughput
+    from pyg_ext.utils.log import progress
+
+    if args.min_nodes < 2:
+        raise ValueError(f'--min-nodes must be >= 2, got {args.min_nodes}')
+    if args.min_nodes > args.max_nodes:
+        raise ValueError(f'--min-nodes {args.min_nodes} is larger than '
+                         f'--max-nodes {args.max_nodes}')
     torch.set_num_threads(args.threads)
     res = [eigen_throughput(molecule_like(args.graphs, args.min_nodes,
                                           args.max_nodes, s), args.k)
-           for s in args.seeds]
+           for s in progress(args.seeds, args.progress, desc='eigen seeds',
+                             unit='seed')]
     keys = ('batched_graphs_per_s', 'collated_graphs_per_s',
             'transform_graphs_per_s',
             'pyg_graphs_per_s', 'pyg_undirected_graphs_per_s',

@@ -9,7 +9,16 @@ validation score, one run per fixed split (10), mean ± std of the test
 score (run ``i`` uses split ``i`` and seed ``i``; the common ``--seeds``
 option is not used). ``--quick`` is a smoke test (64 channels, 2 layers,
 80 steps at lr 3e-3, split 0 only): its numbers are not comparable to the
-paper's.
+paper's. A long run prints a progress line (step, validation score, best so
+far, seconds per step) every ``--log-every`` seconds (60 by default), or
+shows a bar with ``--progress`` on a terminal.
+
+Graphs are used as the reference code (yandex-research/heterophilous-graphs)
+uses them: undirected graphs with both directions of every edge once, the
+``*_directed`` graphs with their arcs as given; GCN, GAT and GT get one more
+self-loop per node even where the file has one (``dgl.add_self_loop``), and
+GCN normalises an arc ``u -> v`` by the out-degrees of ``u`` and ``v``
+(``graph.out_degrees()`` in its ``GCNModule``).
 
 ``--characterize`` prints every measure of :mod:`pyg_ext.metrics.homophily`,
 the class-compatibility matrix and the Handbook category (malignant / benign
@@ -21,12 +30,23 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 import time
 from typing import Any
 
 import torch
 
-from pyg_ext.bench._common import format_table, mean_std
+from pyg_ext.bench._common import (
+    dataset_errors,
+    device_arg,
+    dropout_rate,
+    format_table,
+    mean_std,
+    nonneg_float,
+    positive_float,
+    positive_int,
+    positive_int_list,
+)
 
 #: Platonov et al., ICLR 2023, Table 4 (test accuracy for roman-empire and
 #: amazon-ratings, ROC-AUC for the rest; mean ± std over the 10 splits, in
@@ -59,41 +79,62 @@ FULL = dict(hidden=512, steps=1000, lr=3e-5, layers='1,2,3,4,5',
             splits='all')
 QUICK = dict(hidden=64, steps=80, lr=3e-3, layers='2', splits='1')
 
+#: Graph conventions of the reference code, pinned here whatever the model
+#: class defaults are (see :class:`~pyg_ext.nn.models.HeterophilyBaseline`):
+#: self-loops appended to the arcs as given, GCN normalised by out-degrees.
+SELF_LOOP_MODE, GCN_DEGREE = 'append', 'out'
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of this suite."""
+    """Options of this suite (validated by argparse)."""
     parser.add_argument('--dataset', required=True,
                         help='a Platonov et al. graph (minesweeper, tolokers, '
                         'roman-empire, chameleon-filtered, ...) or a '
                         'registered dataset with [N, 10] masks (Cornell, ...)')
     parser.add_argument('--model', default=None,
                         help="resnet|gcn|sage|gat|gat-sep|gt|gt-sep, a comma "
-                        "list, or 'all' (needed unless --characterize)")
+                        "list, or 'all' (default: none; needed unless "
+                        '--characterize)')
     parser.add_argument('--characterize', action='store_true',
                         help='print homophily measures and the Handbook '
                         'category instead of training (with --model: both)')
     parser.add_argument('--quick', action='store_true',
                         help='smoke-test protocol (minutes on a CPU; not '
                         'comparable to the paper)')
-    parser.add_argument('--layers', default=None,
-                        help='depths to try, e.g. 1,2,3,4,5 (paper) or 3')
-    parser.add_argument('--hidden', type=int, default=None)
-    parser.add_argument('--heads', type=int, default=8)
-    parser.add_argument('--dropout', type=float, default=0.2)
-    parser.add_argument('--lr', type=float, default=None)
-    parser.add_argument('--steps', type=int, default=None)
+    parser.add_argument('--layers', default=None, type=positive_int_list,
+                        help='depths to try, e.g. 1,2,3,4,5 or 3 (default: '
+                        f"{FULL['layers']}; --quick: {QUICK['layers']})")
+    parser.add_argument('--hidden', type=positive_int, default=None,
+                        help=f"hidden channels (default: {FULL['hidden']}; "
+                        f"--quick: {QUICK['hidden']})")
+    parser.add_argument('--heads', type=positive_int, default=8,
+                        help='attention heads (GAT, GT)')
+    parser.add_argument('--dropout', type=dropout_rate, default=0.2,
+                        help='dropout probability')
+    parser.add_argument('--lr', type=positive_float, default=None,
+                        help=f"AdamW learning rate (default: {FULL['lr']:g}; "
+                        f"--quick: {QUICK['lr']:g})")
+    parser.add_argument('--steps', type=positive_int, default=None,
+                        help=f"full-batch training steps (default: "
+                        f"{FULL['steps']}; --quick: {QUICK['steps']})")
     parser.add_argument('--splits', default=None,
                         help="'all' (10), a count N (splits 0..N-1) or a "
-                        "list like 0,3")
-    parser.add_argument('--device', default='auto',
+                        "list like 0,3 (default: all; --quick: 1)")
+    parser.add_argument('--device', default='auto', type=device_arg,
                         help="'auto' (cuda when available), 'cpu', 'cuda'")
-    parser.add_argument('--time-budget', type=float, default=None,
+    parser.add_argument('--time-budget', type=positive_float, default=None,
                         help='seconds; start no new (model, depth) run after '
-                        'this and report what finished')
+                        'this and report what finished (default: no limit)')
     parser.add_argument('--history', default=None, metavar='JSON',
                         help='write every run\'s per-step (validation, '
                         'test) curve to this file, refreshed every 20 '
-                        'steps (checkpoints long CPU runs)')
+                        'steps (checkpoints long CPU runs; default: none)')
+    parser.add_argument('--log-every', type=nonneg_float, default=60.0,
+                        metavar='SECONDS',
+                        help='during training, print a progress line (step, '
+                        'validation score, best so far, time per step) at '
+                        'most every SECONDS; 0: never. With --progress on a '
+                        'terminal a bar replaces the lines')
     parser.add_argument('--tf32', action='store_true',
                         help='allow TF32 matmuls on CUDA (faster)')
     parser.add_argument('--amp', action='store_true',
@@ -107,6 +148,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def load_graph(name: str, root: str | None) -> tuple[Any, str, str]:
     """``(data, canonical name, metric)`` for a Platonov graph or a registered
     dataset with ``[N, S]`` masks."""
+    from pyg_ext.bench._common import load_registered
     from pyg_ext.datasets.heterophily import (
         NEW_GRAPHS,
         STATS,
@@ -118,10 +160,10 @@ def load_graph(name: str, root: str | None) -> tuple[Any, str, str]:
     base = resolve_root(root)
     if key in STATS:
         family = 'heterophilous' if key in NEW_GRAPHS else 'heterophilous_extra'
-        ds = PlatonovHeterophilyDataset(str(base / family), key)
+        with dataset_errors(key, base / family):
+            ds = PlatonovHeterophilyDataset(str(base / family), key)
         return ds[0], key, ds.metric
-    from pyg_ext.datasets import get_dataset
-    ds = get_dataset(name, root)
+    ds = load_registered(name, root)
     data = ds[0]
     if getattr(data, 'train_mask', None) is None or data.train_mask.dim() != 2:
         raise ValueError(f"dataset '{name}' has no [N, splits] masks; use a "
@@ -175,7 +217,7 @@ def train_one(data: Any, model_name: str, num_layers: int, split: int,
               metric: str, *, hidden: int, heads: int, dropout: float,
               lr: float, steps: int, device: torch.device,
               seed: int = 0, amp: bool = False,
-              on_step: Any = None) -> dict[str, Any]:
+              on_step: Any = None, reporter: Any = None) -> dict[str, Any]:
     """Train on one split and return the best-validation step's scores.
 
     ``amp=True`` is the reference code's ``--amp``: autocast (float16 with a
@@ -184,7 +226,9 @@ def train_one(data: Any, model_name: str, num_layers: int, split: int,
 
     ``on_step(step, hist)`` (optional) is called every 20 steps and after
     the last one with the ``[steps, 2]`` (validation, test) history so far
-    (the runner's ``--history`` checkpoints long CPU runs with it)."""
+    (the runner's ``--history`` checkpoints long CPU runs with it).
+    ``reporter(step, hist)`` (optional, e.g. a :class:`StepReporter`) is
+    called after every step with the history on the training device."""
     from pyg_ext.nn.models.heterophily import HeterophilyBaseline
 
     torch.manual_seed(seed)
@@ -193,7 +237,8 @@ def train_one(data: Any, model_name: str, num_layers: int, split: int,
     model = HeterophilyBaseline(
         model_name, data.x.size(1), 1 if binary else num_classes,
         hidden_channels=hidden, num_layers=num_layers, num_heads=heads,
-        dropout=dropout).to(device)
+        dropout=dropout, self_loop_mode=SELF_LOOP_MODE,
+        gcn_degree=GCN_DEGREE).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
     x, ei = data.x.to(device), data.edge_index.to(device)
     y = data.y.to(device)
@@ -233,6 +278,8 @@ def train_one(data: Any, model_name: str, num_layers: int, split: int,
         if on_step is not None and ((step + 1) % 20 == 0
                                     or step + 1 == steps):
             on_step(step + 1, hist[:step + 1].cpu())
+        if reporter is not None:
+            reporter(step + 1, hist)
     hist = hist.cpu()
     # first step with the best validation score (strict improvement, as in
     # the reference logger)
@@ -246,9 +293,13 @@ def run_models(data: Any, name: str, metric: str, models: list[str],
                heads: int, dropout: float, lr: float, steps: int,
                device: torch.device, budget: float | None = None,
                progress: bool = False, amp: bool = False,
-               history: str | None = None) -> dict[str, Any]:
+               history: str | None = None, log_every: float = 0.0,
+               bar: bool = False) -> dict[str, Any]:
     """Train every (model, depth) on every split; pick the depth per model by
-    mean validation score."""
+    mean validation score. ``progress`` prints a line per finished split;
+    within a run, ``bar`` shows a tqdm bar over the steps, else a line is
+    printed at most every ``log_every`` seconds (0: never), see
+    :class:`StepReporter`."""
     t_start = time.perf_counter()
     results: dict[str, Any] = {}
     curves: dict[str, Any] = {}
@@ -264,10 +315,16 @@ def run_models(data: Any, name: str, metric: str, models: list[str],
                 if history is not None:
                     cb = _history_writer(history, curves, name, model_name,
                                          depth, s, steps)
-                r = train_one(data, model_name, depth, s, metric,
-                              hidden=hidden, heads=heads, dropout=dropout,
-                              lr=lr, steps=steps, device=device, seed=s,
-                              amp=amp, on_step=cb)
+                reporter = StepReporter(f'{model_name} L={depth} split {s}',
+                                        steps, log_every, bar)
+                try:
+                    r = train_one(data, model_name, depth, s, metric,
+                                  hidden=hidden, heads=heads,
+                                  dropout=dropout, lr=lr, steps=steps,
+                                  device=device, seed=s, amp=amp,
+                                  on_step=cb, reporter=reporter)
+                finally:
+                    reporter.close()
                 runs.append(r)
                 if progress:
                     print(f'  {model_name} L={depth} split {s}: val '
@@ -294,6 +351,59 @@ def run_models(data: Any, name: str, metric: str, models: list[str],
         }
     return {'summary': summary, 'stopped_early': stopped,
             'seconds': time.perf_counter() - t_start}
+
+
+class StepReporter:
+    """Progress of one training run, called after every step with
+    ``(steps_done, hist)`` (``hist``: the ``[steps, 2]`` validation/test
+    history on the training device).
+
+    With ``bar`` a tqdm bar over the steps (validation and best score in its
+    postfix, refreshed every 20 steps); otherwise a line on stdout at most
+    every ``every`` seconds (``0``: never): step, validation score, best so
+    far (and its step), seconds per step. Scores are read from the device
+    only when shown.
+    """
+
+    def __init__(self, label: str, steps: int, every: float = 60.0,
+                 bar: bool = False) -> None:
+        self.label, self.steps, self.every = label, steps, float(every)
+        self.t0 = self.last = time.perf_counter()
+        self.bar = None
+        if bar:
+            from tqdm.auto import tqdm
+            self.bar = tqdm(total=steps, desc=label, unit='step',
+                            leave=False)
+
+    def _scores(self, done: int, hist: torch.Tensor
+                ) -> tuple[float, float, int]:
+        val = hist[:done, 0].detach().cpu()
+        best = int(torch.argmax(val))
+        return float(val[done - 1]), float(val[best]), best + 1
+
+    def __call__(self, done: int, hist: torch.Tensor) -> None:
+        """Report step ``done`` (1-based)."""
+        if self.bar is not None:
+            self.bar.update(1)
+            if done % 20 == 0 or done == self.steps:
+                val, best, _ = self._scores(done, hist)
+                self.bar.set_postfix(val=f'{100 * val:.2f}',
+                                     best=f'{100 * best:.2f}', refresh=False)
+            return
+        now = time.perf_counter()
+        if self.every <= 0 or now - self.last < self.every:
+            return
+        self.last = now
+        val, best, at = self._scores(done, hist)
+        print(f'  {self.label}: step {done}/{self.steps}, val '
+              f'{100 * val:.2f}, best {100 * best:.2f} (step {at}), '
+              f'{(now - self.t0) / done:.3f} s/step', flush=True)
+
+    def close(self) -> None:
+        """Close the bar (if any)."""
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
 
 
 def _history_writer(path: str, curves: dict[str, Any], name: str,
@@ -375,7 +485,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     hidden = args.hidden or preset['hidden']
     steps = args.steps or preset['steps']
     lr = args.lr or preset['lr']
-    depths = [int(d) for d in str(args.layers or preset['layers']).split(',')]
+    layers = args.layers or preset['layers']
+    depths = (positive_int_list(layers) if isinstance(layers, str)
+              else [int(d) for d in layers])
     if any(d < 1 for d in depths):
         raise ValueError('--layers must be positive')
     if hidden % args.heads:
@@ -430,7 +542,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                      hidden=hidden, heads=args.heads, dropout=args.dropout,
                      lr=lr, steps=steps, device=device,
                      budget=args.time_budget, progress=args.progress,
-                     amp=args.amp, history=args.history)
+                     amp=args.amp, history=args.history,
+                     log_every=getattr(args, 'log_every', 60.0),
+                     bar=bool(args.progress and sys.stderr.isatty()))
     rows = []
     for m, s in res['summary'].items():
         pub = published.get(m)
@@ -451,7 +565,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     out['protocol'] = {'mode': mode, 'hidden': hidden, 'steps': steps,
                        'lr': lr, 'layers': depths, 'splits': splits,
                        'heads': args.heads, 'dropout': args.dropout,
-                       'amp': args.amp, 'device': str(device)}
+                       'amp': args.amp, 'device': str(device),
+                       'self_loop_mode': SELF_LOOP_MODE,
+                       'gcn_degree': GCN_DEGREE}
     if args.characterize:
         scores = {m: s['test_mean'] for m, s in res['summary'].items()}
         if not published and 'resnet' in scores:

@@ -30,46 +30,96 @@ from typing import Any
 
 import numpy as np
 
-from pyg_ext.bench._common import fmt_mean_std, format_table, mean_std
+from pyg_ext.bench._common import (
+    choice_list,
+    float_list,
+    fmt_mean_std,
+    format_table,
+    load_registered,
+    mean_std,
+    nonneg_int,
+    positive_int,
+)
 
 PARTS = ('svm', 'stability', 'didm', 'accuracy')
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of this suite (validated by argparse)."""
     parser.add_argument('--dataset', default='MUTAG',
                         help='TU dataset: MUTAG | PTC_MR | PROTEINS | ... '
                         '(default: MUTAG)')
-    parser.add_argument('--depth', type=int, default=4)
-    parser.add_argument('--weights', default='0.5',
-                        help="a float, comma-separated list or 'pascal'")
-    parser.add_argument('--repeats', type=int, default=3,
+    parser.add_argument('--depth', type=positive_int, default=4,
+                        help='TMD depth (tree levels)')
+    parser.add_argument('--weights', default='0.5', type=weights_arg,
+                        help="TMD level weights: a float, a comma-separated "
+                        "list (one per level after the first) or 'pascal'")
+    parser.add_argument('--repeats', type=positive_int, default=3,
                         help='timed repeats of the full matrix')
     parser.add_argument('--backends', default=None,
+                        type=choice_list(('numpy', 'numba'), what='backend'),
                         help='comma-separated TMD backends to time '
                         '(numpy, numba; default: all installed)')
-    parser.add_argument('--n-jobs', type=int, default=1,
+    parser.add_argument('--n-jobs', type=n_jobs_arg, default=1,
                         help='threads for the matrix (-1: all cores)')
-    parser.add_argument('--ref-pairs', type=int, default=20,
+    parser.add_argument('--ref-pairs', type=positive_int, default=20,
                         help='random pairs timed with the reference-style '
                         'implementation')
-    parser.add_argument('--check-pairs', type=int, default=0,
+    parser.add_argument('--check-pairs', type=nonneg_int, default=0,
                         help='random pairs for the depth x weight accuracy '
                         'grid (0: skip)')
-    parser.add_argument('--stability-pairs', type=int, default=1000)
-    parser.add_argument('--epochs', type=int, default=100,
+    parser.add_argument('--stability-pairs', type=positive_int,
+                        default=1000,
+                        help='random graph pairs of the stability study')
+    parser.add_argument('--epochs', type=positive_int, default=100,
                         help='GIN training epochs for the stability study')
-    parser.add_argument('--layers', type=int, default=3,
+    parser.add_argument('--layers', type=positive_int, default=3,
                         help='GIN layers (TMD depth = layers + 1)')
-    parser.add_argument('--didm-depth', type=int, default=3)
+    parser.add_argument('--didm-depth', type=positive_int, default=3,
+                        help='DIDM depth')
     parser.add_argument('--skip', default='',
-                        help=f"comma-separated parts to skip: {PARTS}")
+                        type=choice_list(PARTS, allow_empty=True, what='part'),
+                        help=f"comma-separated parts to skip: "
+                        f"{', '.join(PARTS)} (default: none)")
 
 
-def _weights(text: str) -> Any:
-    if text.strip().lower() == 'pascal':
+def weights_arg(text: str) -> Any:
+    """``type=`` of ``--weights``: ``'pascal'``, one weight or a list (each
+    finite and >= 0).
+
+    Raises:
+        argparse.ArgumentTypeError: for anything else.
+    """
+    if str(text).strip().lower() == 'pascal':
         return 'pascal'
-    vals = [float(v) for v in text.split(',') if v.strip()]
+    try:
+        vals = float_list(text)
+    except argparse.ArgumentTypeError as e:
+        raise argparse.ArgumentTypeError(f"{e}, or 'pascal'") from None
+    if any(v < 0 for v in vals):
+        raise argparse.ArgumentTypeError(f'weights must be >= 0, got {text!r}')
     return vals[0] if len(vals) == 1 else vals
+
+
+def n_jobs_arg(text: str) -> int:
+    """``type=`` of ``--n-jobs``: ``-1`` (all cores) or a count ``>= 1``.
+
+    Raises:
+        argparse.ArgumentTypeError: for anything else.
+    """
+    if str(text).strip() == '-1':
+        return -1
+    try:
+        return positive_int(text)
+    except argparse.ArgumentTypeError as e:
+        raise argparse.ArgumentTypeError(f'{e} (or -1 for all cores)'
+                                         ) from None
+
+
+def _weights(text: Any) -> Any:
+    """``--weights`` as parsed by :func:`weights_arg` (a string from Python
+    callers is parsed here)."""
+    return weights_arg(text) if isinstance(text, str) else text
 
 
 def reference_style_tmd(g1: Any, g2: Any, depth: int, weights: Any) -> float:
@@ -135,7 +185,13 @@ def _backends() -> list[str]:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    from pyg_ext.datasets import get_dataset
+    """Run the suite.
+
+    Raises:
+        ValueError: an unavailable backend, a list of ``--weights`` whose
+            length does not match ``--depth``.
+        DatasetMissingError: the dataset is absent and cannot be downloaded.
+    """
     from pyg_ext.metrics import (
         didm_pairwise,
         stability_study,
@@ -143,11 +199,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         tmd_svm_cv,
     )
 
-    skip = {s.strip() for s in args.skip.split(',') if s.strip()}
-    ds = get_dataset(args.dataset, args.root)
+    skip = set(choice_list(PARTS, allow_empty=True)(args.skip)
+               if isinstance(args.skip, str) else args.skip)
+    w = _weights(args.weights)
+    if isinstance(w, list) and len(w) != args.depth - 1:
+        raise ValueError(f'--weights: a list needs depth - 1 = '
+                         f'{args.depth - 1} values, got {len(w)}')
+    ds = load_registered(args.dataset, args.root)
     graphs = list(ds)
     G = len(graphs)
-    w = _weights(args.weights)
+    if G < 2:
+        raise ValueError(f'--dataset {args.dataset} has {G} graph(s); TMD '
+                         'pairs need at least 2')
     result: dict[str, Any] = {'dataset': args.dataset, 'graphs': G,
                               'depth': args.depth, 'weights': w}
     print(f'{args.dataset}: {G} graphs, depth {args.depth}, weights {w}')
@@ -155,8 +218,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     # 1. matrix time per backend
     rows = []
     D = None
-    backends = _backends() if args.backends is None else [
-        b.strip() for b in args.backends.split(',') if b.strip()]
+    backends = _backends() if args.backends is None else (
+        choice_list(('numpy', 'numba'))(args.backends)
+        if isinstance(args.backends, str) else list(args.backends))
     for be in backends:
         if be not in _backends():
             raise ValueError(f'--backends: {be!r} is not available here '

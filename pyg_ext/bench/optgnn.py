@@ -29,45 +29,97 @@ from typing import Any
 import torch
 from torch_geometric.loader import DataLoader
 
-from pyg_ext.bench._common import fmt_mean_std, format_table, mean_std
+from pyg_ext.bench._common import (
+    fmt_mean_std,
+    format_table,
+    load_registered,
+    mean_std,
+    nonneg_int,
+    positive_float,
+    positive_int,
+    probability,
+)
 
 TU = ('MUTAG', 'ENZYMES', 'PROTEINS', 'IMDB-BINARY')
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of this suite (validated by argparse)."""
     parser.add_argument('--problem', default='maxcut',
-                        choices=['maxcut', 'vertex_cover', 'max3sat'])
+                        choices=['maxcut', 'vertex_cover', 'max3sat'],
+                        help='the combinatorial problem')
     parser.add_argument('--dataset', default='MUTAG',
                         help="TU name (MUTAG, ENZYMES, PROTEINS, IMDB-BINARY),"
                         " a generated set (er_50_100, ba_400_500, "
                         "sat3_100_4.0, sat3_100_4.15, sat3_100_4.3, ...) or "
-                        "'er500' (speed at n = 500)")
+                        "'er500' (speed at n = 500) (default: MUTAG)")
     parser.add_argument('--checkpoint', default=None,
-                        help='load this checkpoint (default: the packaged '
-                        'pretrained model)')
+                        help='load this checkpoint, saved by --save or '
+                        'OptGNN.save (default: the packaged pretrained '
+                        'model)')
     parser.add_argument('--train', action='store_true',
                         help='train on the training split instead of loading')
-    parser.add_argument('--train-seconds', type=float, default=120.0)
-    parser.add_argument('--epochs', type=int, default=20)
+    parser.add_argument('--train-seconds', type=positive_float, default=120.0,
+                        help='training time limit in seconds (--train)')
+    parser.add_argument('--epochs', type=positive_int, default=20,
+                        help='training epochs (--train)')
     parser.add_argument('--save', default=None,
-                        help='save the (trained) model here')
-    parser.add_argument('--rank', type=int, default=16)
-    parser.add_argument('--layers', type=int, default=None)
-    parser.add_argument('--restarts', type=int, default=4)
-    parser.add_argument('--hyperplanes', type=int, default=256)
-    parser.add_argument('--top-k', type=int, default=8)
-    parser.add_argument('--max-graphs', type=int, default=None,
-                        help='evaluate on the first N test instances only')
-    parser.add_argument('--ilp-time-limit', type=float, default=120.0)
+                        help='save the (trained) model here (default: not '
+                        'saved)')
+    parser.add_argument('--rank', type=positive_int, default=16,
+                        help='rank of the SDP embedding (--train)')
+    parser.add_argument('--layers', type=positive_int, default=None,
+                        help="model layers (--train; default: the problem's "
+                        'default configuration)')
+    parser.add_argument('--restarts', type=positive_int, default=4,
+                        help='random restarts of the rounding')
+    parser.add_argument('--hyperplanes', type=positive_int, default=256,
+                        help='random hyperplanes per restart')
+    parser.add_argument('--top-k', type=positive_int, default=8,
+                        help='best roundings kept for the local search')
+    parser.add_argument('--max-graphs', type=positive_int, default=None,
+                        help='evaluate on the first N test instances only '
+                        '(default: all)')
+    parser.add_argument('--ilp-time-limit', type=positive_float,
+                        default=120.0,
+                        help='seconds per instance for the exact ILP solver')
     parser.add_argument('--no-ilp', action='store_true',
                         help='skip the exact solver (ratios use the best '
                         'value found instead)')
     parser.add_argument('--certificates', action='store_true',
                         help='also compute dual certificates (Max-Cut, '
                         'vertex cover)')
-    parser.add_argument('--er-p', type=float, default=0.02,
+    parser.add_argument('--er-p', type=_edge_probability, default=0.02,
                         help='edge probability for --dataset er500')
-    parser.add_argument('--walksat-flips', type=int, default=2000)
+    parser.add_argument('--walksat-flips', type=nonneg_int, default=2000,
+                        help='WalkSAT flips (max3sat)')
+
+
+def _edge_probability(text: str) -> float:
+    """``type=`` of ``--er-p``: a probability in ``(0, 1]``."""
+    value = probability(text)
+    if value == 0.0:
+        raise argparse.ArgumentTypeError('must be > 0, got 0')
+    return value
+
+
+def load_checkpoint(path: str) -> Any:
+    """``OptGNN.load(path)`` with one clear error for a bad file.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        ValueError: ``path`` is not an OptGNN checkpoint.
+    """
+    from pyg_ext.nn import OptGNN
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f'--checkpoint {path}: no such file')
+    try:
+        return OptGNN.load(path)
+    except Exception as e:  # torch.load / config errors of any kind
+        msg = ' '.join(str(e).split()).split('. ')[0][:120]
+        raise ValueError(f'--checkpoint {path} is not an OptGNN checkpoint '
+                         f'(saved by --save or OptGNN.save): '
+                         f'{type(e).__name__}: {msg}') from e
 
 
 # --- data --------------------------------------------------------------------
@@ -80,8 +132,7 @@ def load_instances(problem: str, dataset: str, root: str | None,
     key = dataset.lower().replace('-', '_').removeprefix('optgnn_')
     if dataset.upper() in TU or dataset.upper().replace('_', '-') in TU:
         from pyg_ext.combopt.datasets import tu_split
-        from pyg_ext.datasets import get_dataset
-        ds = get_dataset(dataset, root)
+        ds = load_registered(dataset, root)
         tr, _va, te = tu_split(ds)
         train = [ds[i] for i in tr]
         test = [ds[i] for i in te]
@@ -152,7 +203,7 @@ def get_model(args: argparse.Namespace, train: list[Any], log=print):
     )
     from pyg_ext.nn import OptGNN
     if args.checkpoint and not args.train:
-        return OptGNN.load(args.checkpoint), 'checkpoint'
+        return load_checkpoint(args.checkpoint), 'checkpoint'
     if not args.train:
         model = load_pretrained(args.problem)
         if model is not None:
@@ -183,7 +234,19 @@ def _timed(fn):
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Run the suite.
+
+    Raises:
+        ValueError: an unknown dataset, a problem/dataset mismatch, a file
+            that is not a checkpoint.
+        DatasetMissingError: a TU dataset is absent and cannot be
+            downloaded.
+    """
+    from pyg_ext.utils.log import progress
+
     torch.set_num_threads(max(1, torch.get_num_threads()))
+    if args.checkpoint and not args.train:
+        load_checkpoint(args.checkpoint)  # fail before loading data
     if args.dataset.lower() == 'er500':
         return run_speed(args)
     train, test = load_instances(args.problem, args.dataset, args.root,
@@ -204,7 +267,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         times.setdefault(name, []).append(secs / B)
 
     extra: dict[str, Any] = {}
-    for seed in args.seeds:
+    for seed in progress(args.seeds, args.progress, desc='optgnn seeds',
+                         unit='seed'):
         gen = torch.Generator().manual_seed(seed)
         torch.manual_seed(seed)
         (sol, st), secs = _timed(lambda: model.solve(
@@ -342,8 +406,10 @@ def run_speed(args: argparse.Namespace) -> dict[str, Any]:
     model, origin = get_model(args, [erdos_renyi(
         80, 0.15, seed=s) for s in range(64)])
     model.eval()
+    from pyg_ext.utils.log import progress
     rows, out = [], {'p': args.er_p, 'model': origin, 'graphs': []}
-    for seed in args.seeds:
+    for seed in progress(args.seeds, args.progress, desc='er500 seeds',
+                         unit='seed'):
         d = erdos_renyi(500, args.er_p, seed=100 + seed)
         (Vs, sdp), t_bm = _timed(lambda: maxcut_bm(d, rank=32, steps=2000))
         ub = float(maxcut_certificate(d, Vs))

@@ -25,6 +25,7 @@ the dispatcher and writes its rules (see ``pyg_ext.ops.dispatch``).
 from __future__ import annotations
 
 import argparse
+import itertools
 import math
 import statistics
 import time
@@ -33,40 +34,69 @@ from typing import Any
 
 import torch
 
-from pyg_ext.bench._common import format_table, mean_std
+from pyg_ext.bench._common import (
+    choice_list,
+    device_arg,
+    format_table,
+    mean_std,
+    positive_int_list,
+)
 
 GPU_SIZES = '1e4,1e5,1e6,1e7'
 CPU_SIZES = '1e4,1e5'
+OPS = ('segment', 'scatter', 'spmm')
+DTYPES = ('float32', 'bfloat16', 'float16')
+DISTS = ('power', 'uniform')
+REDUCES = ('sum', 'mean', 'max', 'min')
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of this suite (validated by argparse)."""
     parser.add_argument('--ops', default='segment,scatter,spmm',
-                        help='comma list of segment, scatter, spmm')
-    parser.add_argument('--sizes', default=None,
-                        help=f'edge counts E (default GPU {GPU_SIZES}, CPU '
+                        type=choice_list(OPS, what='op'),
+                        help=f"comma list of {', '.join(OPS)}")
+    parser.add_argument('--sizes', default=None, type=positive_int_list,
+                        help=f'edge counts E (default: GPU {GPU_SIZES}, CPU '
                         f'{CPU_SIZES})')
-    parser.add_argument('--degrees', default=None,
-                        help='average degrees (default GPU 2,10,50; CPU 10)')
-    parser.add_argument('--features', default=None,
-                        help='feature sizes F (default GPU 1,16,64,256; CPU '
+    parser.add_argument('--degrees', default=None, type=positive_int_list,
+                        help='average degrees (default: GPU 2,10,50; CPU 10)')
+    parser.add_argument('--features', default=None, type=positive_int_list,
+                        help='feature sizes F (default: GPU 1,16,64,256; CPU '
                         '16,64)')
     parser.add_argument('--dtypes', default=None,
-                        help='float32,bfloat16 (GPU default) or float32')
+                        type=choice_list(DTYPES, what='dtype'),
+                        help='comma list of float32, bfloat16, float16 '
+                        '(default: GPU float32,bfloat16; CPU float32)')
     parser.add_argument('--dists', default='power,uniform',
+                        type=choice_list(DISTS, what='distribution'),
                         help='degree distributions: power (Zipf, degree '
                         'exponent ~2), uniform')
-    parser.add_argument('--reduces', default='sum,mean,max')
+    parser.add_argument('--reduces', default='sum,mean,max',
+                        type=choice_list(REDUCES, what='reduce'),
+                        help=f"comma list of {', '.join(REDUCES)}")
     parser.add_argument('--headline', action='store_true',
                         help='only E=1e7, degree 10, F=64, power, fp32')
-    parser.add_argument('--device', default=None, help='cuda or cpu '
-                        '(default: cuda if available)')
+    parser.add_argument('--device', default=None, type=device_arg,
+                        help='cuda or cpu (default: cuda if available)')
     parser.add_argument('--calibrate', default=None, metavar='PATH',
                         help='(CUDA) time Triton vs torch for the dispatcher '
-                        'and write its rules to PATH')
+                        'and write its rules to PATH (default: no '
+                        'calibration)')
 
 
-def _floats(text: str) -> list[int]:
-    return [int(float(t)) for t in text.split(',') if t.strip()]
+def _as_list(value: list[int] | str | None, default: str) -> list[int]:
+    """A parsed option (a list), a string (from Python callers) or the
+    default, as positive ints."""
+    if value is None:
+        value = default
+    if isinstance(value, str):
+        value = positive_int_list(value)
+    return list(value)
+
+
+def _choices(value: list[str] | str, choices: tuple[str, ...]) -> list[str]:
+    return choice_list(choices, what='value')(value) if isinstance(value, str) \
+        else list(value)
 
 
 def _graph(E: int, N: int, dist: str, gen: torch.Generator,
@@ -192,8 +222,21 @@ def _bytes(op: str, E: int, N: int, F: int, esize: int) -> int:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    dev = torch.device(args.device or ('cuda' if torch.cuda.is_available()
-                                       else 'cpu'))
+    """Run the suite.
+
+    Raises:
+        ValueError: ``--device cuda`` without CUDA, ``--calibrate`` on CPU.
+        ImportError: CUDA without Triton.
+    """
+    from pyg_ext.utils.log import progress
+
+    try:
+        device = device_arg(args.device) if args.device else 'auto'
+    except argparse.ArgumentTypeError as e:  # a Namespace from Python
+        raise ValueError(f'--device: {e}') from None
+    if device == 'auto':
+        device = 'cuda' if torch.cuda.is_available() else 'cpu'
+    dev = torch.device(device)
     gpu = dev.type == 'cuda'
     if gpu:
         from pyg_ext.typing import require
@@ -208,30 +251,27 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         sizes, degrees, feats = [10**7], [10], [64]
         dtypes, dists = ['float32'], ['power']
     else:
-        sizes = _floats(args.sizes or (GPU_SIZES if gpu else CPU_SIZES))
-        degrees = _floats(args.degrees or ('2,10,50' if gpu else '10'))
-        feats = _floats(args.features or ('1,16,64,256' if gpu else '16,64'))
-        dtypes = (args.dtypes or ('float32,bfloat16' if gpu else 'float32')
-                  ).split(',')
-        dists = args.dists.split(',')
-    ops = args.ops.split(',')
-    reduces = args.reduces.split(',')
-    for o in ops:
-        if o not in ('segment', 'scatter', 'spmm'):
-            raise ValueError(f"unknown op '{o}'")
+        sizes = _as_list(args.sizes, GPU_SIZES if gpu else CPU_SIZES)
+        degrees = _as_list(args.degrees, '2,10,50' if gpu else '10')
+        feats = _as_list(args.features, '1,16,64,256' if gpu else '16,64')
+        dtypes = args.dtypes or (['float32', 'bfloat16'] if gpu
+                                 else ['float32'])
+        if isinstance(dtypes, str):
+            dtypes = choice_list(DTYPES)(dtypes)
+        dists = _choices(args.dists, DISTS)
+    ops = _choices(args.ops, OPS)
+    reduces = _choices(args.reduces, REDUCES)
     copy_bw = _copy_bandwidth(dev)
     print(f'device: {torch.cuda.get_device_name(dev) if gpu else "cpu"}; '
           f'copy bandwidth {copy_bw / 1e9:.1f} GB/s (read + write)')
     rows: list[dict[str, Any]] = []
-    for E in sizes:
-        for deg in degrees:
-            N = max(E // deg, 1)
-            for F in feats:
-                for dname in dtypes:
-                    dtype = getattr(torch, dname)
-                    for dist in dists:
-                        rows += _case(dev, gpu, E, N, deg, F, dtype, dist,
-                                      ops, reduces, copy_bw, args.seeds)
+    cases = list(itertools.product(sizes, degrees, feats, dtypes, dists))
+    for E, deg, F, dname, dist in progress(cases, args.progress,
+                                           desc='scatter cases',
+                                           unit='case'):
+        N = max(E // deg, 1)
+        rows += _case(dev, gpu, E, N, deg, F, getattr(torch, dname), dist,
+                      ops, reduces, copy_bw, args.seeds)
     _report(rows)
     worst = [r for r in rows if r['method'] == 'pyg_ext (auto)']
     summary = {

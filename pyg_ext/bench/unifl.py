@@ -23,27 +23,61 @@ from typing import Any
 
 import torch
 
-from pyg_ext.bench._common import format_table, mean_std
+from pyg_ext.bench._common import (
+    choice_list,
+    format_table,
+    mean_std,
+    nonneg_int,
+    positive_float,
+    positive_int,
+    positive_int_list,
+)
 
 SUITE = 'unifl'
+FAMILIES = ('uniform', 'gaussian', 'clustered')
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of this suite (validated by argparse)."""
     parser.add_argument('--sizes', default='100,1000,10000',
+                        type=positive_int_list,
                         help='test sizes (comma-separated)')
-    parser.add_argument('--families', default='uniform,gaussian,clustered')
-    parser.add_argument('--train-sizes', default='200,500,1000')
-    parser.add_argument('--train-per-size', type=int, default=2,
+    parser.add_argument('--families', default=','.join(FAMILIES),
+                        type=choice_list(FAMILIES, what='family'),
+                        help='instance families (comma-separated)')
+    parser.add_argument('--train-sizes', default='200,500,1000',
+                        type=train_sizes_arg,
+                        help='training sizes, each <= 1000 (size '
+                        'generalisation protocol)')
+    parser.add_argument('--train-per-size', type=positive_int, default=2,
                         help='training instances per family and size')
-    parser.add_argument('--train-steps', type=int, default=400)
-    parser.add_argument('--ilp-time-limit', type=float, default=300.0)
-    parser.add_argument('--ilp-max-n', type=int, default=10000,
+    parser.add_argument('--train-steps', type=positive_int, default=400,
+                        help='unsupervised training steps')
+    parser.add_argument('--ilp-time-limit', type=positive_float,
+                        default=300.0,
+                        help='seconds per instance for the HiGHS ILP')
+    parser.add_argument('--ilp-max-n', type=nonneg_int, default=10000,
                         help='skip the ILP above this size (use Σr)')
-    parser.add_argument('--repeat', type=int, default=3,
+    parser.add_argument('--repeat', type=positive_int, default=3,
                         help='timing repeats of the MPNN (best kept)')
-    parser.add_argument('--threads', type=int, default=1)
+    parser.add_argument('--threads', type=positive_int, default=1,
+                        help='torch threads')
     parser.add_argument('--quick', action='store_true',
                         help='sizes 100,1000, 150 training steps')
+
+
+def train_sizes_arg(text: str) -> list[int]:
+    """``type=`` of ``--train-sizes``: sizes in ``1..1000``.
+
+    Raises:
+        argparse.ArgumentTypeError: for a non-integer or a size out of range.
+    """
+    sizes = positive_int_list(text)
+    if max(sizes) > 1000:
+        raise argparse.ArgumentTypeError(
+            f'train sizes must be <= 1000 (size generalisation protocol), '
+            f'got {max(sizes)}')
+    return sizes
 
 
 def _cpu_wall(fn):
@@ -72,15 +106,19 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from pyg_ext.testing import seed_all
 
     torch.set_num_threads(args.threads)
-    sizes = [int(s) for s in args.sizes.split(',')]
+    sizes = (positive_int_list(args.sizes) if isinstance(args.sizes, str)
+             else list(args.sizes))
     if args.quick:
         sizes = [s for s in sizes if s <= 1000] or [100, 1000]
         args.train_steps = min(args.train_steps, 150)
-    families = [f for f in args.families.split(',') if f]
-    train_sizes = [int(s) for s in args.train_sizes.split(',')]
-    if max(train_sizes) > 1000:
-        raise ValueError('train sizes must be <= 1000 (size generalisation '
-                         'protocol)')
+    families = (choice_list(FAMILIES, what='family')(args.families)
+                if isinstance(args.families, str) else list(args.families))
+    train_sizes = args.train_sizes
+    if isinstance(train_sizes, str):
+        try:
+            train_sizes = train_sizes_arg(train_sizes)
+        except argparse.ArgumentTypeError as e:
+            raise ValueError(f'--train-sizes: {e}') from None
 
     # ---- training (seeds 10_000+ never used for testing) ----
     seed_all(0)
@@ -98,85 +136,88 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     print(f'threads {args.threads}, load average {load:.2f} on '
           f'{os.cpu_count()} CPUs (wall times include contention)')
 
+    from pyg_ext.utils.log import progress
     records: list[dict[str, Any]] = []
-    for fam in families:
-        for n in sizes:
-            for seed in args.seeds:
-                d = make_facility_instance(fam, n, seed=seed)
-                f = float(d.opening_cost)
-                rec: dict[str, Any] = {'family': fam, 'n': n, 'seed': seed}
-                rsum = facility_radius_sum(d)
-                rec['sum_r'] = rsum
-                if n <= args.ilp_max_n:
-                    om, info = facility_ilp(d, time_limit=args.ilp_time_limit)
-                    rec['ilp_time'] = info['time']
-                    rec['ilp_status'] = info['status']
-                    if info['status'] == 'optimal':
-                        rec['ref'], rec['ref_kind'] = info['cost'], 'opt'
-                    elif info.get('bound'):
-                        rec['ref'], rec['ref_kind'] = info['bound'], 'bound'
-                    else:
-                        rec['ref'], rec['ref_kind'] = rsum, 'sum_r'
-                    rec['ilp'] = info['cost']
-                    k_ref = int(om.sum()) if om is not None else None
+    cases = [(fam, n) for fam in families for n in sizes]
+    bar = progress(cases, args.progress, desc='unifl (family, size)',
+                   unit='case')
+    for fam, n in bar:
+        for seed in args.seeds:
+            d = make_facility_instance(fam, n, seed=seed)
+            f = float(d.opening_cost)
+            rec: dict[str, Any] = {'family': fam, 'n': n, 'seed': seed}
+            rsum = facility_radius_sum(d)
+            rec['sum_r'] = rsum
+            if n <= args.ilp_max_n:
+                om, info = facility_ilp(d, time_limit=args.ilp_time_limit)
+                rec['ilp_time'] = info['time']
+                rec['ilp_status'] = info['status']
+                if info['status'] == 'optimal':
+                    rec['ref'], rec['ref_kind'] = info['cost'], 'opt'
+                elif info.get('bound'):
+                    rec['ref'], rec['ref_kind'] = info['bound'], 'bound'
                 else:
                     rec['ref'], rec['ref_kind'] = rsum, 'sum_r'
-                    rec['ilp_time'], rec['ilp_status'] = None, 'skipped'
-                    k_ref = None
-                ref = rec['ref']
-                costs: dict[str, float] = {}
-                times: dict[str, float] = {}
+                rec['ilp'] = info['cost']
+                k_ref = int(om.sum()) if om is not None else None
+            else:
+                rec['ref'], rec['ref_kind'] = rsum, 'sum_r'
+                rec['ilp_time'], rec['ilp_status'] = None, 'skipped'
+                k_ref = None
+            ref = rec['ref']
+            costs: dict[str, float] = {}
+            times: dict[str, float] = {}
 
-                def timed(name, fn, d=d, f=f, ref=ref, costs=costs,
-                          times=times):
-                    o, w, _ = _cpu_wall(fn)
-                    costs[name] = facility_cost(d.pos, o, f) / ref
-                    times[name] = w
-                    return o
+            def timed(name, fn, d=d, f=f, ref=ref, costs=costs,
+                      times=times):
+                o, w, _ = _cpu_wall(fn)
+                costs[name] = facility_cost(d.pos, o, f) / ref
+                times[name] = w
+                return o
 
-                mp = timed('mettu_plaxton', lambda d=d: mettu_plaxton(d))
-                best_c = None
-                for c in (0.02, 0.05, 0.1, 0.2, 0.5):
-                    o = simple_uniform_fl(d, c=c, seed=seed)
-                    v = facility_cost(d.pos, o, f) / ref
-                    if best_c is None or v < best_c[1]:
-                        best_c = (c, v)
-                costs['simple_ufl_best_c'] = best_c[1]
-                rec['simple_ufl_c'] = best_c[0]
-                timed('greedy', lambda d=d: facility_greedy(d))
-                # MPNN: from points (no prebuilt graph), best of repeats
-                best = None
-                for _ in range(args.repeat):
-                    pts = Data(pos=d.pos, opening_cost=d.opening_cost,
-                               num_nodes=n)
-                    seed_all(seed)
-                    (o, inf), w, c = _cpu_wall(
-                        lambda pts=pts: unifl_solve(model, pts))
-                    if best is None or w < best[1]:
-                        best = (o, w, c, inf)
-                o, w, c, inf = best
-                costs['unifl_mpnn'] = facility_cost(d.pos, o, f) / ref
-                costs['unifl_mpnn_no_ls'] = inf['cost_decoded'] / ref
-                times['unifl_mpnn'] = w
-                rec['mpnn_cpu_time'] = c
-                rec['mpnn_ls_rounds'] = inf['iterations']
-                kk = k_ref or int(o.sum())
-                timed('kmeanspp_same_k',
-                      lambda d=d, kk=kk, seed=seed: facility_kmeanspp(
-                          d, kk, seed=seed))
-                # MP + the same local search (separates model from search)
-                tab = pts._unifl_table
-                mp_ls, _ = facility_local_search(tab, mp, f)
-                costs['mettu_plaxton_ls'] = facility_cost(d.pos, mp_ls, f) / ref
-                rec['cost_ratio'] = costs
-                rec['time'] = times
-                records.append(rec)
-                print(f'{fam:9s} n={n:<6d} seed={seed} ref={rec["ref_kind"]}'
-                      f' ILP {rec["ilp_status"]} '
-                      f'{(rec["ilp_time"] or 0):.2f}s | MPNN '
-                      f'{costs["unifl_mpnn"]:.4f} ({w:.3f}s wall, {c:.3f}s '
-                      f'CPU) | MP {costs["mettu_plaxton"]:.4f} | greedy '
-                      f'{costs["greedy"]:.4f}', flush=True)
+            mp = timed('mettu_plaxton', lambda d=d: mettu_plaxton(d))
+            best_c = None
+            for c in (0.02, 0.05, 0.1, 0.2, 0.5):
+                o = simple_uniform_fl(d, c=c, seed=seed)
+                v = facility_cost(d.pos, o, f) / ref
+                if best_c is None or v < best_c[1]:
+                    best_c = (c, v)
+            costs['simple_ufl_best_c'] = best_c[1]
+            rec['simple_ufl_c'] = best_c[0]
+            timed('greedy', lambda d=d: facility_greedy(d))
+            # MPNN: from points (no prebuilt graph), best of repeats
+            best = None
+            for _ in range(args.repeat):
+                pts = Data(pos=d.pos, opening_cost=d.opening_cost,
+                           num_nodes=n)
+                seed_all(seed)
+                (o, inf), w, c = _cpu_wall(
+                    lambda pts=pts: unifl_solve(model, pts))
+                if best is None or w < best[1]:
+                    best = (o, w, c, inf)
+            o, w, c, inf = best
+            costs['unifl_mpnn'] = facility_cost(d.pos, o, f) / ref
+            costs['unifl_mpnn_no_ls'] = inf['cost_decoded'] / ref
+            times['unifl_mpnn'] = w
+            rec['mpnn_cpu_time'] = c
+            rec['mpnn_ls_rounds'] = inf['iterations']
+            kk = k_ref or int(o.sum())
+            timed('kmeanspp_same_k',
+                  lambda d=d, kk=kk, seed=seed: facility_kmeanspp(
+                      d, kk, seed=seed))
+            # MP + the same local search (separates model from search)
+            tab = pts._unifl_table
+            mp_ls, _ = facility_local_search(tab, mp, f)
+            costs['mettu_plaxton_ls'] = facility_cost(d.pos, mp_ls, f) / ref
+            rec['cost_ratio'] = costs
+            rec['time'] = times
+            records.append(rec)
+            print(f'{fam:9s} n={n:<6d} seed={seed} ref={rec["ref_kind"]}'
+                  f' ILP {rec["ilp_status"]} '
+                  f'{(rec["ilp_time"] or 0):.2f}s | MPNN '
+                  f'{costs["unifl_mpnn"]:.4f} ({w:.3f}s wall, {c:.3f}s '
+                  f'CPU) | MP {costs["mettu_plaxton"]:.4f} | greedy '
+                  f'{costs["greedy"]:.4f}', flush=True)
 
     methods = ['unifl_mpnn', 'unifl_mpnn_no_ls', 'mettu_plaxton',
                'mettu_plaxton_ls', 'simple_ufl_best_c', 'greedy',

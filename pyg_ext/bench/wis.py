@@ -27,7 +27,20 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from pyg_ext.bench._common import fmt_mean_std, format_table, mean_std
+from pyg_ext.bench._common import (
+    choice_list,
+    dataset_errors,
+    device_arg,
+    dropout_rate,
+    float_list,
+    fmt_mean_std,
+    format_table,
+    mean_std,
+    nonneg_float,
+    nonneg_int,
+    positive_float,
+    positive_int,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -36,26 +49,36 @@ PLANETOID = {'cora': 'Cora', 'citeseer': 'CiteSeer', 'pubmed': 'PubMed'}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of this suite (validated by argparse)."""
     parser.add_argument('--dataset', default='Cora',
                         help='Cora | CiteSeer | PubMed | ogbn-<name> '
                         '(default: Cora)')
     parser.add_argument('--ogb-meta', default=None, metavar='JSON',
                         help="meta_dict (JSON) of a custom dataset in OGB's "
-                        'node-property format')
+                        'node-property format (default: none)')
     parser.add_argument('--model', default='gcn',
-                        choices=('gcn', 'gin', 'sage'))
-    parser.add_argument('--layers', type=int, default=3,
-                        help='GNN depth (default: 3)')
-    parser.add_argument('--hidden', type=int, default=64)
+                        choices=('gcn', 'gin', 'sage'), help='GNN layer type')
+    parser.add_argument('--layers', type=positive_int, default=3,
+                        help='GNN depth')
+    parser.add_argument('--hidden', type=positive_int, default=64,
+                        help='hidden channels')
     parser.add_argument('--ratios', default='0,0.3,0.5,0.7,0.9',
-                        help='comma-separated fractions of edges to remove')
+                        type=ratio_list,
+                        help='comma-separated fractions of edges to remove, '
+                        'each in [0, 1]')
     parser.add_argument('--methods', default=','.join(METHODS),
+                        type=choice_list(METHODS, what='method'),
                         help=f"comma-separated subset of {', '.join(METHODS)}")
-    parser.add_argument('--epochs', type=int, default=200)
-    parser.add_argument('--patience', type=int, default=50)
-    parser.add_argument('--lr', type=float, default=0.01)
-    parser.add_argument('--weight-decay', type=float, default=5e-4)
-    parser.add_argument('--dropout', type=float, default=0.5)
+    parser.add_argument('--epochs', type=positive_int, default=200,
+                        help='most training epochs')
+    parser.add_argument('--patience', type=positive_int, default=50,
+                        help='early-stopping patience in epochs')
+    parser.add_argument('--lr', type=positive_float, default=0.01,
+                        help='Adam learning rate')
+    parser.add_argument('--weight-decay', type=nonneg_float, default=5e-4,
+                        help='Adam weight decay')
+    parser.add_argument('--dropout', type=dropout_rate, default=0.5,
+                        help='dropout probability')
     parser.add_argument('--split', default='auto',
                         choices=('auto', 'random', 'public', 'official'),
                         help='random 80/10/10 per seed (the paper; default '
@@ -66,22 +89,39 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         'hidden width, ReLU then LayerNorm, linear head; use '
                         "with --dropout 0); 'pyg': last conv to the classes "
                         '(default)')
-    parser.add_argument('--split-seed', type=int, default=None,
+    parser.add_argument('--split-seed', type=nonneg_int, default=None,
                         help='with --split random: one split drawn with this '
                         'seed and shared by all seeds (the reference code '
                         'fixes it to 1 and varies only the initialisation '
                         'and the random orders); default: a split per seed')
-    parser.add_argument('--min-delta', type=float, default=0.0,
+    parser.add_argument('--min-delta', type=nonneg_float, default=0.0,
                         help='early stopping counts only validation gains '
                         'above this (the reference code: 1e-4)')
-    parser.add_argument('--ref-steps', type=int, default=100,
+    parser.add_argument('--ref-steps', type=nonneg_int, default=100,
                         help='removals timed for the reference-style 1-WIS '
                         '(extrapolated; 0 skips it)')
     parser.add_argument('--plot', default=None, metavar='PNG',
-                        help='write the accuracy curve here')
+                        help='write the accuracy curve here (default: no '
+                        'plot)')
     parser.add_argument('--table', default=None, metavar='MD',
-                        help='write the markdown table here')
-    parser.add_argument('--device', default='cpu')
+                        help='write the markdown table here (default: none)')
+    parser.add_argument('--device', default='cpu', type=device_arg,
+                        help="'cpu', 'cuda[:i]' or 'auto'")
+
+
+def ratio_list(text: str) -> list[float]:
+    """``type=`` of ``--ratios``: comma-separated fractions in ``[0, 1]``.
+
+    Raises:
+        argparse.ArgumentTypeError: for a non-number or a value outside
+            ``[0, 1]``.
+    """
+    vals = float_list(text)
+    bad = [v for v in vals if not 0.0 <= v <= 1.0]
+    if bad:
+        raise argparse.ArgumentTypeError(
+            f'ratios must lie in [0, 1], got {bad[0]:g}')
+    return vals
 
 
 # --------------------------------------------------------------------------
@@ -97,7 +137,11 @@ def load_graph(args: argparse.Namespace) -> tuple[Any, dict | None, str]:
     name = args.dataset
     if name.lower() in PLANETOID:
         from torch_geometric.datasets import Planetoid
-        ds = Planetoid(os.path.join(root, 'planetoid'), PLANETOID[name.lower()])
+        folder = os.path.join(root, 'planetoid')
+        canon = PLANETOID[name.lower()]
+        with dataset_errors(canon, folder,
+                            created=os.path.join(folder, canon)):
+            ds = Planetoid(folder, canon)
         data = ds[0]
         split = {'train': data.train_mask.nonzero().view(-1),
                  'valid': data.val_mask.nonzero().view(-1),
@@ -109,8 +153,11 @@ def load_graph(args: argparse.Namespace) -> tuple[Any, dict | None, str]:
         if args.ogb_meta:
             with open(args.ogb_meta) as f:
                 kwargs['meta_dict'] = json.load(f)
-        ds, split = load_ogb_nodeprop(name, os.path.join(root, 'ogb'),
-                                      **kwargs)
+        folder = os.path.join(root, 'ogb')
+        with dataset_errors(name, folder, created=os.path.join(
+                folder, name.replace('-', '_'))):
+            os.makedirs(folder, exist_ok=True)
+            ds, split = load_ogb_nodeprop(name, folder, **kwargs)
         data = ds[0]
         evaluator = '' if args.ogb_meta else name
     else:
@@ -190,7 +237,9 @@ def train_eval(data: Any, edge_index: torch.Tensor,
                seed: int, evaluator: str = '') -> float:
     """Test accuracy at the best validation epoch."""
     torch.manual_seed(seed)
-    device = torch.device(args.device)
+    device = torch.device('cuda' if args.device == 'auto'
+                          and torch.cuda.is_available() else
+                          'cpu' if args.device == 'auto' else args.device)
     num_classes = int(data.y.max()) + 1
     model = _Net(args.model, data.num_features, args.hidden, num_classes,
                  args.layers, args.dropout,
@@ -299,11 +348,14 @@ def reference_one_wis_seconds_per_removal(edge_index: torch.Tensor,
 # suite
 # --------------------------------------------------------------------------
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    ratios = [float(r) for r in str(args.ratios).split(',') if r.strip()]
+    ratios = (ratio_list(args.ratios) if isinstance(args.ratios, str)
+              else [float(r) for r in args.ratios])
     for r in ratios:
         if not 0.0 <= r <= 1.0:
             raise ValueError(f'ratios must lie in [0, 1], got {r}')
-    methods = [m.strip() for m in str(args.methods).split(',') if m.strip()]
+    methods = args.methods
+    if isinstance(methods, str):
+        methods = [m.strip() for m in methods.split(',') if m.strip()]
     for m in methods:
         if m not in METHODS:
             raise ValueError(f"unknown method '{m}'; choose from {METHODS}")
