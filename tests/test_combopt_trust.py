@@ -863,3 +863,307 @@ def test_valid_inputs_still_work_after_validation() -> None:
     assert p.shape == (8,)
     sol, info = unifl_decode(p, d._unifl_table, d.opening_cost)
     assert sol.dtype == torch.bool and math.isfinite(info['cost'])
+
+
+# ---------------------------------------------------------------------------
+# issue #16 audit: bad inputs that raised obscure errors (IndexError,
+# AttributeError, "too many values to unpack") or returned silently
+# ---------------------------------------------------------------------------
+
+_NAN = float('nan')
+_RING = torch.tensor([[0, 1, 2, 3, 4, 5, 1, 2, 3, 4, 5, 0],
+                      [1, 2, 3, 4, 5, 0, 0, 1, 2, 3, 4, 5]])
+
+
+def _ring_with(pos: int, val: int) -> torch.Tensor:
+    ei = _RING.clone()
+    ei.view(-1)[pos] = val
+    return ei
+
+
+def _sat() -> Data:
+    return random_3sat(10, 4.2, seed=0)
+
+
+def _fl_nan_pos() -> Data:
+    d = make_facility_instance('uniform', 30, seed=0)
+    d.pos = d.pos.clone()
+    d.pos[0, 0] = _NAN
+    return d
+
+
+def _csr(col: torch.Tensor, size: tuple[int, int] = (6, 6),
+         crow: torch.Tensor | None = None) -> torch.Tensor:
+    crow = torch.arange(0, 13, 2) if crow is None else crow
+    return torch.sparse_csr_tensor(crow, col, torch.ones(col.numel()),
+                                   size=size, check_invariants=False)
+
+
+_COL = torch.arange(12) % 6
+_H6 = torch.randn(6, 4)
+_NT_OK = (torch.zeros(3, 4, dtype=torch.long), torch.zeros(3, 4),
+          torch.ones(3, 4, dtype=torch.bool))
+
+
+def _nt(**kw):
+    f = dict(zip(('index', 'dist', 'mask'), _NT_OK))
+    f.update(kw)
+    return CO.NeighborTable(f['index'], f['dist'], f['mask'])
+
+
+def _problem_cases() -> list:
+    out = []
+    for name, data in (('MaxCut', _g), ('VertexCover', _g),
+                       ('Max3Sat', _sat)):
+        n = 8 if name != 'Max3Sat' else 10
+        out += [
+            (f'{name}.loss V wrong rows', lambda name=name, data=data:
+             getattr(CO, name)().loss(data(), torch.randn(3, 4)),
+             ValueError, r'\bV\b'),
+            (f'{name}.loss V 1-D', lambda name=name, data=data, n=n:
+             getattr(CO, name)().loss(data(), torch.randn(n)),
+             ValueError, r'\bV\b'),
+            (f'{name}.loss V list', lambda name=name, data=data, n=n:
+             getattr(CO, name)().loss(data(), torch.randn(n, 4).tolist()),
+             TypeError, r'\bV\b'),
+            (f'{name}.loss data None', lambda name=name, n=n:
+             getattr(CO, name)().loss(None, torch.randn(n, 4)),
+             TypeError, 'data'),
+            (f'{name}.relaxation V 1-D', lambda name=name, data=data, n=n:
+             getattr(CO, name)().relaxation(data(), torch.randn(n)),
+             ValueError, r'\bV\b'),
+            (f'{name}.direction V wrong rows', lambda name=name, data=data:
+             getattr(CO, name)().direction(data(), torch.randn(3, 4)),
+             ValueError, r'\bV\b'),
+            (f'{name}.direction data None', lambda name=name, n=n:
+             getattr(CO, name)().direction(None, torch.randn(n, 4)),
+             TypeError, 'data'),
+            (f'{name}.direction V NaN', lambda name=name, data=data, n=n:
+             getattr(CO, name)().direction(
+                 data(), torch.full((n, 4), _NAN)), ValueError, r'\bV\b'),
+            (f'{name}.score S=2', lambda name=name, data=data, n=n:
+             getattr(CO, name)().score(data(), torch.full((n,), 2.0)),
+             ValueError, r'(?i)\bS\b.*-1 and \+1'),
+            (f'{name}.score S 0/1', lambda name=name, data=data, n=n:
+             getattr(CO, name)().score(data(), torch.ones(n, 2) * 0),
+             ValueError, r'(?i)\bS\b.*-1 and \+1'),
+            (f'{name}.objective S=2', lambda name=name, data=data, n=n:
+             getattr(CO, name)().objective(data(), torch.full((n,), 2.0)),
+             ValueError, r'(?i)\bS\b.*-1 and \+1'),
+        ]
+    for name in ('MaxCut', 'VertexCover'):
+        out += [
+            (f'{name}.loss edge_index [E,2]', lambda name=name: getattr(
+                CO, name)().loss(Data(edge_index=_RING.t(), num_nodes=6),
+                                 torch.randn(6, 4)),
+             ValueError, 'edge_index'),
+            (f'{name}.loss edge_index 100000', lambda name=name: getattr(
+                CO, name)().loss(Data(edge_index=_ring_with(15, 100000),
+                                      num_nodes=6), torch.randn(6, 4)),
+             ValueError, 'edge_index'),
+            (f'{name}.direction edge_index -1', lambda name=name: getattr(
+                CO, name)().direction(Data(edge_index=_ring_with(0, -1),
+                                           num_nodes=6), torch.randn(6, 4)),
+             ValueError, 'edge_index'),
+        ]
+    out += [
+        ('VertexCover.prescore S=2', lambda: VertexCover().prescore(
+            _g(), torch.full((8, 3), 2.0)), ValueError, r'\bS\b'),
+        ('maxcut_value s 0/1', lambda: maxcut_value(_g(), torch.zeros(8)),
+         ValueError, r'^s must hold only -1 and \+1'),
+        ('unsat_count s 0/1', lambda: unsat_count(_sat(), torch.zeros(10)),
+         ValueError, r'^s must hold only -1 and \+1'),
+        ('VertexCover penalty 0', lambda: VertexCover(penalty=0.0),
+         ValueError, 'penalty'),
+    ]
+    return out
+
+
+AUDIT_CASES = _problem_cases() + [
+    # facility location
+    ('generate_facility_points generator str',
+     lambda: generate_facility_points('uniform', 20, generator='a'),
+     TypeError, 'generator'),
+    ('facility_table max_neighbors 0',
+     lambda: facility_table(torch.rand(20, 2), max_neighbors=0),
+     ValueError, 'max_neighbors'),
+    ('neighbor_table max_neighbors 0',
+     lambda: neighbor_table(_RING, torch.rand(12), 6, max_neighbors=0),
+     ValueError, 'max_neighbors'),
+    ('assign_open big NaN',
+     lambda: assign_open(_tab(), _B, big=_NAN), ValueError, 'big'),
+    ('assign_open big 0', lambda: assign_open(_tab(), _B, big=0.0),
+     ValueError, 'big'),
+    ('assign_open big str', lambda: assign_open(_tab(), _B, big='a'),
+     TypeError, 'big'),
+    ('NeighborTable mismatched shapes',
+     lambda: _nt(dist=torch.zeros(3, 2)), ValueError, 'shape'),
+    ('NeighborTable index float', lambda: _nt(index=torch.zeros(3, 4)),
+     TypeError, r'NeighborTable\.index'),
+    ('NeighborTable dist NaN',
+     lambda: _nt(dist=torch.full((3, 4), _NAN)), ValueError,
+     r'NeighborTable\.dist'),
+    ('NeighborTable dist negative',
+     lambda: _nt(dist=-torch.ones(3, 4)), ValueError,
+     r'NeighborTable\.dist'),
+    ('NeighborTable dist long',
+     lambda: _nt(dist=torch.zeros(3, 4, dtype=torch.long)), TypeError,
+     r'NeighborTable\.dist'),
+    ('NeighborTable mask float', lambda: _nt(mask=torch.ones(3, 4)),
+     TypeError, r'NeighborTable\.mask'),
+    ('NeighborTable index out of range',
+     lambda: _nt(index=torch.full((3, 4), 3)), ValueError,
+     r'NeighborTable\.index'),
+    ('NeighborTable index negative',
+     lambda: _nt(index=-torch.ones(3, 4, dtype=torch.long)), ValueError,
+     r'NeighborTable\.index'),
+    ('NeighborTable index 1-D',
+     lambda: _nt(index=torch.zeros(4, dtype=torch.long)), ValueError,
+     r'NeighborTable\.index'),
+    ('NeighborTable str fields', lambda: CO.NeighborTable('a', 'b', 'c'),
+     TypeError, 'index'),
+    *[(f'{name} pos NaN', lambda fn=fn: fn(_fl_nan_pos()), ValueError,
+       'pos')
+      for name, fn in (('facility_greedy', facility_greedy),
+                       ('facility_radius_sum', facility_radius_sum),
+                       ('simple_uniform_fl', simple_uniform_fl),
+                       ('facility_ilp',
+                        lambda d: facility_ilp(d, time_limit=5)))],
+    # UniFL model
+    ('train_unifl instances with None',
+     lambda: train_unifl(UniFLMPNN(hidden_channels=4),
+                         [_fd(), None], steps=1),
+     TypeError, r'instances\[1\]'),
+    ('train_unifl instance without distances',
+     lambda: train_unifl(UniFLMPNN(hidden_channels=4),
+                         [Data(num_nodes=5, opening_cost=torch.ones(1))],
+                         steps=1),
+     ValueError, r'instances\[0\]'),
+    ('UniFLConv CSR adj_w_t other pattern',
+     lambda: UniFLConv(4)(_H6, _csr(_COL), torch.ones(12), torch.ones(6),
+                          _csr(torch.tensor([0]), crow=torch.tensor(
+                              [0, 1, 1, 1, 1, 1, 1]))),
+     ValueError, 'adj_w_t'),
+    ('UniFLConv CSR adj_w_t transposed pattern',
+     lambda: UniFLConv(4)(_H6, _csr(_COL), torch.ones(12), torch.ones(6),
+                          _csr((_COL + 1) % 6)),
+     ValueError, 'adj_w_t'),
+    ('UniFLConv CSR wrong size',
+     lambda: UniFLConv(4)(_H6, _csr(_COL, size=(6, 9)), torch.ones(12),
+                          torch.ones(6), _csr(_COL, size=(6, 9))),
+     ValueError, 'edge_index'),
+    ('UniFLConv CSR weight wrong length',
+     lambda: UniFLConv(4)(_H6, _csr(_COL), torch.ones(5), torch.ones(6),
+                          _csr(_COL)),
+     ValueError, 'weight'),
+    ('UniFLConv CSR bad crow_indices',
+     lambda: UniFLConv(4)(_H6, _csr(_COL, crow=torch.tensor(
+         [0, 4, 2, 6, 8, 10, 12])), torch.ones(12), torch.ones(6),
+         _csr(_COL)),
+     ValueError, 'crow_indices'),
+    ('UniFLConv CSR adj_w_t dense',
+     lambda: UniFLConv(4)(_H6, _csr(_COL), torch.ones(12), torch.ones(6),
+                          torch.ones(6, 6)),
+     TypeError, 'adj_w_t'),
+]
+
+
+@pytest.mark.parametrize('label,call,exc,match', AUDIT_CASES,
+                         ids=[c[0] for c in AUDIT_CASES])
+def test_audit_bad_inputs_raise_naming_the_argument(label, call, exc,
+                                                    match) -> None:
+    with pytest.raises(exc, match=match):
+        call()
+
+
+_CSR_OOB = r'''
+import json, torch
+from pyg_ext.nn import UniFLConv
+out = {}
+for label, pos, val in (('col 100000', 3, 100000), ('col -1', 3, -1),
+                        ('col == n', 5, 6)):
+    col = torch.arange(12) % 6
+    col[pos] = val
+    a = torch.sparse_csr_tensor(torch.arange(0, 13, 2), col, torch.ones(12),
+                                size=(6, 6), check_invariants=False)
+    try:
+        UniFLConv(4)(torch.randn(6, 4), a, torch.ones(12), torch.ones(6), a)
+        out[label] = 'returned'
+    except (ValueError, TypeError) as e:
+        out[label] = str(e)
+    except Exception as e:
+        out[label] = f'{type(e).__name__}: {e}'
+print('@@' + json.dumps(out))
+'''
+
+
+def test_unifl_conv_csr_column_ids_checked_before_the_kernel() -> None:
+    """Out-of-range CSR column ids reach ``torch.sparse.mm`` unchecked (an
+    out-of-bounds read); run in a subprocess so a crash fails the test."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, OMP_NUM_THREADS='1')
+    proc = subprocess.run([sys.executable, '-c', _CSR_OOB],
+                          capture_output=True, text=True, env=env,
+                          timeout=600)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith('@@')]
+    assert proc.returncode == 0 and lines, proc.stderr[-2000:]
+    import json
+    out = json.loads(lines[-1][2:])
+    for label, msg in out.items():
+        assert 'col_indices' in msg and 'must hold ids in [0, 6)' in msg, \
+            (label, msg)
+
+
+def test_audit_valid_inputs_still_work() -> None:
+    """The new checks accept what the library produces, and the unchecked
+    fast paths give the same numbers as the checked entry points."""
+    torch.manual_seed(0)
+    # CSR path of UniFLConv equals the edge_index path
+    conv = UniFLConv(4)
+    w = torch.rand(12)
+    order = torch.argsort(_RING[1] * 6 + _RING[0])
+    ei = _RING[:, order]
+    wo = w[order]
+    crow = torch.zeros(7, dtype=torch.long)
+    crow[1:] = torch.cumsum(torch.bincount(ei[1], minlength=6), 0)
+    a = torch.sparse_csr_tensor(crow, ei[0], torch.ones(12), size=(6, 6))
+    aw = torch.sparse_csr_tensor(crow, ei[0], wo, size=(6, 6))
+    inv = torch.rand(6)
+    torch.testing.assert_close(conv(_H6, a, wo, inv, aw),
+                               conv(_H6, ei, wo, inv))
+    # OptGNN's unchecked per-layer direction = the checked one
+    for prob, data in (('maxcut', _g()), ('vertex_cover', _g()),
+                       ('max3sat', _sat())):
+        m = OptGNN(prob, rank=4, num_layers=3)
+        V0 = torch.nn.functional.normalize(torch.randn(data.num_nodes, 4),
+                                           dim=1)
+        V = V0
+        for layer in m.layers:
+            V = layer(V, m.problem.direction(data, V))
+        torch.testing.assert_close(m(data, V0), V)
+        s = torch.where(V[:, 0] >= 0, 1.0, -1.0)
+        assert torch.isfinite(m.problem.score(data, s)).all()
+    # a valid NeighborTable, and pickling round trip (goes through __new__)
+    import pickle
+    t = _tab()
+    t2 = pickle.loads(pickle.dumps(CO.NeighborTable(*t)))
+    assert all(torch.equal(x, y) for x, y in zip(t, t2))
+    assert isinstance(t2, CO.NeighborTable) and t2.num_nodes == 8
+    # max_neighbors=1 is the smallest valid table: self + one neighbour
+    assert facility_table(torch.rand(20, 2), max_neighbors=1).index.shape \
+        == (20, 2)
+    # assign_open with a finite big
+    a = assign_open(t, torch.zeros(8, dtype=torch.bool), big=5.0)
+    assert (a.d1 == 5.0).all() and not a.served.any()
+    # num_layers=0 (no message passing) is a valid ablation
+    m0 = UniFLMPNN(hidden_channels=4, num_layers=0)
+    p = m0(_fd())
+    assert p.shape == (8,)
+    assert ((p >= m0.p_min) & (p <= 1 - m0.p_min)).all()
+    # a generator is accepted
+    pts = generate_facility_points('uniform', 10,
+                                   generator=np.random.default_rng(0))
+    assert pts.shape == (10, 2)

@@ -38,7 +38,10 @@ from pyg_ext.utils.validation import (
 
 def _check_data(data: Data, pos: bool = False) -> None:
     """Validate a UniFL instance graph (from
-    :func:`~pyg_ext.combopt.facility_graph`)."""
+    :func:`~pyg_ext.combopt.facility_graph`). ``data.pos`` is required with
+    ``pos=True`` and checked whenever present (NaN / infinite coordinates
+    make the instance invalid even for the baselines that only read the
+    graph distances)."""
     if not isinstance(data, Data):
         raise TypeError(f'data must be a torch_geometric.data.Data, got '
                         f'{type(data).__name__}')
@@ -55,9 +58,9 @@ def _check_data(data: Data, pos: bool = False) -> None:
                 getattr(data, 'edge_attr', None) is None:
             raise ValueError('data must have edge_index and edge_attr '
                              '(distances)')
-    if pos:
-        if getattr(data, 'pos', None) is None:
-            raise ValueError('data.pos is missing')
+    if pos and getattr(data, 'pos', None) is None:
+        raise ValueError('data.pos is missing')
+    if getattr(data, 'pos', None) is not None:
         _check_points(data.pos, 'data.pos')
 
 __all__ = [

@@ -130,24 +130,36 @@ def _check_table(table: Any, name: str = 'table') -> int:
                         f'{type(table).__name__}')
     if torch.compiler.is_compiling():
         return table.index.size(0)
-    check_tensor(table.index, f'{name}.index', dim=2, floating=False)
-    check_tensor(table.dist, f'{name}.dist', dim=2, floating=True)
-    check_tensor(table.mask, f'{name}.mask', dim=2)
-    if table.mask.dtype != torch.bool:
-        raise TypeError(f'{name}.mask must be a bool tensor, got '
-                        f'{table.mask.dtype}')
-    n = table.index.size(0)
+    n = _check_table_fields(table.index, table.dist, table.mask, name)
     if n == 0:
         raise ValueError(f'{name}: empty facility-location instance '
                          '(0 points)')
-    if table.dist.shape != table.index.shape or \
-            table.mask.shape != table.index.shape:
+    return n
+
+
+def _check_table_fields(index: Any, dist: Any, mask: Any,
+                        name: str = 'table', nonnegative: bool = False
+                        ) -> int:
+    """Check the three fields of a :class:`NeighborTable`: ``[n, K]``
+    tensors of one shape, integer ``index`` with ids in ``[0, n)``, finite
+    floating ``dist`` (non-negative with ``nonnegative``; the functions
+    taking a table do not ask for it, so that ``gradcheck`` may perturb
+    zero padding distances), bool ``mask``. Returns ``n``."""
+    check_tensor(index, f'{name}.index', dim=2, floating=False)
+    check_tensor(dist, f'{name}.dist', dim=2, floating=True)
+    check_tensor(mask, f'{name}.mask', dim=2)
+    if mask.dtype != torch.bool:
+        raise TypeError(f'{name}.mask must be a bool tensor, got '
+                        f'{mask.dtype}')
+    if dist.shape != index.shape or mask.shape != index.shape:
         raise ValueError(f'{name}.index, .dist and .mask must have one '
-                         f'shape, got {tuple(table.index.shape)}, '
-                         f'{tuple(table.dist.shape)}, '
-                         f'{tuple(table.mask.shape)}')
-    check_index(table.index, f'{name}.index', n, dim=2)
-    check_finite(table.dist, f'{name}.dist')
+                         f'shape, got {tuple(index.shape)}, '
+                         f'{tuple(dist.shape)}, {tuple(mask.shape)}')
+    n = index.size(0)
+    check_index(index, f'{name}.index', n, dim=2)
+    check_finite(dist, f'{name}.dist')
+    if nonnegative and dist.numel() and bool((dist < 0).any()):
+        raise ValueError(f'{name}.dist (distances) must be non-negative')
     return n
 
 
@@ -275,7 +287,8 @@ def generate_facility_points(family: str, n: int, dim: int = 2,
 
     Raises:
         TypeError, ValueError: unknown ``family``, ``n < 1``, ``dim < 1``,
-            ``avg_neighbors <= 0``.
+            ``avg_neighbors <= 0``, ``generator`` not a
+            ``numpy.random.Generator``.
     """
     if not isinstance(family, str) or family not in FACILITY_FAMILIES:
         raise ValueError(f"unknown family '{family}'; choose one of "
@@ -284,6 +297,10 @@ def generate_facility_points(family: str, n: int, dim: int = 2,
     dim = check_positive_int(dim, 'dim')
     avg_neighbors = check_real(avg_neighbors, 'avg_neighbors', low=0.0,
                                low_open=True)
+    if generator is not None and not isinstance(generator,
+                                                np.random.Generator):
+        raise TypeError('generator must be a numpy.random.Generator, got '
+                        f'{type(generator).__name__}')
     rng = generator if generator is not None else np.random.default_rng(seed)
     unit_ball = math.pi ** (dim / 2) / math.gamma(dim / 2 + 1)
     side = (n * unit_ball / avg_neighbors) ** (1.0 / dim)
@@ -418,19 +435,40 @@ class FacilityLocationDataset(InMemoryDataset):
 # ---------------------------------------------------------------------------
 # neighbour table
 # ---------------------------------------------------------------------------
-class NeighborTable(NamedTuple):
+class _NeighborTableFields(NamedTuple):
+    index: Tensor
+    dist: Tensor
+    mask: Tensor
+
+
+class NeighborTable(_NeighborTableFields):
     """Padded, distance-sorted neighbour lists (row ``x``: ``x`` itself, then
     its neighbours by increasing distance).
 
     Attributes:
-        index: ``[n, K]`` long; padding entries hold the row's own index.
+        index: ``[n, K]`` integer; padding entries hold the row's own index.
         dist: ``[n, K]`` float; padding entries hold 0.
         mask: ``[n, K]`` bool, ``True`` on real entries.
+
+    Constructing one validates the fields (outside ``torch.compile``).
+    ``NeighborTable._make`` / ``_replace`` skip that check (for tables built
+    from validated parts); every function taking a table checks it again.
+
+    Raises:
+        TypeError: a field is not a tensor, ``index`` is not integer,
+            ``dist`` not floating or ``mask`` not bool.
+        ValueError: the fields differ in shape or are not 2-D, an id is
+            outside ``[0, n)``, a distance is NaN, infinite or negative.
     """
 
-    index: Tensor
-    dist: Tensor
-    mask: Tensor
+    __slots__ = ()
+
+    def __new__(cls, index: Tensor, dist: Tensor, mask: Tensor
+                ) -> NeighborTable:
+        if not torch.compiler.is_compiling():
+            _check_table_fields(index, dist, mask, 'NeighborTable',
+                                nonnegative=True)
+        return super().__new__(cls, index, dist, mask)
 
     @property
     def num_nodes(self) -> int:
@@ -450,7 +488,8 @@ def neighbor_table(edge_index: Tensor, dist: Tensor, num_nodes: int,
     Raises:
         TypeError, ValueError: ``num_nodes < 1`` (empty instance), a bad
             ``edge_index`` (shape, ids), ``dist`` not ``[E]`` / ``[E, 1]``,
-            NaN or negative distances, ``max_neighbors < 0``.
+            NaN or negative distances, ``max_neighbors < 1`` (every row
+            keeps the point itself plus at least one neighbour slot).
     """
     num_nodes = check_num_nodes(num_nodes)
     if num_nodes <= 0:
@@ -462,7 +501,7 @@ def neighbor_table(edge_index: Tensor, dist: Tensor, num_nodes: int,
         raise ValueError(f'dist must be [num_edges] or [num_edges, 1], got '
                          f'{tuple(dist.shape)}')
     if max_neighbors is not None:
-        max_neighbors = check_int(max_neighbors, 'max_neighbors', low=0)
+        max_neighbors = check_positive_int(max_neighbors, 'max_neighbors')
     dist = dist.view(-1)
     if edge_index.size(1) != dist.numel():
         raise ValueError(f'dist has {dist.numel()} distances for '
@@ -498,7 +537,7 @@ def neighbor_table(edge_index: Tensor, dist: Tensor, num_nodes: int,
     d = d.index_put((row, slot), dist)
     mask = torch.zeros(num_nodes, K, dtype=torch.bool, device=row.device)
     mask[row, slot] = True
-    return NeighborTable(index, d, mask)
+    return NeighborTable._make((index, d, mask))  # valid by construction
 
 
 def facility_table(pos: Tensor | np.ndarray, f: float = 1.0,
@@ -512,14 +551,14 @@ def facility_table(pos: Tensor | np.ndarray, f: float = 1.0,
     distance may order differently).
 
     Raises:
-        TypeError, ValueError: bad ``pos``, ``f``, ``max_neighbors < 0`` or
+        TypeError, ValueError: bad ``pos``, ``f``, ``max_neighbors < 1`` or
             ``workers`` not an int.
     """
     from scipy.spatial import cKDTree
 
     pos = _check_points(pos)
     _check_cost(f)
-    max_neighbors = check_int(max_neighbors, 'max_neighbors', low=0)
+    max_neighbors = check_positive_int(max_neighbors, 'max_neighbors')
     workers = check_int(workers, 'workers')
     n = pos.size(0)
     pts = pos.detach().cpu().double().numpy()
@@ -540,9 +579,9 @@ def facility_table(pos: Tensor | np.ndarray, f: float = 1.0,
         i[r, 0], d[r, 0], mask[r, 0] = r, 0.0, True
     i = np.where(mask, i, own[:, None])
     d = np.where(mask, d, 0.0)
-    return NeighborTable(torch.from_numpy(i).long(),
-                         torch.from_numpy(d).to(pos.dtype),
-                         torch.from_numpy(mask))
+    return NeighborTable._make((torch.from_numpy(i).long(),
+                                torch.from_numpy(d).to(pos.dtype),
+                                torch.from_numpy(mask)))
 
 
 # ---------------------------------------------------------------------------
@@ -705,12 +744,20 @@ def assign_open(table: NeighborTable, open_mask: Tensor,
                 big: float = math.inf) -> Assignment:
     """Nearest and second-nearest open facility of every client within its
     table row (rows are sorted, so this is a ``cumsum`` and an ``argmax``).
+    ``big`` (``> 0``, ``inf`` allowed) is the distance reported when a
+    client has no (second) open facility in its row.
 
     Raises:
-        TypeError, ValueError: invalid ``table`` or ``open_mask``.
+        TypeError, ValueError: invalid ``table`` or ``open_mask``, ``big``
+            not a real number ``> 0`` (NaN refused).
     """
     n = _check_table(table)
     open_mask = _check_open_mask(open_mask, n)
+    if isinstance(big, bool) or not isinstance(big, numbers.Real):
+        raise TypeError(f'big must be a real number, got '
+                        f'{type(big).__name__} {big!r}')
+    if math.isnan(big) or big <= 0:
+        raise ValueError(f'big must be > 0 (inf allowed), got {big}')
     o = _take(open_mask, table.index) & table.mask
     c = torch.cumsum(o.to(torch.int16), dim=1)
     last = c[:, -1]
@@ -872,7 +919,7 @@ def facility_local_search(table: NeighborTable, open_mask: Tensor,
     n, K = table.index.shape
     idx, m = table.index, table.mask
     d = table.dist.detach().double()
-    tab = NeighborTable(idx, d, m)
+    tab = NeighborTable._make((idx, d, m))  # checked above
     fx = _node_cost(f, n, d)
     fmax = float(fx.max())
     big = 1e3 * fmax + float(d.max()) * 10 + 1.0

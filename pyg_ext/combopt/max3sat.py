@@ -34,6 +34,7 @@ from pyg_ext.combopt.maxcut import (
     batch_of,
     check_graph_data,
     check_node_matrix,
+    check_signs,
 )
 from pyg_ext.utils.validation import check_index, check_int, check_tensor
 
@@ -92,10 +93,12 @@ def unsat_count(data: Data, s: Tensor) -> Tensor:
     ``[N, K]``) per graph.
 
     Raises:
-        TypeError, ValueError: invalid clauses (:func:`check_clauses`) or
-            ``s`` of the wrong shape.
+        TypeError, ValueError: invalid clauses (:func:`check_clauses`),
+            ``s`` of the wrong shape or with an entry other than ±1.
     """
     _check(data, s, 's')
+    if not torch.compiler.is_compiling():
+        check_signs(s, 's')
     batch, b = batch_of(data)
     ci, sg = _clauses(data)
     squeeze = s.dim() == 1
@@ -265,7 +268,20 @@ class Max3Sat:
 
     def direction(self, data: Data, V: Tensor) -> Tensor:
         """Descent direction: minus the gradient of the relaxation, a
-        variable -> clause -> variable message pass."""
+        variable -> clause -> variable message pass.
+
+        Raises:
+            TypeError, ValueError: invalid clauses or ``V`` not a finite
+                floating ``[N, r]`` tensor.
+        """
+        if not torch.compiler.is_compiling():
+            _check(data, V, 'V')
+            check_tensor(V, 'V', dim=2, floating=True)
+        return self._direction(data, V)
+
+    def _direction(self, data: Data, V: Tensor) -> Tensor:
+        """:meth:`direction` without validation (``OptGNN`` validates once
+        per forward, not once per layer)."""
         ci, sg = _clauses(data)
         T = sg.t()  # [3, C]
         Vc = V[ci]  # [3, C, r]

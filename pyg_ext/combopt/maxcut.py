@@ -100,6 +100,20 @@ def check_node_matrix(S: Any, num_nodes: int, name: str = 'S', *,
     return S
 
 
+def check_signs(S: Tensor, name: str = 'S') -> Tensor:
+    """Raise unless every entry of ``S`` is ``-1`` or ``+1`` (sign vectors
+    and candidate matrices of the objectives and scores).
+
+    Raises:
+        ValueError: an entry other than ``-1`` / ``+1`` (e.g. ``0``, ``2``
+            or a 0/1 indicator).
+    """
+    if S.numel() and not bool(((S == 1) | (S == -1)).all()):
+        raise ValueError(f'{name} must hold only -1 and +1 (signs), got '
+                         f'values in [{float(S.min())}, {float(S.max())}]')
+    return S
+
+
 def check_symmetric(data: Data, name: str = 'data') -> None:
     """Raise unless ``data.edge_index`` (self-loops aside) holds every
     undirected edge exactly once in each direction, with equal weights in
@@ -125,6 +139,21 @@ def check_symmetric(data: Data, name: str = 'data') -> None:
         if not torch.equal(w[perm], w[rperm]):
             raise ValueError(f'{name}.edge_weight differs between the two '
                              'directions of an edge; use prepare_graph()')
+
+
+def check_vectors(data: Any, V: Any, name: str = 'V', *,
+                  node_weight: bool = False) -> int:
+    """Validate a graph instance and its node vectors ``V`` (a finite
+    floating ``[num_nodes, r]`` tensor); return ``num_nodes``.
+
+    Raises:
+        TypeError, ValueError: see :func:`check_graph_data`; ``V`` not a
+            tensor, not 2-D, with the wrong number of rows or non-finite.
+    """
+    n = check_graph_data(data, node_weight=node_weight)
+    check_tensor(V, name, dim=2, floating=True)
+    check_node_matrix(V, n, name)
+    return n
 
 
 def prepare_graph(data: Data) -> Data:
@@ -198,11 +227,13 @@ def maxcut_value(data: Data, s: Tensor) -> Tensor:
     ``w < 0`` lowers the cut).
 
     Raises:
-        TypeError, ValueError: invalid ``data`` or ``s`` of the wrong shape.
+        TypeError, ValueError: invalid ``data``, ``s`` of the wrong shape or
+            with an entry other than ±1.
     """
     if not torch.compiler.is_compiling():
         n = check_graph_data(data)
         check_node_matrix(s, n, 's')
+        check_signs(s, 's')
     batch, b = batch_of(data)
     src, dst = data.edge_index
     w = edge_weight_of(data)
@@ -223,9 +254,7 @@ def maxcut_relaxation(data: Data, V: Tensor) -> Tensor:
         TypeError, ValueError: invalid ``data`` or ``V`` not ``[N, r]``.
     """
     if not torch.compiler.is_compiling():
-        n = check_graph_data(data)
-        check_tensor(V, 'V', dim=2, floating=True)
-        check_node_matrix(V, n, 'V')
+        check_vectors(data, V)
     batch, b = batch_of(data)
     src, dst = data.edge_index
     w = edge_weight_of(data)
@@ -332,7 +361,19 @@ class MaxCut:
         degree: ``-(sum_j w_ij v_j) / d_i`` (twice the gradient over
         ``d_i``). With a unit step this is the Jacobi/Burer-Monteiro update
         ``v_i <- normalize(v_i - sum_j w_ij v_j / d_i)`` of
-        :func:`pyg_ext.combopt.sdp.maxcut_bm`."""
+        :func:`pyg_ext.combopt.sdp.maxcut_bm`.
+
+        Raises:
+            TypeError, ValueError: invalid ``data`` or ``V`` not a finite
+                floating ``[N, r]`` tensor.
+        """
+        if not torch.compiler.is_compiling():
+            check_vectors(data, V)
+        return self._direction(data, V)
+
+    def _direction(self, data: Data, V: Tensor) -> Tensor:
+        """:meth:`direction` without validation (``OptGNN`` validates once
+        per forward, not once per layer)."""
         src, dst = data.edge_index
         d = scatter(edge_weight_of(data).abs(), dst, 0,
                     dim_size=V.size(0), reduce='sum').clamp(min=1e-12)
@@ -358,7 +399,9 @@ __all__ = [
     'batch_of',
     'check_graph_data',
     'check_node_matrix',
+    'check_signs',
     'check_symmetric',
+    'check_vectors',
     'edge_weight_of',
     'local_maxima',
     'maxcut_local_search',

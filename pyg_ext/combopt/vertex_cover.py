@@ -34,6 +34,8 @@ from pyg_ext.combopt.maxcut import (
     batch_of,
     check_graph_data,
     check_node_matrix,
+    check_signs,
+    check_vectors,
     local_maxima,
 )
 from pyg_ext.utils.validation import (
@@ -97,6 +99,10 @@ def uncovered_edges(data: Data, s: Tensor) -> Tensor:
         TypeError, ValueError: invalid ``data`` or ``s``.
     """
     _check(data, s, 's')
+    return _uncovered_edges(data, s)
+
+
+def _uncovered_edges(data: Data, s: Tensor) -> Tensor:
     batch, b = batch_of(data)
     src, dst = data.edge_index
     c = s > 0
@@ -252,9 +258,17 @@ class VertexCover:
     vector ``e1``).
 
     Args:
-        penalty: ``rho``, the weight of the squared edge residuals.
+        penalty: ``rho > 0``, the weight of the squared edge residuals.
+            ``0`` is refused: without the penalty the loss ignores the
+            edges and is minimised by the empty set, which is not a cover.
         normalize: divide each graph's loss by its number of nodes.
         ls_rounds: rounds of :func:`vc_local_search` in :meth:`improve`.
+
+    ``loss``, ``relaxation``, ``penalised`` and ``direction`` take node
+    vectors ``V`` (a finite floating ``[N, r]`` tensor); ``score``,
+    ``prescore`` and ``objective`` take sign candidates ``S`` (``[N]`` or
+    ``[N, K]``, entries ±1). All raise ``TypeError`` / ``ValueError``
+    naming ``data``, ``V`` or ``S`` on invalid input.
     """
 
     name = 'vertex_cover'
@@ -263,7 +277,8 @@ class VertexCover:
 
     def __init__(self, penalty: float = 2.0, normalize: bool = True,
                  ls_rounds: int = 30) -> None:
-        self.penalty = check_real(penalty, 'penalty', low=0.0)
+        self.penalty = check_real(penalty, 'penalty', low=0.0,
+                                  low_open=True)
         if not isinstance(normalize, bool):
             raise TypeError(f'normalize must be a bool, got '
                             f'{type(normalize).__name__}')
@@ -283,9 +298,21 @@ class VertexCover:
         res = (V[src] * V[dst]).sum(-1) - x[src] - x[dst] + 1
         return res, torch.where(src == dst, 2.0, 1.0).to(res.dtype)
 
+    def _check_v(self, data: Data, V: Tensor) -> None:
+        if not torch.compiler.is_compiling():
+            check_vectors(data, V, node_weight=True)
+
+    def _check_s(self, data: Data, S: Tensor) -> None:
+        if not torch.compiler.is_compiling():
+            _check(data, S)
+            check_signs(S, 'S')
+
     def relaxation(self, data: Data, V: Tensor) -> Tensor:
         """Fractional cover value ``sum_i w_i (1 + x_i) / 2`` per graph."""
-        _check(data, V, 'V')
+        self._check_v(data, V)
+        return self._relaxation(data, V)
+
+    def _relaxation(self, data: Data, V: Tensor) -> Tensor:
         batch, b = batch_of(data)
         w = node_weight_of(data)
         return scatter(w * (1 + V[:, 0]) / 2, batch, 0, dim_size=b,
@@ -293,15 +320,22 @@ class VertexCover:
 
     def penalised(self, data: Data, V: Tensor) -> Tensor:
         """Relaxation plus penalty, per graph (what training minimises)."""
+        self._check_v(data, V)
+        return self._penalised(data, V)
+
+    def _penalised(self, data: Data, V: Tensor) -> Tensor:
         batch, b = batch_of(data)
         src, dst = data.edge_index
         res, mult = self._residual(data, V)
         pen = scatter(mult * (res / 2) ** 2, batch[src], 0, dim_size=b,
                       reduce='sum') / 2  # both directions
-        return self.relaxation(data, V) + self.penalty * pen
+        return self._relaxation(data, V) + self.penalty * pen
 
     def loss(self, data: Data, V: Tensor) -> Tensor:
-        val = self.penalised(data, V)
+        """Mean over graphs of the penalised objective (divided by the number
+        of nodes with ``normalize``)."""
+        self._check_v(data, V)
+        val = self._penalised(data, V)
         if self.normalize:
             batch, b = batch_of(data)
             n = scatter(torch.ones_like(batch, dtype=V.dtype), batch, 0,
@@ -311,6 +345,12 @@ class VertexCover:
 
     def direction(self, data: Data, V: Tensor) -> Tensor:
         """Descent direction of the penalised objective."""
+        self._check_v(data, V)
+        return self._direction(data, V)
+
+    def _direction(self, data: Data, V: Tensor) -> Tensor:
+        """:meth:`direction` without validation (``OptGNN`` validates once
+        per forward, not once per layer)."""
         src, dst = data.edge_index
         w = node_weight_of(data)
         res, mult = self._residual(data, V)
@@ -326,15 +366,19 @@ class VertexCover:
     def score(self, data: Data, S: Tensor) -> Tensor:
         """Negative cover weight minus a large penalty per uncovered edge
         (lower cover weight is better; feasible covers first)."""
-        return cover_weight(data, S) + 1e3 * uncovered_edges(data, S)
+        self._check_s(data, S)
+        return _cover_weight(data, S) + 1e3 * _uncovered_edges(data, S)
 
     def prescore(self, data: Data, S: Tensor) -> Tensor:
         """Cheap pre-repair estimate: cover weight plus one per uncovered
         edge."""
-        return cover_weight(data, S) + uncovered_edges(data, S)
+        self._check_s(data, S)
+        return _cover_weight(data, S) + _uncovered_edges(data, S)
 
     def objective(self, data: Data, S: Tensor) -> Tensor:
-        return cover_weight(data, S)
+        """Cover weight of sign candidates ``S`` per graph."""
+        self._check_s(data, S)
+        return _cover_weight(data, S)
 
     def repair(self, data: Data, S: Tensor, V: Tensor | None = None
                ) -> Tensor:

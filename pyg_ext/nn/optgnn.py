@@ -223,9 +223,15 @@ class OptGNN(torch.nn.Module):
                 check_finite(V, 'V')
         if V is None:
             V = self.init_vectors(data, generator)
+        # ``data`` and ``V`` were validated above (and each layer checks
+        # shapes): the built-in problems' unchecked direction avoids
+        # repeating the data checks (host syncs) in every layer
+        direction = getattr(self.problem, '_direction', None)
+        if not callable(direction):
+            direction = self.problem.direction
         for t in range(self.num_layers):
             layer = self.layers[0 if self.shared else t]
-            V = layer(V, self.problem.direction(data, V))
+            V = layer(V, direction(data, V))
         return V
 
     def loss(self, data: Data, generator: torch.Generator | None = None

@@ -68,6 +68,7 @@ from pyg_ext.utils.validation import (
     check_choice,
     check_edge_index,
     check_finite,
+    check_index,
     check_int,
     check_num_nodes,
     check_positive_int,
@@ -100,6 +101,30 @@ def _check_graph(edge_index: Tensor, dist: Tensor, num_nodes: int) -> None:
         raise ValueError('dist (distances) contain NaN or infinite values')
     if dist.numel() and bool((dist < 0).any()):
         raise ValueError('dist (distances) must be non-negative')
+
+
+def _check_csr(adj: Tensor, n: int, name: str) -> None:
+    """Check a ``[n, n]`` sparse CSR adjacency before ``torch.sparse.mm``
+    (which reads ``col_indices`` unchecked): a valid row pointer and every
+    column id in ``[0, n)``."""
+    if not (isinstance(adj, Tensor) and adj.is_sparse_csr):
+        raise TypeError(f'{name} must be a sparse CSR tensor, got '
+                        f'{type(adj).__name__}'
+                        + (f' ({adj.layout})' if isinstance(adj, Tensor)
+                           else ''))
+    if tuple(adj.shape) != (n, n):
+        raise ValueError(f'{name} must have size [{n}, {n}] (one row and '
+                         f'column per node of h), got {tuple(adj.shape)}')
+    crow, col = adj.crow_indices(), adj.col_indices()
+    nnz = col.numel()
+    if crow.dim() != 1 or crow.numel() != n + 1:
+        raise ValueError(f'{name}.crow_indices must have {n + 1} entries, '
+                         f'got shape {tuple(crow.shape)}')
+    if int(crow[0]) != 0 or int(crow[-1]) != nnz or (
+            n > 0 and bool((crow[1:] < crow[:-1]).any())):
+        raise ValueError(f'{name}.crow_indices must be non-decreasing from '
+                         f'0 to nnz={nnz}')
+    check_index(col, f'{name} (col_indices)', n)
 
 
 def _check_data(data: Data) -> int:
@@ -271,7 +296,11 @@ class UniFLConv(MessagePassing):
         Raises:
             TypeError, ValueError: ``h`` not ``[N, channels]``, a bad
                 ``edge_index`` or ``weight`` / ``inv_deg`` of the wrong
-                length.
+                length; for a sparse CSR ``edge_index``: a size other than
+                ``[N, N]``, ``crow_indices`` that are not a valid row
+                pointer, a column id outside ``[0, N)`` (checked before
+                the sparse kernel, which does not check them), a missing
+                ``adj_w_t`` or one with another pattern.
         """
         c = self.channels
         if not torch.compiler.is_compiling():
@@ -291,6 +320,23 @@ class UniFLConv(MessagePassing):
                 if weight.numel() != edge_index.size(1):
                     raise ValueError(f'weight has {weight.numel()} entries '
                                      f'for {edge_index.size(1)} edges')
+            else:
+                if adj_w_t is None:
+                    raise ValueError('UniFLConv: a sparse adjacency needs '
+                                     'adj_w_t (the weighted pattern)')
+                _check_csr(edge_index, n, 'edge_index')
+                _check_csr(adj_w_t, n, 'adj_w_t')
+                if not (torch.equal(adj_w_t.crow_indices(),
+                                    edge_index.crow_indices())
+                        and torch.equal(adj_w_t.col_indices(),
+                                        edge_index.col_indices())):
+                    raise ValueError('adj_w_t must have the sparsity pattern '
+                                     'of edge_index (same crow_indices and '
+                                     'col_indices)')
+                nnz = edge_index.col_indices().numel()
+                if weight.numel() != nnz:
+                    raise ValueError(f'weight has {weight.numel()} entries '
+                                     f'for {nnz} edges')
         if isinstance(edge_index, Tensor) and edge_index.is_sparse_csr:
             if adj_w_t is None:
                 raise ValueError('UniFLConv: a sparse adjacency needs '
@@ -334,8 +380,17 @@ class UniFLMPNN(torch.nn.Module):
             first) in the neighbour table the model, the loss and decoding
             share; :obj:`None` keeps all (exact). (default: :obj:`15`)
 
-    Forward: ``model(data)`` with ``data.edge_index``, ``data.edge_attr``
-    (distances) and ``data.opening_cost`` returns ``p`` of shape ``[n]``.
+    ``num_layers = 0`` is allowed: no message passing, ``p_x`` is then a
+    learned function of the point's own features (radius bins, degree,
+    symmetry-breaking counts), which is the paper's
+    :math:`p_x = \mathrm{FNN}(\hat r_x)` without :math:`n`; an ablation,
+    not an error.
+
+    Forward: ``model(data)`` with ``data.opening_cost`` and either
+    ``data.pos`` (the neighbour table is then built from the points by a
+    KD-tree query, ``edge_index`` / ``edge_attr`` are not read) or, without
+    ``pos``, ``data.edge_index`` and ``data.edge_attr`` (distances); returns
+    ``p`` of shape ``[n]``.
     """
 
     def __init__(self, hidden_channels: int = 32, num_layers: int = 2,
@@ -543,8 +598,15 @@ def train_unifl(model: UniFLMPNN, instances: Sequence[Data],
     if len(instances) == 0:
         raise ValueError('instances: train_unifl needs at least one '
                          'instance')
-    for d in instances:
-        _check_data(d)
+    for i, d in enumerate(instances):
+        if not isinstance(d, Data):
+            raise TypeError(f'instances[{i}] must be a torch_geometric.data.'
+                            f'Data, got {type(d).__name__}')
+        try:
+            _check_data(d)
+        except (TypeError, ValueError) as e:
+            cls = TypeError if isinstance(e, TypeError) else ValueError
+            raise cls(f'instances[{i}]: {e}') from e
     steps = check_int(steps, 'steps', low=0)
     lr = check_real(lr, 'lr', low=0.0, low_open=True)
     seed = check_int(seed, 'seed')
