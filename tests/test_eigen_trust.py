@@ -527,3 +527,95 @@ def test_precompute_and_transform_agree_up_to_eigenspace_bases() -> None:
                 n_simple += 1
                 torch.testing.assert_close(A, B, atol=1e-8, rtol=0)
     assert n_simple > 1000  # the sign check really ran
+
+
+# --------------------------------------------------------------------------
+# issue #16 bad-input audit: errors that used to be IndexError /
+# AttributeError / RuntimeError or a silent result, now ValueError /
+# TypeError naming the argument
+
+RING = torch.tensor([[0, 1, 1, 2, 2, 0], [1, 0, 2, 1, 0, 2]])
+RING_G = Data(edge_index=RING, num_nodes=3)
+
+
+def _nan_at_0(t: torch.Tensor) -> torch.Tensor:
+    t = t.clone()
+    t.view(-1)[0] = float('nan')
+    return t
+
+
+AUDIT_BAD = [
+    ('addeigenpe-ei-1d', lambda: AddEigenPE(2)(
+        Data(edge_index=RING[0], num_nodes=3)), ValueError, 'edge_index'),
+    ('addeigenpe-ei-str', lambda: AddEigenPE(2)(
+        Data(edge_index='abc', num_nodes=3)), TypeError, 'edge_index'),
+    ('addeigenpe-prefix-empty', lambda: AddEigenPE(2, attr_prefix=''),
+     ValueError, 'attr_prefix'),
+    ('addeigenpe-prefix-underscore', lambda: AddEigenPE(2, attr_prefix='_'),
+     ValueError, 'attr_prefix'),
+    ('addeigenpe-prefix-int', lambda: AddEigenPE(2, attr_prefix=3),
+     TypeError, 'attr_prefix'),
+    ('precompute-none', lambda: precompute_eigen_pe(None, 2), TypeError,
+     'dataset'),
+    ('precompute-str', lambda: precompute_eigen_pe('abc', 2), TypeError,
+     'dataset'),
+    ('precompute-int', lambda: precompute_eigen_pe(5, 2), TypeError,
+     'dataset'),
+    ('precompute-single-data', lambda: precompute_eigen_pe(RING_G.clone(), 2),
+     TypeError, 'dataset'),
+    ('precompute-non-data', lambda: precompute_eigen_pe(
+        [RING_G.clone(), 3], 2), TypeError, r'dataset\[1\]'),
+    ('precompute-ei-transposed', lambda: precompute_eigen_pe(
+        [RING_G.clone(), Data(edge_index=RING.t().contiguous(),
+                              num_nodes=3)], 2),
+     ValueError, r'dataset\[1\]\.edge_index'),
+    # a bool edge_index used to be promoted to long ids 0/1 by torch.cat
+    ('precompute-ei-bool', lambda: precompute_eigen_pe(
+        [RING_G.clone(), Data(edge_index=RING.bool(), num_nodes=3)], 2),
+     TypeError, r'dataset\[1\]\.edge_index'),
+    ('precompute-ei-float', lambda: precompute_eigen_pe(
+        [RING_G.clone(), Data(edge_index=RING.float(), num_nodes=3)], 2),
+     TypeError, r'dataset\[1\]\.edge_index'),
+    ('canonicalize-nan', lambda: canonicalize_signs(
+        _nan_at_0(torch.randn(6, 3))), ValueError, 'vecs'),
+    ('canonicalize-inf', lambda: canonicalize_signs(
+        torch.tensor([[float('inf'), 1.0], [0.0, 1.0]])), ValueError,
+     'vecs'),
+    ('eigenspace-ids-nan', lambda: eigenspace_ids(
+        _nan_at_0(torch.rand(1, 4))), ValueError, 'eigvals'),
+    ('multiplicities-nan', lambda: multiplicities(
+        _nan_at_0(torch.rand(1, 4))), ValueError, 'eigvals'),
+    ('multiplicities-nan-masked', lambda: multiplicities(
+        _nan_at_0(torch.rand(2, 4)), torch.ones(2, 4, dtype=torch.bool)),
+     ValueError, 'eigvals'),
+]
+
+
+@pytest.mark.parametrize('call,exc,name', [b[1:] for b in AUDIT_BAD],
+                         ids=[b[0] for b in AUDIT_BAD])
+def test_audit_bad_input_raises_naming_argument(call, exc, name) -> None:
+    with pytest.raises(exc, match=name):
+        call()
+
+
+def test_precompute_graph_without_edge_index_is_edgeless() -> None:
+    """A list graph without ``edge_index`` is treated as the per-graph
+    transform treats it (no edges), not an AttributeError: the eigenpairs
+    of 4 isolated nodes under 'none' are all 0 with the identity basis up
+    to order."""
+    out = precompute_eigen_pe([RING_G.clone(), Data(x=torch.zeros(4, 1))],
+                              4, normalization='none', on_cut='ignore')
+    ref = AddEigenPE(4, normalization='none', on_cut='ignore')(
+        Data(x=torch.zeros(4, 1)))
+    assert out[1].eigvecs.shape == (4, 4)
+    torch.testing.assert_close(out[1].eigvals, ref.eigvals)
+    torch.testing.assert_close(out[1].eigvals, torch.zeros(1, 4))
+    V = out[1].eigvecs.double()
+    torch.testing.assert_close(V.T @ V, torch.eye(4, dtype=f64))
+
+
+def test_attr_prefix_valid_names_still_work() -> None:
+    out = AddEigenPE(2, attr_prefix='lap', on_cut='ignore')(RING_G.clone())
+    assert out.lapvecs.shape == (3, 2)
+    assert out.lapvals.shape == (1, 2)
+    assert out.lap_mask.shape == (1, 2)

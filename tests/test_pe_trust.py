@@ -441,6 +441,17 @@ PEGNN_FORWARD_BAD: list[Any] = [
     ('gine', _drop('edge_attr'), ValueError, 'edge_attr'),
     ('gine', _assign('edge_attr', lambda a: a[:-1]), ValueError,
      'edge_attr'),
+    # issue #16 audit: used to be torch RuntimeErrors from the Linear
+    ('gin', _assign('x', lambda x: torch.cat([x, x], 1)), ValueError,
+     r'data\.x must be \[num_rows, 3\]'),
+    ('gin', _assign('x', lambda x: x[:, 0].contiguous()), ValueError,
+     r'data\.x must be \[num_rows, 3\]'),
+    ('gin', _assign('x', lambda x: x.long()), TypeError,
+     r'data\.x must have a floating dtype'),
+    ('gine', _assign('edge_attr', lambda a: torch.cat([a, a], 1)),
+     ValueError, r'data\.edge_attr must be \[num_rows, 2\]'),
+    ('gine', _assign('edge_attr', lambda a: a[:, 0].contiguous()),
+     ValueError, r'data\.edge_attr must be \[num_rows, 2\]'),
 ]
 
 
@@ -477,3 +488,28 @@ def test_checks_do_not_break_compile(enc_name: str) -> None:
         kw['eigvecs'], kw['eigvals'], kw['edge_index'], kw['batch'],
         kw['eig_mask'], kw['max_num_nodes'])
     assert explain.graph_break_count == 0, explain.break_reasons
+
+
+def test_pegnn_width_check_only_for_linear_encoders() -> None:
+    """The x / edge_attr width check applies to Linear encoders only: a
+    categorical node encoder (an Embedding, as OGB's AtomEncoder) still
+    takes 1-D integer x, and gives the same output as feeding its
+    embedding through an identity Linear of the right width."""
+    torch.manual_seed(0)
+    emb = nn.Embedding(5, 8)
+    model = PEGNN(emb, 8, 2, num_layers=1).eval()
+    b = make_batch()
+    b.x = torch.arange(N) % 5
+    out = model(b)
+    lin = nn.Linear(8, 8)
+    with torch.no_grad():
+        lin.weight.copy_(torch.eye(8))
+        lin.bias.zero_()
+    ref_model = PEGNN(lin, 8, 2, num_layers=1).eval()
+    ref_model.convs.load_state_dict(model.convs.state_dict())
+    ref_model.norms.load_state_dict(model.norms.state_dict())
+    ref_model.head.load_state_dict(model.head.state_dict())
+    b2 = make_batch()
+    with torch.no_grad():
+        b2.x = emb(torch.arange(N) % 5)
+    torch.testing.assert_close(out, ref_model(b2))

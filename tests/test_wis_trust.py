@@ -393,3 +393,58 @@ def test_bad_graph_for_transform(cls, ei, exc, match) -> None:  # noqa: ANN001
     data = Data(x=torch.zeros(3, 1), edge_index=ei)
     with pytest.raises(exc, match=match):
         cls(num_remove=1)(data)
+
+
+# issue #16 bad-input audit: the transforms used to fail with an
+# AttributeError / IndexError deep inside, or accept corrupt weights
+SPARSIFIERS = [WalkIndexSparsification, RandomEdgeSparsification,
+               EffectiveResistanceSparsification]
+
+
+@pytest.mark.parametrize('cls', SPARSIFIERS)
+@pytest.mark.parametrize('make,exc,match', [
+    (lambda: None, TypeError, 'data must be a Data'),
+    (lambda: 'abc', TypeError, 'data must be a Data'),
+    (lambda: Data(edge_index=EI[0], num_nodes=4), ValueError,
+     'edge_index must have shape'),
+    (lambda: Data(edge_index='abc', num_nodes=4), TypeError,
+     'edge_index must be a torch.Tensor'),
+    (lambda: Data(edge_index=torch.zeros(2, 3, 1, dtype=torch.long),
+                  num_nodes=4), ValueError, 'edge_index must have shape'),
+], ids=['none', 'str', 'ei-1d', 'ei-str', 'ei-3d'])
+def test_bad_data_for_transform(cls, make, exc, match) -> None:  # noqa: ANN001
+    with pytest.raises(exc, match=match):
+        cls(ratio=0.5)(make())
+
+
+@pytest.mark.parametrize('w,match', [
+    (torch.tensor([1.0, 1.0, float('nan'), 1.0, 1.0, 1.0]), 'NaN'),
+    (torch.tensor([1.0, 1.0, float('inf'), 1.0, 1.0, 1.0]), 'infinite'),
+    (torch.tensor([1.0, 1.0, -1.0, -1.0, 1.0, 1.0]), '>= 0'),
+    (torch.ones(5), '5 entries for 6 edges'),
+], ids=['nan', 'inf', 'negative', 'length'])
+@pytest.mark.parametrize('hetero', [False, True], ids=['data', 'hetero'])
+def test_effective_resistance_refuses_corrupt_edge_weight(
+        w: torch.Tensor, match: str, hetero: bool) -> None:
+    tr = EffectiveResistanceSparsification(num_remove=1, seed=0)
+    if hetero:
+        data = HeteroData()
+        data['a'].num_nodes = 4
+        data['a', 'r', 'a'].edge_index = EI
+        data['a', 'r', 'a'].edge_weight = w
+    else:
+        data = Data(edge_index=EI, edge_weight=w, num_nodes=4)
+    with pytest.raises(ValueError, match=f'edge_weight.*{match}|{match}'):
+        tr(data)
+
+
+def test_effective_resistance_valid_weights_sliced_with_edges() -> None:
+    """Valid weights (zeros included) pass and stay aligned: every kept
+    (src, dst) pair keeps its own weight."""
+    w = torch.tensor([0.0, 0.0, 2.0, 2.0, 3.0, 3.0])
+    data = Data(edge_index=EI, edge_weight=w, num_nodes=4)
+    out = EffectiveResistanceSparsification(num_remove=1, seed=0)(data)
+    assert out.edge_index.size(1) == 4
+    lookup = {tuple(e): float(x) for e, x in zip(EI.t().tolist(), w)}
+    for e, x in zip(out.edge_index.t().tolist(), out.edge_weight):
+        assert lookup[tuple(e)] == float(x)

@@ -24,6 +24,7 @@ from pyg_ext.utils.eigen import (
 from pyg_ext.utils.log import progress
 from pyg_ext.utils.validation import (
     check_choice,
+    check_edge_index,
     check_int,
     check_positive_int,
 )
@@ -109,10 +110,13 @@ class AddEigenPE(BaseTransform):
     Raises:
         TypeError: :obj:`k` or :obj:`dense_threshold` is not an int,
             :obj:`dtype` is not a floating dtype, :obj:`attr_prefix` or
-            :obj:`edge_weight_attr` is not a string.
+            :obj:`edge_weight_attr` is not a string; when called, on
+            something other than a ``Data`` or an ``edge_index`` that is not
+            an integer tensor.
         ValueError: :obj:`k < 1`, :obj:`dense_threshold < 1`, an unknown
-            :obj:`normalization` or :obj:`on_cut`; when called, malformed
-            edges or weights (see
+            :obj:`normalization` or :obj:`on_cut`, an :obj:`attr_prefix`
+            that is empty, not an identifier or starts with ``'_'``; when
+            called, malformed edges or weights (see
             :func:`pyg_ext.utils.eigen.batched_eigenpairs`).
     """
 
@@ -144,6 +148,12 @@ class AddEigenPE(BaseTransform):
         if not isinstance(attr_prefix, str):
             raise TypeError(f'attr_prefix must be a str, got '
                             f'{type(attr_prefix).__name__}')
+        if not attr_prefix.isidentifier() or attr_prefix.startswith('_'):
+            # '' would write the generic 'vecs' / 'vals' and '_mask', which
+            # Data treats as a private Python attribute on assignment
+            raise ValueError(f'attr_prefix must be a non-empty identifier '
+                             f"not starting with '_' (e.g. 'eig'), got "
+                             f'{attr_prefix!r}')
         if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
             raise TypeError(f'dtype must be a floating torch.dtype, got '
                             f'{dtype!r}')
@@ -210,6 +220,8 @@ class AddEigenPE(BaseTransform):
         ei = data.edge_index
         if ei is None:
             ei = torch.zeros(2, 0, dtype=torch.long)
+        else:  # shape and dtype only (O(1)); ids are checked in compute
+            check_edge_index(ei)
         if isinstance(data, Batch) and getattr(data, 'ptr', None) is not None:
             ptr = data.ptr.cpu()
             sizes = ptr[1:] - ptr[:-1]
@@ -292,12 +304,23 @@ def precompute_eigen_pe(
     the per-graph transform treats it.
 
     Raises:
-        TypeError: :obj:`k` is neither an int nor an :class:`AddEigenPE`
-            (or :obj:`kwargs` are given with an :class:`AddEigenPE`),
-            :obj:`chunk_size` is not an int.
+        TypeError: :obj:`dataset` is neither an ``InMemoryDataset`` nor a
+            sequence of ``Data`` (e.g. ``None``, a string, an int, or a list
+            holding something else), :obj:`k` is neither an int nor an
+            :class:`AddEigenPE` (or :obj:`kwargs` are given with an
+            :class:`AddEigenPE`), :obj:`chunk_size` is not an int, an
+            ``edge_index`` is not an integer tensor.
         ValueError: :obj:`k < 1`, :obj:`chunk_size < 1`, malformed edges or
             weights (the message names the argument).
     """
+    if (isinstance(dataset, (str, bytes, Data))
+            or not hasattr(dataset, '__len__')
+            or not hasattr(dataset, '__getitem__')):
+        hint = (' (for one graph, use AddEigenPE or pass [data])'
+                if isinstance(dataset, Data) else '')
+        raise TypeError(f'dataset must be an InMemoryDataset or a sequence '
+                        f'of Data objects, got {type(dataset).__name__}'
+                        f'{hint}')
     chunk_size = check_positive_int(chunk_size, 'chunk_size')
     if isinstance(k, AddEigenPE):
         if kwargs:
@@ -318,8 +341,28 @@ def precompute_eigen_pe(
             return dataset
     graphs: Sequence[Data] = (dataset if isinstance(dataset, (list, tuple))
                               else [dataset[i] for i in range(len(dataset))])
+    for i, g in enumerate(graphs):
+        if not isinstance(g, Data):
+            raise TypeError(f'dataset must hold Data objects, but '
+                            f'dataset[{i}] has type {type(g).__name__}')
     _precompute_list(list(graphs), transform, progress_bar, chunk_size)
     return graphs
+
+
+_INT_DTYPES = frozenset({torch.long, torch.int32, torch.int16, torch.int8,
+                         torch.uint8})
+
+
+def _graph_edge_index(g: Data, i: int) -> Tensor:
+    """``g.edge_index`` (``[2, 0]`` when absent), shape and dtype checked
+    (a fast path for the valid case, the full message otherwise)."""
+    e = g.edge_index
+    if e is None:
+        return torch.zeros(2, 0, dtype=torch.long)
+    if not (isinstance(e, Tensor) and e.dim() == 2 and e.size(0) == 2
+            and e.dtype in _INT_DTYPES):
+        check_edge_index(e, name=f'dataset[{i}].edge_index')
+    return e
 
 
 def _precompute_list(graphs: list[Data], transform: AddEigenPE,
@@ -329,9 +372,11 @@ def _precompute_list(graphs: list[Data], transform: AddEigenPE,
     for c0 in progress(chunks, progress_bar, desc='eigendecompositions',
                        total=len(chunks)):
         part = graphs[c0:c0 + chunk_size]
-        eis = [g.edge_index for g in part]
+        # as the per-graph transform: no edge_index means no edges; shapes
+        # and dtypes here (O(1) each), id ranges in compute
+        eis = [_graph_edge_index(g, c0 + i) for i, g in enumerate(part)]
         e_sizes = torch.tensor([e.size(1) for e in eis])
-        sizes = torch.tensor([g.num_nodes for g in part])
+        sizes = torch.tensor([int(g.num_nodes or 0) for g in part])
         ei = torch.cat(eis, 1) if eis else torch.zeros(2, 0, dtype=torch.long)
         eg = torch.repeat_interleave(torch.arange(len(part)), e_sizes)
         ew = None

@@ -42,6 +42,8 @@ from pyg_ext.utils._sparsify_baselines import (
 )
 from pyg_ext.utils.validation import (
     check_choice,
+    check_edge_index,
+    check_edge_weight,
     check_int,
     check_positive_int,
 )
@@ -168,8 +170,14 @@ class _EdgeSparsifier(BaseTransform):
     def _settings(self) -> dict[str, Any]:
         return {}
 
+    def _check_store(self, store: Any) -> None:
+        """Extra checks of an edge store before sparsifying it."""
+
     def _sparsify_store(self, data: Data | HeteroData, store: Any,
                         out_store: Any, num_nodes: int) -> None:
+        # shape and dtype only (O(1)); the id range is checked by the order
+        check_edge_index(store.edge_index)
+        self._check_store(store)
         keys = _edge_level_keys(data, store, num_nodes, self.edge_attrs,
                                 self.node_attrs)
         keep = self._order(store.edge_index, num_nodes).keep_mask
@@ -180,6 +188,9 @@ class _EdgeSparsifier(BaseTransform):
                                      data.__cat_dim__(key, value, store))
 
     def forward(self, data: Data | HeteroData) -> Data | HeteroData:
+        if not isinstance(data, (Data, HeteroData)):
+            raise TypeError(f'data must be a Data or HeteroData object, got '
+                            f'{type(data).__name__}')
         if isinstance(data, HeteroData):
             out = copy.copy(data)
             for store in data.edge_stores:
@@ -242,8 +253,6 @@ class WalkIndexSparsification(_EdgeSparsifier):
             (default: detected)
         edge_attrs (list of str, optional): attributes to treat as
             edge-level (sliced with the kept edges) whatever their size.
-        edge_attrs (list of str, optional): attributes to treat as
-            edge-level (sliced with the kept edges) whatever their size.
         node_attrs (list of str, optional): attributes to treat as
             node-level (never sliced).
 
@@ -251,7 +260,9 @@ class WalkIndexSparsification(_EdgeSparsifier):
         ValueError: on a bad setting (budget, names) or, when applied, on a
             bad ``edge_index`` or an attribute that cannot be told node- or
             edge-level (see the module docstring).
-        TypeError: on settings of the wrong type.
+        TypeError: on settings of the wrong type, when applied to something
+            other than ``Data`` / ``HeteroData`` or with an ``edge_index``
+            that is not an integer tensor.
     """
 
     def __init__(self, ratio: float | None = None,
@@ -315,7 +326,9 @@ class RandomEdgeSparsification(_EdgeSparsifier):
         ValueError: on a bad setting (budget, names) or, when applied, on a
             bad ``edge_index`` or an attribute that cannot be told node- or
             edge-level (see the module docstring).
-        TypeError: on settings of the wrong type.
+        TypeError: on settings of the wrong type, when applied to something
+            other than ``Data`` / ``HeteroData`` or with an ``edge_index``
+            that is not an integer tensor.
     """
 
     def __init__(self, ratio: float | None = None,
@@ -368,9 +381,13 @@ class EffectiveResistanceSparsification(_EdgeSparsifier):
 
     Raises:
         ValueError: on a bad setting (budget, names) or, when applied, on a
-            bad ``edge_index`` or an attribute that cannot be told node- or
-            edge-level (see the module docstring).
-        TypeError: on settings of the wrong type.
+            bad ``edge_index``, an ``edge_weight`` of the wrong length or
+            with NaN, infinite or negative entries (it is not used, but such
+            a graph is no resistor network), or an attribute that cannot be
+            told node- or edge-level (see the module docstring).
+        TypeError: on settings of the wrong type, when applied to something
+            other than ``Data`` / ``HeteroData`` or with an ``edge_index``
+            that is not an integer tensor.
     """
 
     def __init__(self, ratio: float | None = None,
@@ -385,6 +402,14 @@ class EffectiveResistanceSparsification(_EdgeSparsifier):
         if self.sample is None:
             raise TypeError('sample must be a bool, got None')
         self.seed = _check_seed(seed)
+
+    def _check_store(self, store: Any) -> None:
+        # resistances are computed with unit weights, but a graph that
+        # carries NaN, infinite or negative weights is not a valid resistor
+        # network: refuse it instead of sparsifying it as if unweighted
+        ew = store.get('edge_weight')
+        if ew is not None:
+            check_edge_weight(ew, store.edge_index.size(1), nonnegative=True)
 
     def _order(self, edge_index: torch.Tensor, num_nodes: int) -> WISResult:
         return effective_resistance_order(

@@ -122,13 +122,17 @@ def canonicalize_signs(vecs: Tensor, tol: float = 1e-6) -> Tensor:
 
     Raises:
         TypeError: ``vecs`` is not a floating tensor.
-        ValueError: ``vecs`` has fewer than 2 dimensions or ``tol < 0``.
+        ValueError: ``vecs`` has fewer than 2 dimensions, holds NaN or
+            infinite values (not checked under :func:`torch.compile`), or
+            ``tol < 0``.
     """
     check_tensor(vecs, 'vecs', floating=True)
     if vecs.dim() < 2:
         raise ValueError(f'vecs must be [..., n, k], got shape '
                          f'{tuple(vecs.shape)}')
     tol = check_real(tol, 'tol', low=0.0)
+    if not torch.compiler.is_compiling():
+        check_finite(vecs, 'vecs')
     if vecs.numel() == 0:
         return vecs
     s1 = vecs.sum(-2)
@@ -160,8 +164,9 @@ def eigenspace_ids(eigvals: Tensor, mask: Tensor | None = None,
 
     Raises:
         TypeError: ``eigvals`` is not floating or ``mask`` not bool.
-        ValueError: ``eigvals`` is not 2-D, ``mask`` has another shape,
-            ``tol < 0``.
+        ValueError: ``eigvals`` is not 2-D or holds NaN or infinite values
+            (padding included; not checked under :func:`torch.compile`),
+            ``mask`` has another shape, ``tol < 0``.
     """
     _check_eigvals(eigvals, mask)
     tol = check_real(tol, 'tol', low=0.0)
@@ -178,6 +183,8 @@ def eigenspace_ids(eigvals: Tensor, mask: Tensor | None = None,
 
 def _check_eigvals(eigvals: Tensor, mask: Tensor | None) -> None:
     check_tensor(eigvals, 'eigvals', dim=2, floating=True)
+    if not torch.compiler.is_compiling():  # one host sync
+        check_finite(eigvals, 'eigvals')
     if mask is not None:
         check_tensor(mask, 'mask')
         if mask.dtype != torch.bool:

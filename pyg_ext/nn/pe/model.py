@@ -55,6 +55,25 @@ def build_pe_encoder(name: str, k: int, out_channels: int,
     return classes[name](k, out_channels, **kwargs)
 
 
+def _check_linear_input(encoder: nn.Module, value: Tensor, name: str,
+                        enc_name: str) -> None:
+    """When ``encoder`` is an ``nn.Linear`` (e.g. built from an int input
+    size), check that ``value`` is ``[rows, in_features]`` and floating
+    (shape and dtype only: no host sync). Other encoders (``AtomEncoder``,
+    embeddings) define their own input and are not checked."""
+    if not isinstance(encoder, nn.Linear) or isinstance(
+            encoder, nn.LazyLinear):
+        return
+    width = encoder.in_features
+    if value.dim() != 2 or value.size(1) != width:
+        raise ValueError(f'{name} must be [num_rows, {width}] (the input '
+                         f'size of {enc_name}, in_features={width}), got '
+                         f'shape {tuple(value.shape)}')
+    if not value.is_floating_point():
+        raise TypeError(f'{name} must have a floating dtype for the linear '
+                        f'{enc_name}, got {value.dtype}')
+
+
 class PEGNN(nn.Module):
     r"""A GIN (`"How Powerful are Graph Neural Networks?"
     <https://arxiv.org/abs/1810.00826>`_) or GINE (`"Strategies for
@@ -94,7 +113,10 @@ class PEGNN(nn.Module):
             ``[0, 1]``, ``pool`` ``'mean'`` or ``'add'``, ``pe_channels``
             equal to the encoder's ``out_channels``); in ``forward``, a
             ``data`` without the attributes the model needs or with a
-            malformed ``edge_index`` / ``batch`` / ``edge_attr``.
+            malformed ``edge_index`` / ``batch`` / ``edge_attr``, or (when
+            the node / edge encoder is an ``nn.Linear``, e.g. built from an
+            int) an ``x`` / ``edge_attr`` that is not 2-D floating with
+            ``in_features`` columns.
     """
 
     def __init__(self, node_encoder: nn.Module | int, hidden_channels: int,
@@ -227,14 +249,18 @@ class PEGNN(nn.Module):
             if batch.size(0) != x.size(0):
                 raise ValueError(f'data.batch has {batch.size(0)} entries '
                                  f'but data.x has {x.size(0)} rows')
+        _check_linear_input(self.node_encoder, x, 'data.x', 'node_encoder')
         if self.edge_encoder is not None:
             edge_attr = getattr(data, 'edge_attr', None)
             if edge_attr is None:
                 raise ValueError("data.edge_attr is required for conv='gine'")
             check_tensor(edge_attr, 'data.edge_attr')
-            if edge_attr.size(0) != edge_index.size(1):
-                raise ValueError(f'data.edge_attr has {edge_attr.size(0)} '
-                                 f'rows for {edge_index.size(1)} edges')
+            if edge_attr.dim() == 0 or edge_attr.size(0) != edge_index.size(1):
+                raise ValueError(f'data.edge_attr has shape '
+                                 f'{tuple(edge_attr.shape)} for '
+                                 f'{edge_index.size(1)} edges')
+            _check_linear_input(self.edge_encoder, edge_attr,
+                                'data.edge_attr', 'edge_encoder')
         eigvecs = getattr(data, 'eigvecs', None)
         if (self.pe_encoder is not None and isinstance(eigvecs, Tensor)
                 and eigvecs.dim() and eigvecs.size(0) != x.size(0)):
