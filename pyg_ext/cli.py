@@ -85,18 +85,17 @@ def cmd_tour(args: argparse.Namespace) -> int:
 def cmd_datasets(args: argparse.Namespace) -> int:
     """List registered datasets and whether they are under the root."""
     from pyg_ext.datasets import list_datasets
+    from pyg_ext.datasets.registry import dataset_present
     from pyg_ext.utils.data_root import resolve_root
 
-    root = resolve_root(args.root, must_exist=args.root is not None)
-    print(f'data root: {root}')
+    # a listing only looks: it must not create the (default) root
+    root = resolve_root(args.root, must_exist=args.root is not None,
+                        create=False)
+    note = '' if root.is_dir() else ' (does not exist yet)'
+    print(f'data root: {root}{note}')
     print(f"{'name':<24} {'family':<20} {'task':<6} present")
     for spec in list_datasets(args.family):
-        folder = root / spec.family
-        present = folder.is_dir() and any(
-            p.name.lower().replace('-', '_') in {
-                spec.name.lower().replace('-', '_'),
-                'ogbg_' + spec.name.lower()[5:].replace('-', '_'), 'raw'}
-            for p in folder.iterdir())
+        present = root.is_dir() and dataset_present(spec.name, root)
         print(f'{spec.name:<24} {spec.family:<20} {spec.task:<6} '
               f"{'yes' if present else '-'}")
     return 0

@@ -56,7 +56,11 @@ def test_no_command_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_datasets_lists_registry(tmp_path: Path,
                                  capsys: pytest.CaptureFixture[str]) -> None:
-    (tmp_path / 'tu' / 'MUTAG' / 'raw').mkdir(parents=True)
+    raw = tmp_path / 'tu' / 'MUTAG' / 'raw'
+    raw.mkdir(parents=True)  # present means the files TUDataset reads
+    for f in ('MUTAG_A.txt', 'MUTAG_graph_indicator.txt'):
+        (raw / f).write_text('1, 2\n')
+    (tmp_path / 'tu' / 'PTC_MR' / 'raw').mkdir(parents=True)  # empty
     assert main(['datasets', '--root', str(tmp_path), '--family', 'tu']) == 0
     out = capsys.readouterr().out
     assert any(line.startswith('MUTAG') and line.endswith('yes')

@@ -4,6 +4,8 @@ from pyg_ext.datasets.heterophily import PlatonovHeterophilyDataset
 from pyg_ext.datasets.registry import (
     DatasetSpec,
     UnknownDatasetError,
+    card_path,
+    dataset_present,
     get_dataset,
     get_spec,
     list_datasets,
@@ -14,6 +16,8 @@ __all__ = [
     'DatasetSpec',
     'PlatonovHeterophilyDataset',
     'UnknownDatasetError',
+    'card_path',
+    'dataset_present',
     'get_dataset',
     'get_spec',
     'list_datasets',

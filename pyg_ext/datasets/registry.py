@@ -9,6 +9,7 @@ suite. Capabilities add their own datasets with :func:`register_dataset`.
 from __future__ import annotations
 
 import difflib
+import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,6 +18,8 @@ from typing import Any
 
 from pyg_ext.utils.data_root import resolve_root
 from pyg_ext.utils.validation import check_choice
+
+logger = logging.getLogger(__name__)
 
 #: The task levels a :class:`DatasetSpec` may declare.
 TASKS = ('graph', 'node')
@@ -181,8 +184,52 @@ def get_dataset(name: str, root: str | os.PathLike[str] | None = None,
         TypeError: when ``root`` is not a path.
     """
     spec = get_spec(name)
-    folder = resolve_root(root) / spec.family
-    return spec.loader(str(folder), spec.name, **kwargs)
+    base = resolve_root(root, create=False)
+    folder = base / spec.family
+    # Remember what existed, so that a failed download (offline, a bad URL,
+    # Ctrl-C) does not leave empty folders that look like a dataset.
+    existed = _existing_dirs(base, folder)
+    base.mkdir(parents=True, exist_ok=True)
+    try:
+        return spec.loader(str(folder), spec.name, **kwargs)
+    except BaseException:
+        _remove_new_empty(base, folder, existed)
+        raise
+
+
+def _existing_dirs(base: Path, folder: Path) -> set[Path] | None:
+    """Every directory under ``folder`` now (``None`` for an absent ``base``,
+    meaning that all of it is new)."""
+    if not base.is_dir():
+        return None
+    out = {p for p in (base, folder) if p.is_dir()}
+    if folder.is_dir():
+        for top, dirs, _ in os.walk(folder):
+            out.update(Path(top) / d for d in dirs)
+    return out
+
+
+def _remove_new_empty(base: Path, folder: Path,
+                      existed: set[Path] | None) -> None:
+    """Remove the directories under ``folder`` (and ``folder`` / ``base``)
+    that did not exist in ``existed`` and are empty now, deepest first;
+    nothing that held a file, or existed before, is touched."""
+    def is_new(path: Path) -> bool:
+        return existed is None or path not in existed
+
+    candidates: list[Path] = []
+    if folder.is_dir():
+        for top, dirs, _ in os.walk(folder, topdown=False):
+            candidates.extend(Path(top) / d for d in dirs)
+    candidates += [folder, base]
+    for path in candidates:
+        if is_new(path) and path.is_dir() and not any(path.iterdir()):
+            try:
+                path.rmdir()
+                logger.debug('removed empty folder %s left by a failed '
+                             'load', path)
+            except OSError:  # raced with another process; leave it
+                pass
 
 
 # --- loaders for PyG / OGB classes -------------------------------------------
@@ -254,8 +301,109 @@ for _n in ('ogbg-molbace', 'ogbg-molbbbp', 'ogbg-molesol', 'ogbg-molfreesolv',
 register_dataset(DatasetSpec('ogbn-arxiv', 'ogb', _ogbn, 'node', 'ogb.md'))
 
 
-def card_path(name: str) -> Path:
-    """The path of a dataset's card in a source checkout (may not exist in an
-    installed wheel)."""
+# --- is a dataset on disk? ----------------------------------------------------
+
+#: ``loader -> layout(folder, name)`` giving ``(dataset folder, files raw/ must
+#: hold, files processed/ must hold)`` for the built-in loaders: a dataset is
+#: present when either set is there, every file non-empty.
+_Layout = tuple[Path, tuple[str, ...], tuple[str, ...]]
+_GEOM_GCN = ('out1_node_feature_label.txt', 'out1_graph_edges.txt')
+_OGB_RAW = ('edge.csv.gz', 'num-node-list.csv.gz', 'num-edge-list.csv.gz')
+_LAYOUTS: dict[Callable[..., Any], Callable[[Path, str], _Layout]] = {
+    _tu: lambda f, n: (f / n, (f'{n}_A.txt', f'{n}_graph_indicator.txt'),
+                       ('data.pt',)),
+    _planetoid: lambda f, n: (
+        f / n, tuple(f'ind.{n.lower()}.{x}' for x in (
+            'x', 'tx', 'allx', 'y', 'ty', 'ally', 'graph', 'test.index')),
+        ('data.pt',)),
+    _webkb: lambda f, n: (f / n.lower(), _GEOM_GCN, ('data.pt',)),
+    _actor: lambda f, n: (f, _GEOM_GCN, ('data.pt',)),
+    _wikipedia: lambda f, n: (f / n.split('-')[-1],
+                              (f"{n.split('-')[-1]}.npz",), ('data.pt',)),
+    _heterophilous: lambda f, n: (
+        f / _key(n), (f'{_key(n)}.npz',), ('data.pt',)),
+    _ogbg: lambda f, n: (f / n.replace('-', '_'), _OGB_RAW,
+                         ('geometric_data_processed.pt',)),
+    _ogbn: lambda f, n: (f / n.replace('-', '_'), _OGB_RAW,
+                         ('geometric_data_processed.pt',)),
+}
+
+
+def _nonempty_file(path: Path) -> bool:
+    try:
+        return path.is_file() and path.stat().st_size > 0
+    except OSError:
+        return False
+
+
+def _any_nonempty_file(folder: Path) -> bool:
+    if not folder.is_dir():
+        return False
+    return any(_nonempty_file(Path(top) / f)
+               for top, _, files in os.walk(folder) for f in files)
+
+
+def dataset_present(name: str,
+                    root: str | os.PathLike[str] | None = None) -> bool:
+    """Whether the files of dataset ``name`` are under ``root`` (nothing is
+    downloaded or created).
+
+    A dataset is present when its ``raw/`` folder holds the files its loader
+    reads, or its ``processed/`` folder holds the processed data; every file
+    must be non-empty. An empty folder left by a failed download does not
+    count. For a dataset registered by a capability (whose layout the
+    registry does not know) a non-empty file under ``raw/`` or
+    ``processed*/`` of ``<root>/<family>/<name>`` counts.
+
+    Raises:
+        UnknownDatasetError: for a name that is not registered.
+        DataRootError: when an explicit ``root`` does not exist.
+        TypeError: when ``root`` is not a path.
+    """
     spec = get_spec(name)
-    return Path(__file__).resolve().parents[2] / 'datasets' / spec.card
+    folder = resolve_root(root, create=False) / spec.family
+    if not folder.is_dir():
+        return False
+    layout = _LAYOUTS.get(spec.loader)
+    if layout is not None:
+        where, raw, processed = layout(folder, spec.name)
+        return (all(_nonempty_file(where / 'raw' / f) for f in raw)
+                or all(_nonempty_file(where / 'processed' / f)
+                       for f in processed))
+    for variant in dict.fromkeys((spec.name, spec.name.lower(),
+                                  _key(spec.name))):
+        where = folder / variant
+        if not where.is_dir():
+            continue
+        subs = [where / 'raw'] + [p for p in where.iterdir()
+                                  if p.name.startswith('processed')]
+        if any(_any_nonempty_file(p) for p in subs):
+            return True
+    return False
+
+
+#: Where the dataset cards ship inside the package.
+CARDS_DIR = Path(__file__).resolve().parent / 'cards'
+
+
+def card_path(name: str) -> Path:
+    """The path of dataset ``name``'s card (a Markdown file).
+
+    The cards ship inside the package (``pyg_ext/datasets/cards/``, copies
+    of the top-level ``datasets/*.md`` of a source checkout), so the path
+    exists in an installed wheel too.
+
+    Raises:
+        UnknownDatasetError: for a name that is not registered.
+        FileNotFoundError: when the dataset declares no card, or its card is
+            missing from the installation.
+    """
+    spec = get_spec(name)
+    if not spec.card:
+        raise FileNotFoundError(f"dataset '{spec.name}' has no card")
+    path = CARDS_DIR / spec.card
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"card '{spec.card}' of dataset '{spec.name}' is not in "
+            f"'{CARDS_DIR}'")
+    return path

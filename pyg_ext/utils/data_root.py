@@ -3,6 +3,7 @@
 Order: an explicit ``root`` argument (``--root`` on the command line), then the
 ``PYG_EXT_DATA`` environment variable, then ``./datasets`` under the current
 working directory (the repository ships that folder with dataset cards).
+Only loading creates a missing default root; listing never does.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ class DataRootError(FileNotFoundError):
 
 
 def resolve_root(root: str | os.PathLike[str] | None = None, *,
-                 must_exist: bool | None = None) -> Path:
+                 must_exist: bool | None = None,
+                 create: bool = True) -> Path:
     """Resolve the dataset root directory.
 
     Args:
@@ -31,6 +33,9 @@ def resolve_root(root: str | os.PathLike[str] | None = None, *,
             default an explicit ``root`` or ``$PYG_EXT_DATA`` must exist (a typo
             should not silently start a download into a new folder), while the
             default ``./datasets`` is created on demand.
+        create: whether to create a missing root that need not exist. Pass
+            ``False`` to only look (a listing must not create folders); the
+            returned path may then not exist.
 
     Returns:
         The absolute path of the root.
@@ -38,7 +43,8 @@ def resolve_root(root: str | os.PathLike[str] | None = None, *,
     Raises:
         DataRootError: when the root must exist and does not.
         TypeError: when ``root`` is not a ``str`` / ``os.PathLike`` (or
-            ``None``), or ``must_exist`` is not a ``bool`` (or ``None``).
+            ``None``), ``must_exist`` is not a ``bool`` (or ``None``), or
+            ``create`` is not a ``bool``.
     """
     if root is not None and not isinstance(root, (str, os.PathLike)):
         raise TypeError(f'root must be a str or os.PathLike path, got '
@@ -46,6 +52,9 @@ def resolve_root(root: str | os.PathLike[str] | None = None, *,
     if must_exist is not None and not isinstance(must_exist, bool):
         raise TypeError(f'must_exist must be a bool or None, got '
                         f'{type(must_exist).__name__} {must_exist!r}')
+    if not isinstance(create, bool):
+        raise TypeError(f'create must be a bool, got '
+                        f'{type(create).__name__} {create!r}')
     if root is not None and str(root) != '':
         path, source = Path(root), 'root'
     elif os.environ.get(ENV_VAR):
@@ -60,6 +69,7 @@ def resolve_root(root: str | os.PathLike[str] | None = None, *,
             raise DataRootError(
                 f"data root '{path}' (from {source}) does not exist or is not "
                 'a directory')
-        path.mkdir(parents=True, exist_ok=True)
+        if create:
+            path.mkdir(parents=True, exist_ok=True)
     logger.debug('data root %s (from %s)', path, source)
     return path
