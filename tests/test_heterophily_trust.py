@@ -96,6 +96,11 @@ CASES += [
      "normalization='group')", VALUE_ERR, ('normalization',)),
     ('ctor-self-loops', "HeterophilyBaseline('gcn', 4, 2, "
      "add_self_loops='yes')", TYPE_ERR, ('add_self_loops',)),
+    # issue #16 audit: a non-str normalization gave an AttributeError
+    ('ctor-normalization-int', "HeterophilyBaseline('gcn', 4, 2, "
+     'normalization=3)', TYPE_ERR, ('normalization',)),
+    ('ctor-normalization-none', "HeterophilyBaseline('gcn', 4, 2, "
+     'normalization=None)', TYPE_ERR, ('normalization',)),
 ]
 
 
@@ -189,3 +194,29 @@ def test_checks_are_skipped_while_compiling(
     with torch.no_grad():
         out = net(x, ei)  # no check: NaN flows through
     assert torch.isnan(out).any()
+
+
+@pytest.mark.parametrize('name', ['LayerNorm', 'BATCHNORM', 'None'])
+def test_normalization_names_are_case_insensitive(name: str) -> None:
+    net = HeterophilyBaseline('gcn', 4, 2, hidden_channels=8,
+                              normalization=name)
+    kind = {'layernorm': torch.nn.LayerNorm,
+            'batchnorm': torch.nn.BatchNorm1d,
+            'none': torch.nn.Identity}[name.lower()]
+    assert isinstance(net.norm_out, kind)
+
+
+@pytest.mark.parametrize('model', MODELS)
+def test_zero_layers_is_the_graph_agnostic_projection(model: str) -> None:
+    # num_layers=0 is accepted on purpose: lin_out(norm(gelu(lin_in(x)))),
+    # the same for every model and blind to the edges
+    x, ei = _data()
+    torch.manual_seed(0)
+    net = HeterophilyBaseline(model, 4, 3, hidden_channels=8, num_layers=0,
+                              num_heads=2).eval()
+    with torch.no_grad():
+        out = net(x, ei)
+        ref = net.lin_out(net.norm_out(
+            torch.nn.functional.gelu(net.lin_in(x))))
+        assert torch.allclose(out, ref)
+        assert torch.equal(out, net(x, ei[:, :1]))

@@ -661,6 +661,169 @@ def test_plot_compatibility_matrix_bad_input():
         M.plot_compatibility_matrix('abc')
 
 
+# --- issue #16 bad-input audit: metrics findings ----------------------------
+
+def _scores(n: int) -> torch.Tensor:
+    """Class probabilities (rows sum to 1, not one-hot)."""
+    return torch.softmax(torch.randn(n, 2, generator=torch.Generator()
+                                     .manual_seed(0)), dim=1)
+
+
+@pytest.mark.parametrize('name', list(HOMOPHILY))
+@pytest.mark.parametrize('y', [
+    pytest.param(_scores(4), id='probabilities'),
+    pytest.param(torch.tensor([[1, 0], [0, 0], [0, 1], [0, 1]]),
+                 id='zero-row'),
+    pytest.param(torch.tensor([[1, 1], [1, 0], [0, 1], [0, 1]]),
+                 id='two-ones'),
+])
+def test_homophily_refuses_non_one_hot_2d_y(name, y):
+    # the argmax of scores used to be taken silently as the labels
+    with pytest.raises(HomophilyError, match=r'y \(labels\).*one-hot'):
+        HOMOPHILY[name](EI, y)
+
+
+@pytest.mark.parametrize('name', list(HOMOPHILY))
+def test_homophily_one_hot_y_equals_integer_y(name):
+    one_hot = torch.nn.functional.one_hot(Y, 2)
+    a, b = HOMOPHILY[name](EI, one_hot), HOMOPHILY[name](EI, Y)
+    if isinstance(a, dict):
+        assert a.keys() == b.keys()
+        assert all(math.isclose(a[k], b[k]) or (math.isnan(a[k])
+                                                and math.isnan(b[k]))
+                   for k in a)
+    elif torch.is_tensor(a):
+        assert torch.equal(a, b)
+    else:
+        assert math.isclose(a, b)
+
+
+def test_aggregation_homophily_empty_graph():
+    empty = torch.zeros(2, 0, dtype=torch.long)
+    with pytest.raises(HomophilyError, match='empty graph'):
+        aggregation_homophily(empty, Y[:0])
+
+
+@pytest.mark.parametrize('kw,exc,match', [
+    pytest.param(dict(class_names=['a']), ValueError, 'class_names',
+                 id='class_names-short'),
+    pytest.param(dict(class_names=['a', 'b', 'c']), ValueError,
+                 'class_names', id='class_names-long'),
+    pytest.param(dict(class_names=3), TypeError, 'class_names',
+                 id='class_names-int'),
+    pytest.param(dict(ax='a'), TypeError, r'\bax\b', id='ax-str'),
+    pytest.param(dict(matrix=torch.zeros(0, 0)), ValueError,
+                 'matrix is empty', id='empty-matrix'),
+])
+def test_plot_compatibility_matrix_named_errors(kw, exc, match):
+    pytest.importorskip('matplotlib')
+    import matplotlib
+    matplotlib.use('Agg')
+    kw = dict(kw)
+    m = kw.pop('matrix', torch.eye(2))
+    with pytest.raises(exc, match=match):
+        M.plot_compatibility_matrix(m, **kw)
+
+
+def test_plot_compatibility_matrix_names_and_ax_still_work():
+    plt = pytest.importorskip('matplotlib.pyplot')
+    fig, ax = plt.subplots()
+    out_fig, out_ax = M.plot_compatibility_matrix(
+        torch.eye(2), class_names=['cat', 'dog'], ax=ax)
+    assert out_ax is ax and out_fig is fig
+    assert [t.get_text() for t in ax.get_xticklabels()] == ['cat', 'dog']
+    plt.close(fig)
+
+
+@pytest.mark.parametrize('args,exc,match', [
+    pytest.param((torch.randn(4, 5), EI), ValueError, r'\bx\b.*in_channels',
+                 id='x-width'),
+    pytest.param(([[0.0] * 3] * 4, EI), TypeError, r'\bx\b', id='x-list'),
+    pytest.param((torch.randn(4, 3), EI, torch.zeros(3, dtype=torch.long)),
+                 ValueError, 'batch', id='batch-length'),
+    pytest.param((torch.randn(4, 3), EI, torch.zeros(4)), TypeError,
+                 'batch', id='batch-float'),
+    pytest.param((torch.randn(4, 3), EI,
+                  torch.tensor([0, -1, 0, 0])), ValueError, 'batch',
+                 id='batch-negative'),
+    pytest.param((torch.randn(4, 3), EI - 1), ValueError, 'edge_index',
+                 id='edge_index-negative'),
+    pytest.param((torch.randn(4, 3), EI * 0 + 4), ValueError, 'edge_index',
+                 id='edge_index-eq-n'),
+    pytest.param((torch.randn(4, 3), EI * 0 + 100000), ValueError,
+                 'edge_index', id='edge_index-100000'),
+])
+def test_stable_gin_forward_named_errors(args, exc, match):
+    with pytest.raises(exc, match=match):
+        M.StableGIN(3, 8, 2)(*args)
+
+
+def test_stable_gin_forward_valid_batch():
+    torch.manual_seed(0)
+    model = M.StableGIN(3, 8, 2)
+    x = torch.randn(4, 3)
+    out = model(x, EI, torch.tensor([0, 0, 1, 1]))
+    assert out.shape == (2, 2)
+    # sum pooling: one batch of two disconnected halves vs the halves alone
+    ei = torch.tensor([[0, 1, 2, 3], [1, 0, 3, 2]])
+    both = model(x, ei, torch.tensor([0, 0, 1, 1]))
+    first = model(x[:2], ei[:, :2])
+    torch.testing.assert_close(both[0], first[0])
+
+
+def _labelled(seed: int) -> Data:
+    g = _graph(5, seed=seed, d=2)
+    g.y = torch.tensor([seed % 2])
+    return g
+
+
+@pytest.mark.parametrize('make,kw,match', [
+    pytest.param(lambda gs: gs, dict(model=M.StableGIN(5, 8, 2)),
+                 'in_channels', id='model-in_channels'),
+    pytest.param(lambda gs: [Data(x=g.x, edge_index=g.edge_index)
+                             for g in gs], {}, r'\by\b', id='no-y'),
+    pytest.param(lambda gs: [Data(x=torch.full_like(gs[0].x, float('nan')),
+                                  edge_index=gs[0].edge_index, y=gs[0].y)]
+                 + gs[1:], {}, r'\bx\b.*NaN', id='nan-x'),
+    pytest.param(lambda gs: [Data(edge_index=g.edge_index, y=g.y,
+                                  num_nodes=5) for g in gs], {}, r'\bx\b',
+                 id='no-x'),
+    pytest.param(lambda gs: gs[:1] + [_graph(5, seed=9, d=3)], {},
+                 r'\.x has 3 features', id='mixed-widths'),
+])
+def test_stability_study_named_graph_errors(make, kw, match):
+    # 4 graphs, one pair: graph 0 is not in the sampled pair, so its NaN x
+    # used to reach only training (an svd _LinAlgError), not the TMD check
+    graphs = make([_labelled(s) for s in range(4)])
+    with pytest.raises(ValueError, match=match):
+        M.stability_study(graphs, epochs=1, num_pairs=1, num_layers=2,
+                          hidden_channels=4, **kw)
+
+
+def test_pascal_weights_deep_is_fast_and_exact():
+    import time
+    for depth in range(1, 60):
+        n = depth - 1
+        ref = [math.comb(n, k - 1) / math.comb(n, k) for k in range(1, n + 1)]
+        assert M.pascal_weights(depth) == ref
+    t0 = time.perf_counter()
+    w = M.pascal_weights(10 ** 6)  # used to hang (huge binomials)
+    assert time.perf_counter() - t0 < 10
+    assert len(w) == 10 ** 6 - 1 and w[-1] == 10 ** 6 - 1
+    with pytest.raises(ValueError, match='depth'):
+        M.pascal_weights(10 ** 12)
+
+
+@pytest.mark.parametrize('weights', [[], [1.0], [1.0, 2.0, 3.0]])
+def test_tmd_weight_list_of_the_wrong_length(weights):
+    # depth 3 needs depth - 1 = 2 weights
+    with pytest.raises(ValueError, match='weights has'):
+        tree_movers_distance(G, _graph(5, seed=1), 3, weights)
+    # the right length is accepted (the audit's depth-2 '[1.0]' trial was
+    # such a valid input, not a short list)
+    assert tree_movers_distance(G, _graph(5, seed=1), 2, [1.0]) >= 0
+
+
 COVERED = set(DIST) | set(HOMOPHILY) | {
     'HomophilyError', 'pascal_weights', 'exp_kernel', 'gaussian_kernel',
     'tmd_svm_cv', 'StableGIN', 'stability_study', 'plot_compatibility_matrix'}

@@ -266,6 +266,13 @@ for b in ('torch', 'triton'):
               'reduce')
         _case(f'{cls}-{b}-src', cls, f'{m}(src.tolist(), idx)', TYPE_ERR,
               'x')
+        # issue #16 audit: a list index reached PyG (AttributeError)
+        _case(f'{cls}-{b}-index-list', cls, f'{m}(src, idx.tolist())',
+              TYPE_ERR, 'index')
+        _case(f'{cls}-{b}-dim_size-negative', cls,
+              f'{m}(src, idx, dim_size=-1)', VALUE_ERR, 'dim_size')
+        _case(f'{cls}-{b}-dim_size-float', cls,
+              f'{m}(src, idx, dim_size=2.5)', TYPE_ERR, 'dim_size')
 
 # backend choice and the PyG switch
 for cid, name, call, exc, word in [
@@ -566,3 +573,30 @@ def test_validation_cache_sees_in_place_edits() -> None:
                           env={**os.environ, 'OMP_NUM_THREADS': '1'})
     assert proc.returncode == 0 and 'ok' in proc.stdout, (
         proc.returncode, proc.stdout, proc.stderr[-2000:])
+
+
+# --- issue #16 bad-input audit ----------------------------------------------
+
+@pytest.mark.parametrize('kw', [{}, {'ptr': None},
+                                {'ptr': torch.tensor([[0, 6]])}],
+                         ids=['no-index', 'ptr-none', 'ptr-2d'])
+def test_softmax_without_index_is_a_value_error_naming_index(
+        kw: dict[str, Any]) -> None:
+    # used to be a bare NotImplementedError; it stays one too (as PyG's
+    # softmax raises there) so that PyG-style handlers keep working
+    src = torch.randn(6, 3)
+    with pytest.raises(ValueError, match='index') as info:
+        ops.softmax(src, **kw)
+    assert isinstance(info.value, NotImplementedError)
+    assert 'ptr' in str(info.value)
+
+
+def test_fast_softmax_aggregation_dim_size_is_honoured() -> None:
+    # the dim_size check must not change valid results: a larger dim_size
+    # pads empty groups with zeros, as PyG's SoftmaxAggregation does
+    from torch_geometric.nn.aggr import SoftmaxAggregation
+    src = torch.randn(6, 3)
+    idx = torch.tensor([0, 1, 1, 2, 4, 4])
+    ref = SoftmaxAggregation(t=2.0)(src, idx, dim_size=7)
+    out = aggr_mod.FastSoftmaxAggregation(t=2.0)(src, idx, dim_size=7)
+    torch.testing.assert_close(out, ref)

@@ -758,6 +758,13 @@ def assign_open(table: NeighborTable, open_mask: Tensor,
                         f'{type(big).__name__} {big!r}')
     if math.isnan(big) or big <= 0:
         raise ValueError(f'big must be > 0 (inf allowed), got {big}')
+    return _assign_open(table, open_mask, big)
+
+
+def _assign_open(table: NeighborTable, open_mask: Tensor,
+                 big: float) -> Assignment:
+    # unchecked core of assign_open, for callers that validated (the local
+    # search calls it once per candidate move)
     o = _take(open_mask, table.index) & table.mask
     c = torch.cumsum(o.to(torch.int16), dim=1)
     last = c[:, -1]
@@ -932,7 +939,7 @@ def facility_local_search(table: NeighborTable, open_mask: Tensor,
         return tol * max(abs(c), fmax)
 
     om = repair_open(tab, open_mask)
-    a = assign_open(tab, om, big)
+    a = _assign_open(tab, om, big)
     cost = total(om, a)
     rounds, swap_phase = 0, False
     prev_cost = cost
@@ -960,7 +967,7 @@ def facility_local_search(table: NeighborTable, open_mask: Tensor,
             if swap_z is not None:
                 new[swap_z[sel & (swap_z >= 0)]] = False
             new = repair_open(tab, new)
-            a_new = assign_open(tab, new, big)
+            a_new = _assign_open(tab, new, big)
             return new, a_new, total(new, a_new)
 
         moved = False
@@ -989,7 +996,7 @@ def facility_local_search(table: NeighborTable, open_mask: Tensor,
                 new[z] = False
                 new = repair_open(tab, new)
                 if int(new.sum()) < int(om.sum()):
-                    a_new = assign_open(tab, new, big)
+                    a_new = _assign_open(tab, new, big)
                     c_new = total(new, a_new)
                     if c_new <= cost + eps(cost):
                         om, a, cost, moved = new, a_new, c_new, True

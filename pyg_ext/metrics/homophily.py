@@ -3,7 +3,9 @@ r"""Homophily measures for node-labelled graphs (function first).
 Every measure takes ``edge_index`` (``[2, E]``, PyG convention: an edge
 ``(j, i)`` sends a message from the source ``j`` to the target ``i``) and the
 node labels ``y`` (``[N]`` integers, or one-hot / ``[N, 1]``) and returns a
-Python ``float``.
+Python ``float``. A ``[N, C]`` ``y`` must be exactly one-hot (a
+:class:`HomophilyError` otherwise): scores or probabilities are not taken
+to mean their argmax, which would silently invent hard labels.
 
 **Directed or not.** The measures work on the arcs exactly as given. A PyG
 undirected graph stores every edge in both directions, and then every formula
@@ -102,7 +104,13 @@ def _labels(y: Tensor | Any) -> Tensor:
                                   f'got dtype {y.dtype}')
     if y.dim() == 2 and y.size(1) == 1:
         y = y.view(-1)
-    elif y.dim() == 2:  # one-hot / scores
+    elif y.dim() == 2:  # one-hot only: argmax of scores would be a guess
+        if y.numel() and not bool(((y == 0) | (y == 1)).all()
+                                  and (y.sum(dim=1) == 1).all()):
+            raise HomophilyError(
+                f'y (labels) of shape {tuple(y.shape)} must be one-hot (one '
+                '1 per row, zeros elsewhere); pass y.argmax(dim=1) to use '
+                'class scores or probabilities as labels')
         y = y.argmax(dim=1)
     if y.dim() != 1:
         raise HomophilyError(
@@ -504,6 +512,10 @@ def aggregation_homophily(edge_index: Tensor, y: Tensor, *,
                               what='aggregation_homophily',
                               coalesce=True)
     n = y.numel()
+    if n == 0:
+        raise HomophilyError(
+            'aggregation_homophily is undefined for an empty graph (y has no '
+            'nodes): it is a mean over the nodes')
     keep = src != dst
     src, dst = src[keep], dst[keep]
     loops = torch.arange(n, device=y.device)
@@ -577,6 +589,11 @@ def plot_compatibility_matrix(matrix: Tensor | Any, *,
 
     Returns:
         ``(fig, ax)``.
+
+    Raises:
+        HomophilyError: ``matrix`` not square, empty or not finite;
+            ``class_names`` of the wrong length; ``ax`` not an Axes
+            (a :class:`TypeError` too).
     """
     from pyg_ext.typing import require
     require('matplotlib', 'plot_compatibility_matrix')
@@ -602,13 +619,31 @@ def plot_compatibility_matrix(matrix: Tensor | Any, *,
     if not np.isfinite(m).all():
         raise HomophilyError('matrix contains NaN or infinite values')
     c = m.shape[0]
+    if c == 0:
+        raise HomophilyError('matrix is empty (0 classes): nothing to plot')
+    if class_names is not None:
+        try:
+            names = [str(v) for v in class_names]
+        except TypeError:
+            raise _HomophilyTypeError(
+                f'class_names must be a sequence of {c} names, got '
+                f'{type(class_names).__name__}') from None
+        if len(names) != c:
+            raise HomophilyError(
+                f'class_names has {len(names)} names but matrix has {c} '
+                'classes')
+    else:
+        names = [str(i) for i in range(c)]
+    if ax is not None and not (hasattr(ax, 'imshow')
+                               and hasattr(ax, 'figure')):
+        raise _HomophilyTypeError(
+            f'ax must be a matplotlib Axes, got {type(ax).__name__}')
     if ax is None:
         fig, ax = plt.subplots(figsize=(1.0 + 0.5 * max(c, 4),
                                         0.8 + 0.5 * max(c, 4)))
     else:
         fig = ax.figure
     im = ax.imshow(m, cmap=cmap, vmin=0.0, vmax=max(1e-12, float(m.max())))
-    names = class_names or [str(i) for i in range(c)]
     ax.set_xticks(range(c), names, rotation=90 if c > 6 else 0)
     ax.set_yticks(range(c), names)
     ax.set_xlabel('neighbour class')

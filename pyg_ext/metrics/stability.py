@@ -43,7 +43,14 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from pyg_ext.utils.validation import check_int, check_positive_int
+from pyg_ext.utils.validation import (
+    check_edge_index,
+    check_finite,
+    check_index,
+    check_int,
+    check_positive_int,
+    check_tensor,
+)
 
 
 class StableGIN(torch.nn.Module):
@@ -78,6 +85,7 @@ class StableGIN(torch.nn.Module):
             self.convs.append(GINConv(mlp, eps=0.0, train_eps=False))
         self.head = torch.nn.Linear(hidden_channels, out_channels, bias=False)
         self.num_layers = num_layers
+        self.in_channels = in_channels
 
     def reset_parameters(self) -> None:
         for conv in self.convs:
@@ -86,12 +94,42 @@ class StableGIN(torch.nn.Module):
 
     def forward(self, x: Tensor, edge_index: Tensor,
                 batch: Tensor | None = None) -> Tensor:
+        """``[B, out_channels]`` graph outputs (``B = 1`` without
+        ``batch``).
+
+        Raises:
+            ValueError: ``x`` not ``[N, in_channels]``, ``edge_index`` not
+                ``[2, E]`` with ids in ``[0, N)``, ``batch`` not ``[N]``
+                with ids ``>= 0``.
+            TypeError: non-tensor ``x``, non-integer ``edge_index`` or
+                ``batch``.
+
+        NaN in ``x`` propagates to the output (as in any layer).
+        """
         from torch_geometric.nn import global_add_pool
+        if not torch.compiler.is_compiling():
+            self._check_inputs(x, edge_index, batch)
         for conv in self.convs:
             x = conv(x, edge_index)
         if batch is None:
             batch = x.new_zeros(x.size(0), dtype=torch.long)
         return self.head(global_add_pool(x, batch))
+
+    def _check_inputs(self, x: Any, edge_index: Any,
+                      batch: Any) -> None:
+        check_tensor(x, 'x', dim=2)
+        if x.size(1) != self.in_channels:
+            raise ValueError(f'x has {x.size(1)} features per node but the '
+                             f'model has in_channels={self.in_channels}')
+        if isinstance(edge_index, Tensor) and edge_index.layout == \
+                torch.strided:
+            check_edge_index(edge_index, x.size(0))
+        if batch is not None:
+            check_index(batch, 'batch')
+            if batch.numel() != x.size(0):
+                raise ValueError(f'batch has {batch.numel()} entries but x '
+                                 f'has {x.size(0)} nodes')
+            check_index(batch, 'batch', max(x.size(0), 1))
 
     @torch.no_grad()
     def lipschitz_constants(self) -> list[float]:
@@ -151,6 +189,39 @@ def outputs(model: torch.nn.Module, dataset: Sequence[Any]) -> np.ndarray:
     return torch.stack(res).numpy()
 
 
+def _check_graphs(graphs: list[Any], model: StableGIN | None,
+                  need_y: bool) -> None:
+    """Every graph has a finite ``[N, F]`` ``x`` of one width (the
+    model's ``in_channels`` when given), a valid ``edge_index`` and, when
+    training, integer graph labels ``y >= 0``."""
+    width = None if model is None else model.in_channels
+    for i, g in enumerate(graphs):
+        x = getattr(g, 'x', None)
+        if x is None:
+            raise ValueError(f'dataset[{i}] has no node features x')
+        check_tensor(x, f'dataset[{i}].x', dim=2)
+        check_finite(x, f'dataset[{i}].x')
+        if width is None:
+            width = x.size(1)
+        elif x.size(1) != width:
+            what = ('the model has in_channels' if model is not None else
+                    'dataset[0].x has')
+            raise ValueError(f'dataset[{i}].x has {x.size(1)} features but '
+                             f'{what} {width}')
+        check_edge_index(getattr(g, 'edge_index', None),
+                         x.size(0), f'dataset[{i}].edge_index')
+        if need_y:
+            y = getattr(g, 'y', None)
+            if y is None:
+                raise ValueError(
+                    f'dataset[{i}] has no graph label y (needed to train '
+                    'the GIN; pass train=False or a model)')
+            check_index(y, f'dataset[{i}].y', dim=(0, 1, 2))
+            if y.numel() and int(y.min()) < 0:
+                raise ValueError(f'dataset[{i}].y must be >= 0, got '
+                                 f'{int(y.min())}')
+
+
 def stability_study(dataset: Sequence[Any], num_layers: int = 3,
                     hidden_channels: int = 32, epochs: int = 100,
                     num_pairs: int = 1000, weights: Any = 'pascal',
@@ -172,7 +243,10 @@ def stability_study(dataset: Sequence[Any], num_layers: int = 3,
     Raises:
         ValueError: fewer than 2 graphs, non-positive ``num_layers``,
             ``hidden_channels`` or ``num_pairs``, negative ``epochs`` or
-            ``seed``, and the TMD errors (bad graphs, ``backend``).
+            ``seed``, a graph without ``x`` (or with non-finite ``x``, or
+            a width other than the ``model``'s ``in_channels``), without
+            ``y`` when training, and the TMD errors (bad graphs,
+            ``backend``).
         TypeError: ``dataset`` not a sequence of graphs, a ``model`` that
             is not a :class:`StableGIN`, non-integer counts.
 
@@ -202,6 +276,7 @@ def stability_study(dataset: Sequence[Any], num_layers: int = 3,
     if len(graphs) < 2:
         raise ValueError(f'dataset needs at least 2 graphs for pairs, got '
                          f'{len(graphs)}')
+    _check_graphs(graphs, model, need_y=model is None and bool(train))
     if model is None:
         if train:
             model = train_gin(graphs, num_layers, hidden_channels, epochs,

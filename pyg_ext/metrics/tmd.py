@@ -63,7 +63,6 @@ Things users trip over:
 
 from __future__ import annotations
 
-import math
 import numbers
 import os
 from collections.abc import Sequence
@@ -118,10 +117,25 @@ def pascal_weights(depth: int) -> list[float]:
     :math:`w_l = \binom{L-1}{l-1} / \binom{L-1}{l}` for
     :math:`l = 1, \dots, L - 1`; e.g. ``[1/3, 1, 3]`` for depth 4,
     ``[0.5, 2]`` for depth 3 and ``[1]`` for depth 2.
+
+    The ratio of binomials is :math:`w_l = l / (L - l)`, computed in that
+    closed form (``O(L)``, the same correctly rounded floats as the ratio
+    of the exact binomials, which are astronomically large for deep trees).
+
+    Raises:
+        ValueError: ``depth`` not an int, ``< 1`` or above
+            ``10**7`` (a list that long is no use as TMD weights).
     """
     depth = _check_depth(depth)
+    if depth > _MAX_PASCAL_DEPTH:
+        raise ValueError(f'depth must be <= {_MAX_PASCAL_DEPTH} for '
+                         f'pascal_weights, got {depth}')
     n = depth - 1
-    return [math.comb(n, k - 1) / math.comb(n, k) for k in range(1, n + 1)]
+    k = np.arange(1, n + 1, dtype=np.float64)
+    return (k / (n - k + 1)).tolist()
+
+
+_MAX_PASCAL_DEPTH = 10 ** 7
 
 
 def _check_depth(depth: Any) -> int:

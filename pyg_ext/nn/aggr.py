@@ -26,7 +26,12 @@ from torch_geometric.nn.aggr import Aggregation
 
 from pyg_ext.ops.dispatch import BACKENDS
 from pyg_ext.ops.functional import scatter, segment, softmax
-from pyg_ext.utils.validation import check_choice, check_real, check_tensor
+from pyg_ext.utils.validation import (
+    check_choice,
+    check_int,
+    check_real,
+    check_tensor,
+)
 
 
 class _FastAggregation(Aggregation):
@@ -45,6 +50,9 @@ class _FastAggregation(Aggregation):
                  dim: int = -2, **kwargs: Any) -> Tensor:
         # PyG's checks read x.dim() first: name a non-tensor x instead
         check_tensor(x, 'x')
+        # ... and a non-tensor index (PyG would call index.numel())
+        if index is not None:
+            check_tensor(index, 'index')
         return super().__call__(x, index, ptr, dim_size, dim, **kwargs)
 
     def reduce(self, x: Tensor, index: Tensor | None = None,
@@ -148,6 +156,8 @@ class FastSoftmaxAggregation(_FastAggregation):
                              f"or 'ptr'")
         if ptr is not None:
             check_tensor(ptr, 'ptr', floating=False)
+        if dim_size is not None:  # softmax would call it num_nodes
+            dim_size = check_int(dim_size, 'dim_size', low=0)
         n = dim_size if dim_size is not None else (
             ptr.numel() - 1 if ptr is not None else None)
         alpha = softmax(x * self.t if self.t != 1.0 else x, index,

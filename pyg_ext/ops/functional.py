@@ -512,6 +512,12 @@ def segment(src: Tensor, ptr: Tensor, reduce: str = 'sum', *,
     return segment_torch(src, ptr, reduce)
 
 
+class _MissingIndexError(ValueError, NotImplementedError):
+    """:func:`softmax` called without ``index`` or a usable ``ptr``: a
+    :class:`ValueError` that PyG-style ``except NotImplementedError`` also
+    catches."""
+
+
 def softmax(src: Tensor, index: Tensor | None = None,
             ptr: Tensor | None = None, num_nodes: int | None = None,
             dim: int = 0, *, backend: str | None = None,
@@ -523,8 +529,10 @@ def softmax(src: Tensor, index: Tensor | None = None,
 
     ``check`` and the errors are those of :func:`segment` (with ``ptr``) or
     :func:`scatter` (with ``index``; ``num_nodes`` is its ``dim_size``).
-    Without ``index`` and a usable ``ptr`` it raises
-    :class:`NotImplementedError`, as PyG does.
+    Without ``index`` and a usable ``ptr`` it raises an error that is both
+    a :class:`ValueError` (bad input, the project's convention) and a
+    :class:`NotImplementedError` (what PyG raises there, so code written
+    for PyG keeps catching it).
     """
     return _softmax(src, index, ptr, num_nodes, dim, backend, check,
                     'num_nodes')
@@ -558,8 +566,8 @@ def _softmax(src: Any, index: Any, ptr: Any, num_nodes: Any, dim: Any,
         out_sum = out_sum + 1e-16
         return out / out_sum.index_select(0, idx)
     if index is None:
-        raise NotImplementedError("softmax requires 'index' (or a 1-D 'ptr' "
-                                  "with dim=0)")
+        raise _MissingIndexError("softmax requires 'index' (or a 1-D 'ptr' "
+                                 "with dim=0)")
     dim, n, _ = _scatter_args(src, index, dim, num_nodes, 'max', backend,
                               check, size_name)
     src_max = scatter(src.detach(), index, dim, n, 'max', backend=backend,

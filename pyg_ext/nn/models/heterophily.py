@@ -379,7 +379,9 @@ class HeterophilyBaseline(nn.Module):
         hidden_channels (int, optional): (default: :obj:`512`)
         num_layers (int, optional): residual blocks; GT and GT-sep add a
             feed-forward block after each attention block, as in the paper.
-            (default: :obj:`2`)
+            ``0`` is allowed on purpose: the graph-agnostic model
+            ``lin_out(norm(gelu(lin_in(x))))`` without message passing, a
+            reference point below the ResNet baseline. (default: :obj:`2`)
         num_heads (int, optional): attention heads. (default: :obj:`8`)
         dropout (float, optional): (default: :obj:`0.2`)
         hidden_multiplier (float, optional): feed-forward width over
@@ -422,7 +424,7 @@ class HeterophilyBaseline(nn.Module):
             multiple of ``num_heads`` (attention models), unknown
             ``self_loop_mode`` or ``gcn_degree``; in :meth:`forward`, see
             there.
-        TypeError: non-integer sizes.
+        TypeError: non-integer sizes, a non-str ``normalization``.
 
     Shapes:
         - **input:** node features :math:`(N, F_{in})`, edge indices
@@ -446,6 +448,12 @@ class HeterophilyBaseline(nn.Module):
         hidden_channels = check_positive_int(hidden_channels,
                                              'hidden_channels')
         num_layers = check_int(num_layers, 'num_layers', low=0)
+        if not isinstance(normalization, str):
+            raise TypeError(f"normalization must be 'layernorm', 'batchnorm' "
+                            f"or 'none', got {type(normalization).__name__} "
+                            f'{normalization!r}')
+        normalization = check_choice(normalization.lower(), 'normalization',
+                                     ('layernorm', 'batchnorm', 'none'))
         num_heads = check_positive_int(num_heads, 'num_heads')
         dropout = check_probability(dropout, 'dropout', allow_one=False)
         hidden_multiplier = check_real(hidden_multiplier, 'hidden_multiplier',
