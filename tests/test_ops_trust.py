@@ -600,3 +600,32 @@ def test_fast_softmax_aggregation_dim_size_is_honoured() -> None:
     ref = SoftmaxAggregation(t=2.0)(src, idx, dim_size=7)
     out = aggr_mod.FastSoftmaxAggregation(t=2.0)(src, idx, dim_size=7)
     torch.testing.assert_close(out, ref)
+
+
+def test_index_must_be_the_expansion_of_ptr() -> None:
+    """``segment`` / ``spmm_csr`` with an ``index`` / ``row`` that is in
+    range but disagrees with ``ptr`` gave a silently wrong answer; the
+    same pair passed again is not re-read, a different or edited ``ptr``
+    is."""
+    from pyg_ext.ops import functional as F
+    src = torch.randn(4, 3)
+    ptr = torch.tensor([0, 1, 3, 4])
+    good = torch.tensor([0, 1, 1, 2])
+    bad = torch.tensor([0, 0, 1, 2])
+    ref = ops.segment(src, ptr, reduce='sum')
+    torch.testing.assert_close(ops.segment(src, ptr, reduce='sum',
+                                           index=good), ref)
+    assert F._known_valid(good, ('rows_of', 4), partner=ptr)
+    with pytest.raises(ValueError, match='index must be the expansion'):
+        ops.segment(src, ptr, reduce='sum', index=bad)
+    x = torch.randn(3, 2)
+    with pytest.raises(ValueError, match='row must be the expansion'):
+        ops.spmm_csr(ptr, torch.tensor([0, 1, 2, 0]), x, reduce='max',
+                     row=bad)
+    # another ptr (same values, new object) and an edited ptr re-check
+    assert not F._known_valid(good, ('rows_of', 4), partner=ptr.clone())
+    ptr2 = ptr.clone()
+    ops.segment(src, ptr2, reduce='sum', index=good)
+    ptr2[1] = 2
+    with pytest.raises(ValueError, match='index must be the expansion'):
+        ops.segment(src, ptr2, reduce='sum', index=good)

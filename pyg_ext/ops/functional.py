@@ -150,13 +150,21 @@ def _state(t: Tensor, what: tuple[Any, ...]) -> tuple[Any, ...] | None:
         return None  # a tensor subclass without storage: never cached
 
 
-def _known_valid(t: Tensor, what: tuple[Any, ...]) -> bool:
+def _known_valid(t: Tensor, what: tuple[Any, ...],
+                 partner: Tensor | None = None) -> bool:
+    """Whether ``t`` passed the check ``what`` unmodified (and, with
+    ``partner``, against that very tensor, itself unmodified since)."""
     entry = _VALIDATED.get(id(t))
-    return (entry is not None and entry[0]() is t
-            and entry[1] == _state(t, what))
+    if entry is None or entry[0]() is not t:
+        return False
+    if partner is not None and (entry[2] is None or entry[2]() is not partner
+                                or entry[3] != partner._version):
+        return False
+    return entry[1] == _state(t, what)
 
 
-def _remember_valid(t: Tensor, what: tuple[Any, ...]) -> None:
+def _remember_valid(t: Tensor, what: tuple[Any, ...],
+                    partner: Tensor | None = None) -> None:
     state = _state(t, what)
     if state is None:
         return
@@ -165,9 +173,11 @@ def _remember_valid(t: Tensor, what: tuple[Any, ...]) -> None:
     key = id(t)
     try:
         ref = weakref.ref(t, lambda _, k=key: _VALIDATED.pop(k, None))
+        pref = weakref.ref(partner) if partner is not None else None
     except TypeError:
         return
-    _VALIDATED[key] = (ref, state)
+    _VALIDATED[key] = (ref, state, pref,
+                       partner._version if partner is not None else None)
 
 
 def _check_ids(index: Tensor, name: str, size: int, size_name: str) -> None:
@@ -261,17 +271,27 @@ def _check_weight(weight: Any, num_edges: int,
 def _check_sorted_inputs(ptr: Tensor, ptr_name: str, index: Tensor | None,
                          index_name: str, numel: int, what: str,
                          ptr_read: bool) -> None:
-    """Value checks of a CSR pointer and its optional expansion, each where
-    a kernel reads it: ``ptr`` when ``ptr_read`` or when no ``index`` is
-    given (it is expanded then), ``index`` (one ``aminmax``) whenever
-    given. That ``index`` is exactly ``ptr``'s expansion is the caller's
-    contract (checking it costs several passes); ids in range keep every
-    kernel in bounds either way."""
-    if ptr_read or index is None:
-        _check_ptr_values(ptr, ptr_name, numel, what)
-    if index is not None:
-        _check_ids(index, index_name, ptr.numel() - 1,
-                   f'{ptr_name}.numel() - 1')
+    """Value checks of a CSR pointer and its optional expansion: ``ptr``
+    (starts at 0, non-decreasing, ends at ``numel``) and, when given,
+    that ``index`` is exactly ``ptr``'s expansion (ids out of range are
+    named as such). One pass each; the same unmodified pair passed again
+    is not re-read (see ``_known_valid``)."""
+    del ptr_read  # every kernel that takes index reads ptr's segments too
+    _check_ptr_values(ptr, ptr_name, numel, what)
+    if index is None:
+        return
+    key = ('rows_of', numel)
+    if _known_valid(index, key, partner=ptr):
+        return
+    n = ptr.numel() - 1
+    expected = ptr2index(ptr, numel)
+    if index.numel() != numel or not bool(
+            (index == expected.to(index.dtype)).all()):
+        _check_ids(index, index_name, n, f'{ptr_name}.numel() - 1')
+        raise ValueError(f'{index_name} must be the expansion of '
+                         f'{ptr_name} (the segment id of every entry); it '
+                         f'disagrees with {ptr_name}')
+    _remember_valid(index, key, partner=ptr)
 
 
 # ---------------------------------------------------------------- the ops
@@ -480,16 +500,10 @@ def segment(src: Tensor, ptr: Tensor, reduce: str = 'sum', *,
     if index is not None:
         _check_segment_ids(index, 'index', src.size(0), src)
     how = choose('segment', src, reduce, src.numel(), backend)
-    cpu = how != 'triton' and src.device.type == 'cpu'
     validate = _validating(check)
     if validate:
-        what = 'the number of rows of src'
-        if not cpu:
-            _check_sorted_inputs(ptr, 'ptr', index, 'index', src.size(0),
-                                 what, True)
-        elif index is None:  # expanded by ptr2index
-            _check_ptr_values(ptr, 'ptr', src.size(0), what)
-        # else: only index is read, by torch's scatter, which checks it
+        _check_sorted_inputs(ptr, 'ptr', index, 'index', src.size(0),
+                             'the number of rows of src', True)
     if how == 'triton':
         from pyg_ext.ops._custom import segment_csr_op
         row = index if index is not None else ptr2index(ptr, src.size(0))
