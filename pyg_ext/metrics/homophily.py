@@ -595,18 +595,6 @@ def plot_compatibility_matrix(matrix: Tensor | Any, *,
             ``class_names`` of the wrong length; ``ax`` not an Axes
             (a :class:`TypeError` too).
     """
-    from pyg_ext.typing import require
-    require('matplotlib', 'plot_compatibility_matrix')
-    import matplotlib
-    if matplotlib.get_backend().lower() not in ('agg', 'pdf', 'svg', 'ps'):
-        try:
-            import matplotlib.pyplot as plt
-        except Exception:  # pragma: no cover - headless fallback
-            matplotlib.use('Agg')
-            import matplotlib.pyplot as plt
-    else:
-        import matplotlib.pyplot as plt
-
     try:
         m = torch.as_tensor(matrix).double().cpu().numpy()
     except (TypeError, ValueError, RuntimeError):
@@ -638,6 +626,19 @@ def plot_compatibility_matrix(matrix: Tensor | Any, *,
                                and hasattr(ax, 'figure')):
         raise _HomophilyTypeError(
             f'ax must be a matplotlib Axes, got {type(ax).__name__}')
+    # the inputs are checked first: bad input is a clear error with or
+    # without matplotlib installed
+    from pyg_ext.typing import require
+    require('matplotlib', 'plot_compatibility_matrix')
+    import matplotlib
+    if matplotlib.get_backend().lower() not in ('agg', 'pdf', 'svg', 'ps'):
+        try:
+            import matplotlib.pyplot as plt
+        except Exception:  # pragma: no cover - headless fallback
+            matplotlib.use('Agg')
+            import matplotlib.pyplot as plt
+    else:
+        import matplotlib.pyplot as plt
     if ax is None:
         fig, ax = plt.subplots(figsize=(1.0 + 0.5 * max(c, 4),
                                         0.8 + 0.5 * max(c, 4)))
