@@ -139,8 +139,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='allow TF32 matmuls on CUDA (faster)')
     parser.add_argument('--amp', action='store_true',
                         help='mixed precision, the reference code\'s --amp '
-                        '(float16 on CUDA; bfloat16 on CPU, ~2-3x faster '
-                        'there); head and sparse sums stay float32')
+                        '(float16 on CUDA; bfloat16 on CPU, faster only '
+                        'where lscpu lists avx512_bf16 or amx_bf16, much '
+                        'slower elsewhere); head and sparse sums stay '
+                        'float32')
 
 
 # --- data --------------------------------------------------------------------
