@@ -301,3 +301,15 @@ def test_step_reporter(capsys: pytest.CaptureFixture[str]) -> None:
     rep.close()
     cap = capsys.readouterr()
     assert cap.out == '' and 'm:' in cap.err
+
+
+def test_progress_defaults_to_stderr_being_a_terminal(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from pyg_ext import bench
+    parser = bench.build_parser('eigen')
+    for tty, argv, want in ((True, [], True), (False, [], False),
+                            (True, ['--no-progress'], False),
+                            (False, ['--progress'], True)):
+        monkeypatch.setattr(bench, '_stderr_is_terminal', lambda t=tty: t)
+        args = bench.prepare_args(parser.parse_args(argv))
+        assert args.progress is want, (tty, argv)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import pkgutil
+import sys
 from types import ModuleType
 from typing import Any
 
@@ -111,8 +112,10 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument('--json', dest='json_path', default=None,
                        metavar='PATH', help='also write the results as JSON '
                        '(default: none)')
-    group.add_argument('--progress', action='store_true',
-                       help='show progress (a bar on stderr)')
+    group.add_argument('--progress', action=argparse.BooleanOptionalAction,
+                       default=None,
+                       help='show progress bars on stderr (default: on when '
+                       'stderr is a terminal)')
 
 
 def build_parser(name: str, prog: str | None = None) -> argparse.ArgumentParser:
@@ -136,7 +139,17 @@ def prepare_args(args: argparse.Namespace) -> argparse.Namespace:
         args.seeds = seeds_from_arg(args.seeds)
     except ValueError as e:
         raise ValueError(f'invalid --seeds {args.seeds!r}: {e}') from None
+    if getattr(args, 'progress', False) is None:
+        # long work shows a bar by default where a person watches it
+        args.progress = _stderr_is_terminal()
     return args
+
+
+def _stderr_is_terminal() -> bool:
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):  # replaced or closed stream
+        return False
 
 
 def run_suite(name: str, argv: list[str] | None = None) -> dict[str, Any]:
