@@ -126,8 +126,6 @@ def make_graph(kind: str, n: int, seed: int = 0, **kwargs) -> Data:
     (``d``), ``'ws'`` (``k``, ``p``)."""
     fns = {'er': erdos_renyi, 'ba': barabasi_albert,
            'regular': random_regular, 'ws': watts_strogatz}
-    if not isinstance(kind, str):
-        raise TypeError(f'kind must be a str, got {type(kind).__name__}')
     check_choice(kind, 'kind', tuple(sorted(fns)))
     defaults = {'er': {'p': 0.15}, 'ba': {'m': 4}, 'regular': {'d': 3},
                 'ws': {'k': 4, 'p': 0.25}}[kind]

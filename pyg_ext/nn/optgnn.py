@@ -34,6 +34,7 @@ from torch import Tensor
 from torch_geometric.data import Data
 
 from pyg_ext.utils.validation import (
+    check_bool,
     check_finite,
     check_positive_int,
     check_real,
@@ -42,12 +43,6 @@ from pyg_ext.utils.validation import (
 
 _PROBLEM_METHODS = ('direction', 'loss', 'relaxation', 'score', 'objective',
                     'repair', 'improve')
-
-
-def _check_bool(value: Any, name: str) -> bool:
-    if not isinstance(value, bool):
-        raise TypeError(f'{name} must be a bool, got {type(value).__name__}')
-    return value
 
 
 def _resolve_problem(problem: Any) -> Any:
@@ -93,7 +88,7 @@ class OptGNNLayer(torch.nn.Module):
         rank = check_positive_int(rank, 'rank')
         step = check_real(step, 'step')
         init_noise = check_real(init_noise, 'init_noise', low=0.0)
-        _check_bool(normalize_direction, 'normalize_direction')
+        check_bool(normalize_direction, 'normalize_direction')
         self.rank = rank
         self.step = step
         self.normalize_direction = normalize_direction
@@ -165,7 +160,7 @@ class OptGNN(torch.nn.Module):
         super().__init__()
         num_layers = check_positive_int(num_layers, 'num_layers')
         rank = check_positive_int(rank, 'rank')
-        _check_bool(shared, 'shared')
+        check_bool(shared, 'shared')
         self.problem = _resolve_problem(problem)
         self.rank = rank
         self.num_layers = num_layers
@@ -265,7 +260,7 @@ class OptGNN(torch.nn.Module):
         num_hyperplanes = check_positive_int(num_hyperplanes,
                                              'num_hyperplanes')
         top_k = check_positive_int(top_k, 'top_k')
-        _check_bool(improve, 'improve')
+        check_bool(improve, 'improve')
         from pyg_ext.combopt.maxcut import batch_of
         from pyg_ext.combopt.rounding import decode
         batch, _ = batch_of(data)

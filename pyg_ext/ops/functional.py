@@ -77,9 +77,6 @@ def _validating(check: bool) -> bool:
 
 
 def _norm_reduce(reduce: Any, allowed: tuple[str, ...] = _REDUCES) -> str:
-    if not isinstance(reduce, str):
-        raise TypeError(f'reduce must be a str, got {type(reduce).__name__} '
-                        f'{reduce!r}')
     check_choice(reduce, 'reduce', allowed)
     return {'add': 'sum', 'amax': 'max', 'amin': 'min'}.get(reduce, reduce)
 

@@ -26,6 +26,7 @@ import torch
 from torch import Tensor
 
 __all__ = [
+    'check_bool',
     'check_choice',
     'check_edge_index',
     'check_edge_weight',
@@ -128,9 +129,23 @@ def check_probability(value: Any, name: str, *, allow_zero: bool = True,
                       low_open=not allow_zero, high_open=not allow_one)
 
 
+def check_bool(value: Any, name: str) -> bool:
+    """Return ``value`` if it is a ``bool``, else raise ``TypeError``."""
+    if not isinstance(value, bool):
+        raise TypeError(f'{name} must be a bool, got {_type_name(value)} '
+                        f'{value!r}')
+    return value
+
+
 def check_choice(value: Any, name: str, choices: tuple[Any, ...] |
                  list[Any]) -> Any:
-    """Raise unless ``value`` is one of ``choices`` (message lists them)."""
+    """Raise unless ``value`` is one of ``choices`` (message lists them):
+    ``TypeError`` for a non-string where the choices are names,
+    ``ValueError`` otherwise."""
+    if (not isinstance(value, str) and choices
+            and all(isinstance(c, str) for c in choices)):
+        raise TypeError(f'{name} must be a str, one of {tuple(choices)}, got '
+                        f'{_type_name(value)} {value!r}')
     if value not in choices:
         raise ValueError(f'{name} must be one of {tuple(choices)}, got '
                          f'{value!r}')

@@ -21,14 +21,6 @@ from pyg_ext.utils.validation import (
 logger = logging.getLogger(__name__)
 
 
-def check_bool(value: Any, name: str) -> bool:
-    """Return ``value`` if it is a ``bool``, else raise ``TypeError``."""
-    if not isinstance(value, bool):
-        raise TypeError(f'{name} must be a bool, got {type(value).__name__} '
-                        f'{value!r}')
-    return value
-
-
 def _param_dtype(module: nn.Module) -> torch.dtype | None:
     for p in module.parameters():
         if p.is_floating_point():

@@ -35,7 +35,6 @@ from pyg_ext.nn.pe._signnet_spe_ref import (
 )
 from pyg_ext.nn.pe._utils import (
     GINStack,
-    check_bool,
     check_pe_inputs,
     default_batch,
     default_mask,
@@ -47,6 +46,7 @@ from pyg_ext.nn.pe._utils import (
 )
 from pyg_ext.utils.eigen import eigenspace_ids
 from pyg_ext.utils.validation import (
+    check_bool,
     check_choice,
     check_positive_int,
     check_probability,
@@ -208,9 +208,6 @@ class SignNet(nn.Module):
                                               'phi_out_channels')
         phi_layers = check_positive_int(phi_layers, 'phi_layers')
         rho_layers = check_positive_int(rho_layers, 'rho_layers')
-        if not isinstance(preset, str):
-            raise TypeError(f'preset must be a str, got '
-                            f'{type(preset).__name__} {preset!r}')
         check_choice(preset, 'preset', PRESETS)
         if use_eigvals is PRESET_DEFAULT:
             use_eigvals = preset == 'pyg_ext'
@@ -716,16 +713,10 @@ class SPE(nn.Module):
         hidden_channels = check_positive_int(hidden_channels,
                                              'hidden_channels')
         rho_layers = check_positive_int(rho_layers, 'rho_layers')
-        if not isinstance(preset, str):
-            raise TypeError(f'preset must be a str, got '
-                            f'{type(preset).__name__} {preset!r}')
         check_choice(preset, 'preset', PRESETS)
         if scale is PRESET_DEFAULT:
             scale = preset == 'pyg_ext'
         check_bool(scale, 'scale')
-        if not isinstance(phi, str):
-            raise TypeError(f'phi must be a str, got {type(phi).__name__} '
-                            f'{phi!r}')
         check_choice(phi, 'phi', ('mlp', 'deepsets'))
         dropout = check_probability(dropout, 'dropout', allow_one=False)
         if preset == 'reference':

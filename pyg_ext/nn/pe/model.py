@@ -13,9 +13,9 @@ from torch_geometric.nn import (
     global_mean_pool,
 )
 
-from pyg_ext.nn.pe._utils import check_bool
 from pyg_ext.nn.pe.encoders import SPE, BasisNet, LapPE, SignNet
 from pyg_ext.utils.validation import (
+    check_bool,
     check_choice,
     check_edge_index,
     check_index,
