@@ -10,6 +10,8 @@ everywhere else, chosen per call by :mod:`pyg_ext.ops.dispatch`.
 * :func:`spmm`, :func:`spmm_csr` - fused gather-reduce message passing,
 * :func:`pyg_switch` - run PyG's own layers on these ops,
 * :func:`set_backend`, :func:`use_backend` - force ``'triton'``/``'torch'``.
+* :mod:`pyg_ext.ops.scatter_compat` - a pure-Python drop-in for
+  ``torch_scatter`` (``import pyg_ext.ops.scatter_compat as torch_scatter``).
 
 Empty groups give 0; the argmax of an empty group is ``src.size(dim)``.
 See ``docs/scatter.md`` for kernels, semantics and benchmarks (no GPU
