@@ -43,3 +43,22 @@ __all__ += ['UniFLConv', 'UniFLMPNN', 'UniFLRadius', 'train_unifl',
 from pyg_ext.nn.optgnn import OptGNN, OptGNNLayer  # noqa: E402
 
 __all__ += ['OptGNN', 'OptGNNLayer']
+
+# heterophily-specific models of Platonov et al. (issue 21)
+from pyg_ext.nn.models.heterophily_specific import (  # noqa: E402
+    CPGNN,
+    FAGCN,
+    FSGNN,
+    GBKGNN,
+    GPRGNN,
+    H2GCN,
+    GloGNN,
+    JacobiConv,
+    ResNetAdj,
+    ResNetSGC,
+    build_specific_model,
+)
+
+__all__ += ['CPGNN', 'FAGCN', 'FSGNN', 'GBKGNN', 'GPRGNN', 'H2GCN',
+            'GloGNN', 'JacobiConv', 'ResNetAdj', 'ResNetSGC',
+            'build_specific_model']
