@@ -34,3 +34,49 @@ def test_bench_maxcut_mutag(shared_root, capsys) -> None:
 def test_bench_bad_dataset_message() -> None:
     with pytest.raises(ValueError, match='unknown --dataset'):
         run_suite('optgnn', ['--dataset', 'nope', '--seeds', '1'])
+
+
+def test_bench_er1000_learning_mode_smoke(tmp_path, capsys) -> None:
+    """The 'does learning matter' mode prints the ablations and both bars
+    and writes the quality-vs-time curve (tiny graph)."""
+    import json
+    prefix = str(tmp_path / 'curve')
+    res = run_suite('optgnn', ['--problem', 'maxcut', '--dataset', 'er1000',
+                               '--n', '60', '--er-p', '0.1', '--seeds', '1',
+                               '--no-ilp', '--restarts', '2',
+                               '--hyperplanes', '32', '--curve-out', prefix])
+    out = capsys.readouterr().out
+    assert 'ablation: same network untrained' in out
+    assert 'ablation: Burer-Monteiro 16 iterations' in out
+    assert 'bar 1' in out and 'bar 2' in out
+    curve = json.loads((tmp_path / 'curve.json').read_text())['curve']
+    assert 'simulated annealing' in curve and \
+        'OptGNN trained (no local search)' in curve
+    g = res['graphs'][0]
+    # every cut is at most the certified SDP upper bound
+    # (the untrained reference network may collapse every vector onto the
+    # bias direction: a cut of 0 is a legitimate value for it)
+    for key in ('trained', 'untrained', 'bm_same_iters', 'trained_ls',
+                'sa_same_time', 'greedy'):
+        assert 0 <= g[key] <= g['sdp_certified_ub'] + 1e-6
+    assert g['trained'] > 0.8 * g['sdp_bm']
+    assert g['trained_ls'] >= g['trained']
+    with pytest.raises(ValueError, match='Max-Cut'):
+        run_suite('optgnn', ['--problem', 'max3sat', '--dataset', 'er1000',
+                             '--seeds', '1'])
+
+
+def test_bench_max3sat_reference_preset_smoke(tmp_path, capsys) -> None:
+    res = run_suite('optgnn', ['--problem', 'max3sat', '--dataset',
+                               'sat3_100_4.3', '--root', str(tmp_path),
+                               '--preset', 'reference', '--max-graphs', '2',
+                               '--no-ilp', '--seeds', '1', '--restarts', '1',
+                               '--hyperplanes', '16', '--walksat-flips',
+                               '50'])
+    out = capsys.readouterr().out
+    assert 'Max3SatPairs' in out
+    names = set(res['methods'])
+    assert 'ablation: untrained network (model + rounding)' in names
+    assert 'OptGNN start (no local search) + WalkSAT (50 flips)' in names
+    for m in res['methods'].values():
+        assert 0 <= m['objective'][0] <= 430

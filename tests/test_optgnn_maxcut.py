@@ -136,3 +136,30 @@ def test_n500_relaxation_quality() -> None:
         V = model(d, generator=gen)
     relax = float(MaxCut().relaxation(d, V))
     assert relax >= 0.999 * ub  # against the certified upper bound
+
+
+def test_simulated_annealing_finds_brute_force_optimum_and_validates():
+    import itertools
+
+    from torch_geometric.data import Batch
+
+    from pyg_ext.combopt.baselines import maxcut_simulated_annealing
+    from pyg_ext.combopt.generators import erdos_renyi
+    from pyg_ext.combopt.maxcut import maxcut_value
+    gs = [erdos_renyi(10, 0.5, seed=s) for s in (1, 2)]
+    b = Batch.from_data_list(gs)
+    s = maxcut_simulated_annealing(b, sweeps=300, seed=0)
+    assert bool(((s == 1) | (s == -1)).all())
+    got = maxcut_value(b, s)
+    for g, d in enumerate(gs):
+        A = torch.tensor(list(itertools.product([-1.0, 1.0], repeat=10)))
+        opt = float(maxcut_value(d, A.t()).max())
+        assert float(got[g]) == opt
+    s2 = maxcut_simulated_annealing(gs[0], time_limit=0.05, seed=1)
+    assert s2.shape == (10,)
+    with pytest.raises(ValueError, match='sweeps'):
+        maxcut_simulated_annealing(gs[0], sweeps=0)
+    with pytest.raises(ValueError, match='time_limit'):
+        maxcut_simulated_annealing(gs[0], time_limit=0.0)
+    with pytest.raises(ValueError, match='t0'):
+        maxcut_simulated_annealing(gs[0], t0=0.01, t1=0.1)

@@ -6,6 +6,20 @@ Examples::
     pyg-ext bench optgnn --problem vertex_cover --dataset PROTEINS --root DIR
     pyg-ext bench optgnn --problem max3sat --dataset sat3_100_4.3
     pyg-ext bench optgnn --problem maxcut --dataset er500   # speed at n=500
+    pyg-ext bench optgnn --problem maxcut --dataset er1000  # learning matters?
+    pyg-ext bench optgnn --problem max3sat --dataset sat3_100_4.3 \
+        --preset reference --max-graphs 20
+
+``--dataset er1000`` (Erdos-Renyi ``n = --n``, ``p = --er-p``, default
+1000 / 0.01, one graph per seed) compares, at the paper's depth, the trained
+reference-preset network with the *same network untrained* and with
+Burer-Monteiro run for the same number of iterations (same rounding: 10
+passes x 1000 hyperplanes), then with local search against simulated
+annealing given the same CPU time, greedy, SCS Goemans-Williamson (when
+cvxpy is installed) and the HiGHS ILP (time-limited), and writes a
+quality-vs-time curve (JSON, plus a PNG when matplotlib is importable).
+Times there are CPU seconds of this process (``time.process_time``), so
+other load on a shared machine does not distort the comparison.
 
 Objectives are in true units: Max-Cut counts the cut weight once per
 undirected edge (the paper's OptGNN/Gurobi/SDP Max-Cut columns add |E|/2),
@@ -71,10 +85,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--layers', type=positive_int, default=None,
                         help="model layers (--train; default: the problem's "
                         'default configuration)')
-    parser.add_argument('--restarts', type=positive_int, default=4,
-                        help='random restarts of the rounding')
-    parser.add_argument('--hyperplanes', type=positive_int, default=256,
-                        help='random hyperplanes per restart')
+    parser.add_argument('--preset', default=None,
+                        choices=['pyg_ext', 'reference'],
+                        help="model preset (default: 'reference' for "
+                        "--dataset er1000, else 'pyg_ext'); 'reference' "
+                        'loads optgnn_<problem>_reference.pt')
+    parser.add_argument('--restarts', type=positive_int, default=None,
+                        help="random restarts of the rounding (default: the "
+                        "preset's, 4 for pyg_ext, 10 for reference)")
+    parser.add_argument('--hyperplanes', type=positive_int, default=None,
+                        help="random hyperplanes per restart (default: the "
+                        "preset's, 256 for pyg_ext, 1000 for reference)")
     parser.add_argument('--top-k', type=positive_int, default=8,
                         help='best roundings kept for the local search')
     parser.add_argument('--max-graphs', type=positive_int, default=None,
@@ -89,8 +110,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--certificates', action='store_true',
                         help='also compute dual certificates (Max-Cut, '
                         'vertex cover)')
-    parser.add_argument('--er-p', type=_edge_probability, default=0.02,
-                        help='edge probability for --dataset er500')
+    parser.add_argument('--er-p', type=_edge_probability, default=None,
+                        help='edge probability for --dataset er500 (default '
+                        '0.02) and er1000 (default 0.01)')
+    parser.add_argument('--n', type=positive_int, default=1000,
+                        help='nodes for --dataset er1000 (default: 1000)')
+    parser.add_argument('--curve-out', default=None,
+                        help='path prefix of the quality-vs-time curve '
+                        '(.json, .png) of --dataset er1000 (default: next '
+                        'to --json, else ./optgnn_curve)')
+    parser.add_argument('--scs-time-limit', type=positive_float,
+                        default=300.0,
+                        help='seconds for cvxpy + SCS (er1000; skipped '
+                        'when cvxpy is not installed)')
     parser.add_argument('--walksat-flips', type=nonneg_int, default=2000,
                         help='WalkSAT flips (max3sat)')
 
@@ -204,6 +236,9 @@ def get_model(args: argparse.Namespace, train: list[Any], log=print):
     from pyg_ext.nn import OptGNN
     if args.checkpoint and not args.train:
         return load_checkpoint(args.checkpoint), 'checkpoint'
+    preset = getattr(args, 'preset', None) or 'pyg_ext'
+    if preset == 'reference':
+        return _reference_model(args, train, log)
     if not args.train:
         model = load_pretrained(args.problem)
         if model is not None:
@@ -223,6 +258,88 @@ def get_model(args: argparse.Namespace, train: list[Any], log=print):
         model.save(args.save)
         log(f'saved {args.save}')
     return model, 'trained'
+
+
+def _reference_model(args: argparse.Namespace, train: list[Any], log=print):
+    """The packaged reference-preset checkpoint, or one trained here the
+    reference way (infinite stream drawn from ``train``, rounded-score
+    validation, best checkpoint kept)."""
+    from pyg_ext.combopt.training import (
+        load_pretrained_reference,
+        train_reference,
+    )
+    from pyg_ext.nn import OptGNN
+    if not args.train:
+        model = load_pretrained_reference(args.problem)
+        if model is not None:
+            return model, 'pretrained (reference preset)'
+        log('no reference-preset checkpoint; training')
+    if args.problem == 'max3sat':
+        from pyg_ext.combopt.max3sat import sat_pair_graph
+        train = [sat_pair_graph(d) for d in train]
+    n_val = max(1, min(16, len(train) // 10))
+    pool = train[n_val:] or train
+
+    def sample(rng):
+        return pool[int(rng.integers(len(pool)))]
+
+    model = OptGNN(args.problem, rank=args.rank,
+                   num_layers=args.layers or 16, preset='reference')
+    hist = train_reference(model, sample, steps=100_000,
+                           val=train[:n_val], valid_every=50,
+                           max_seconds=args.train_seconds)
+    log(f'trained: val rounded score {hist["val_score"][0]:.3f} '
+        f'(untrained) -> best {_best(hist["val_score"], model):.3f}')
+    if args.save:
+        model.save(args.save)
+        log(f'saved {args.save}')
+    return model, 'trained (reference preset)'
+
+
+def _best(vals: list[float], model: Any) -> float:
+    return max(vals) if model.problem.sense == 'max' else min(vals)
+
+
+def _fresh_like(model: Any, seed: int) -> Any:
+    """The same architecture as ``model`` with a fresh (untrained)
+    initialisation drawn with ``seed``."""
+    from pyg_ext.nn import OptGNN
+    torch.manual_seed(seed)
+    cfg = dict(model.config)
+    cfg.pop('problem')
+    fresh = OptGNN(model.problem, **cfg)
+    fresh.eval()
+    return fresh
+
+
+def bm_rounded(data: Any, rank: int, steps: int, restarts: int,
+               hyperplanes: int, generator: torch.Generator | None = None
+               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Burer-Monteiro (:func:`~pyg_ext.combopt.sdp.maxcut_bm`) for
+    ``steps`` iterations from ``restarts`` random starts, each rounded with
+    ``hyperplanes`` hyperplanes (the OptGNN decoding without the network):
+    ``(best signs [N], best cut per graph, best relaxation per graph)``."""
+    from pyg_ext.combopt.maxcut import maxcut_value
+    from pyg_ext.combopt.rounding import best_per_graph, hyperplane_signs
+    from pyg_ext.combopt.sdp import maxcut_bm
+    best_s, best_v, best_r = None, None, None
+    for _ in range(restarts):
+        V, relax = maxcut_bm(data, rank=rank, steps=steps,
+                             generator=generator)
+        S = hyperplane_signs(V, hyperplanes, generator=generator)
+        s = best_per_graph(data, S, maxcut_value(data, S), 'max')
+        v = maxcut_value(data, s)
+        if best_v is None:
+            best_s, best_v, best_r = s, v, relax
+            continue
+        from pyg_ext.combopt.maxcut import batch_of
+        batch, _ = batch_of(data)
+        better = v > best_v
+        best_s = torch.where(better[batch], s, best_s)
+        best_v = torch.maximum(v, best_v)
+        best_r = torch.maximum(relax, best_r)
+    assert best_s is not None and best_v is not None and best_r is not None
+    return best_s, best_v, best_r
 
 
 # --- suite -------------------------------------------------------------------
@@ -249,11 +366,21 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         load_checkpoint(args.checkpoint)  # fail before loading data
     if args.dataset.lower() == 'er500':
         return run_speed(args)
+    if args.dataset.lower() == 'er1000':
+        return run_learning(args)
     train, test = load_instances(args.problem, args.dataset, args.root,
                                  args.max_graphs)
     model, origin = get_model(args, train)
     model.eval()
-    batch = next(iter(DataLoader(test, batch_size=len(test))))
+    mtest = test
+    if model.problem.name == 'max3sat_pairs':
+        from pyg_ext.combopt.max3sat import sat_pair_graph
+        mtest = []
+        for d in test:
+            g = sat_pair_graph(d)
+            g.instance_id = d.instance_id
+            mtest.append(g)
+    batch = next(iter(DataLoader(mtest, batch_size=len(mtest))))
     B = len(test)
     print(f'OptGNN {args.problem} on {args.dataset}: {B} test instances, '
           f'model {origin} ({model!r})')
@@ -280,11 +407,25 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             batch, restarts=args.restarts, num_hyperplanes=args.hyperplanes,
             top_k=args.top_k, improve=True, generator=gen))
         add('OptGNN + local search', st['improved'], secs)
+        # ablation: the same architecture untrained, same decoding
+        fresh = _fresh_like(model, 1000 + seed)
+        (_, st_u), secs = _timed(lambda: fresh.solve(
+            batch, restarts=args.restarts, num_hyperplanes=args.hyperplanes,
+            top_k=args.top_k, improve=False, generator=gen))
+        add('ablation: untrained network (model + rounding)', st_u['rounded'],
+            secs)
         if args.problem == 'vertex_cover':
             from pyg_ext.combopt.vertex_cover import is_vertex_cover
             extra['all_covers_valid'] = extra.get('all_covers_valid', True) \
                 and is_vertex_cover(batch, sol)
         if args.problem == 'maxcut':
+            (_, v, _), secs = _timed(lambda: bm_rounded(
+                batch, model.rank, model.num_layers,
+                args.restarts or (10 if model.preset == 'reference' else 4),
+                args.hyperplanes or (1000 if model.preset == 'reference'
+                                     else 256), gen))
+            add(f'ablation: Burer-Monteiro {model.num_layers} iterations + '
+                f'same rounding', v, secs)
             (s, v, sdp), secs = _timed(lambda: BL.goemans_williamson(
                 batch, generator=gen))
             add('Goemans-Williamson (BM SDP, 1000 hyperplanes)', v, secs)
@@ -302,6 +443,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     secs)
         else:
             from pyg_ext.combopt.max3sat import unsat_count, walksat_polish
+            torch.manual_seed(seed)
+            (sol0, _), secs0 = _timed(lambda: model.solve(
+                batch, restarts=args.restarts,
+                num_hyperplanes=args.hyperplanes, improve=False,
+                generator=gen))
+            s1, secs1 = _timed(lambda: walksat_polish(
+                batch, sol0, args.walksat_flips, seed))
+            add(f'OptGNN start (no local search) + WalkSAT '
+                f'({args.walksat_flips} flips)', unsat_count(batch, s1),
+                secs0 + secs1)
             s2, secs2 = _timed(lambda: walksat_polish(
                 batch, sol, args.walksat_flips, seed))
             add('OptGNN + local search + WalkSAT polish',
@@ -407,10 +558,11 @@ def run_speed(args: argparse.Namespace) -> dict[str, Any]:
         80, 0.15, seed=s) for s in range(64)])
     model.eval()
     from pyg_ext.utils.log import progress
-    rows, out = [], {'p': args.er_p, 'model': origin, 'graphs': []}
+    er_p = args.er_p if args.er_p is not None else 0.02
+    rows, out = [], {'p': er_p, 'model': origin, 'graphs': []}
     for seed in progress(args.seeds, args.progress, desc='er500 seeds',
                          unit='seed'):
-        d = erdos_renyi(500, args.er_p, seed=100 + seed)
+        d = erdos_renyi(500, er_p, seed=100 + seed)
         (Vs, sdp), t_bm = _timed(lambda: maxcut_bm(d, rank=32, steps=2000))
         ub = float(maxcut_certificate(d, Vs))
         sdp = float(sdp)
@@ -443,7 +595,7 @@ def run_speed(args: argparse.Namespace) -> dict[str, Any]:
                      'BM 2000 s': f'{t_bm:.2f}',
                      'cvxpy+SCS s':
                      f'{rec.get("cvxpy_scs_s", float("nan")):.1f}'})
-    print(f'Max-Cut speed, Erdos-Renyi n=500 p={args.er_p}, model {origin}, '
+    print(f'Max-Cut speed, Erdos-Renyi n=500 p={er_p}, model {origin}, '
           f'{torch.get_num_threads()} thread(s)')
     print(format_table(rows))
     print('An integral cut cannot reach 99.9% of the SDP value (integrality '
@@ -451,8 +603,266 @@ def run_speed(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
-__all__ = ['add_arguments', 'exact_optima', 'get_model', 'load_instances',
-           'run', 'run_speed']
+def _cpu(fn):
+    """``(fn(), CPU seconds of this process)``."""
+    t0 = time.process_time()
+    out = fn()
+    return out, time.process_time() - t0
+
+
+def run_learning(args: argparse.Namespace) -> dict[str, Any]:
+    """Max-Cut on held-out Erdos-Renyi graphs (``n = --n``, ``p = --er-p``,
+    one per seed): does learning matter? See the module docstring.
+
+    Raises:
+        ValueError: ``--problem`` is not maxcut, no reference checkpoint.
+    """
+    from pyg_ext.combopt import baselines as BL
+    from pyg_ext.combopt.certificates import maxcut_certificate
+    from pyg_ext.combopt.generators import erdos_renyi
+    from pyg_ext.combopt.maxcut import maxcut_value
+    from pyg_ext.combopt.sdp import maxcut_bm
+    from pyg_ext.typing import has_package
+    from pyg_ext.utils.log import progress
+    if args.problem != 'maxcut':
+        raise ValueError('--dataset er1000 is a Max-Cut benchmark; use '
+                         '--problem maxcut')
+    if args.preset is None:
+        args.preset = 'reference'
+    p = args.er_p if args.er_p is not None else 0.01
+    n = args.n
+    train = [erdos_renyi(int(k), p, seed=90_000 + k)
+             for k in range(200, 400, 25)]
+    model, origin = get_model(args, train)
+    model.eval()
+    L, r = model.num_layers, model.rank
+    R = args.restarts or (10 if model.preset == 'reference' else 4)
+    H = args.hyperplanes or (1000 if model.preset == 'reference' else 256)
+    print(f'Max-Cut, Erdos-Renyi n={n} p={p}, {len(args.seeds)} seed(s); '
+          f'model {origin} ({model!r}); decoding {R} passes x {H} '
+          f'hyperplanes; times are CPU seconds of this process')
+    recs: list[dict[str, Any]] = []
+    curve: dict[str, list[list[float]]] = {}
+
+    def point(name: str, secs: float, ratio: float, k: int) -> None:
+        pts = curve.setdefault(name, [])
+        while len(pts) <= k:
+            pts.append([])
+        pts[k].append((secs, ratio))
+
+    d0 = erdos_renyi(60, 0.1, seed=0)
+    model.solve(d0, restarts=1, num_hyperplanes=8, improve=True)  # warm-up
+    BL.maxcut_simulated_annealing(d0, sweeps=2)  # compile (numba)
+    for seed in progress(args.seeds, args.progress, desc='er seeds',
+                         unit='seed'):
+        d = erdos_renyi(n, p, seed=1000 + seed)
+        m = int(d.edge_index.size(1) // 2)
+        (Vs, sdp), t_sdp = _cpu(lambda: maxcut_bm(d, rank=32, steps=2000))
+        sdp = float(sdp)
+        ub = float(maxcut_certificate(d, Vs))
+        rec: dict[str, Any] = {'seed': seed, 'edges': m, 'sdp_bm': sdp,
+                               'sdp_certified_ub': ub, 'sdp_bm_s': t_sdp}
+
+        def cut_of(s_: torch.Tensor) -> float:
+            return float(maxcut_value(d, s_))
+
+        gen = torch.Generator().manual_seed(seed)
+        torch.manual_seed(seed)
+        with torch.no_grad():
+            relax_t = float(model.problem.relaxation(d, model(
+                d, generator=gen)))
+        fresh = _fresh_like(model, 1000 + seed)
+        with torch.no_grad():
+            relax_u = float(fresh.problem.relaxation(d, fresh(
+                d, generator=gen)))
+        rec['relax_trained'] = relax_t
+        rec['relax_untrained'] = relax_u
+        for k, rr in enumerate((1, 3, R)):
+            (_, st), t = _cpu(lambda: model.solve(
+                d, restarts=rr, num_hyperplanes=H, improve=False,
+                generator=gen))
+            point('OptGNN trained (no local search)', t,
+                  float(st['rounded']) / sdp, k)
+            if rr == R:
+                rec['trained'] = float(st['rounded'])
+                rec['trained_s'] = t
+        (_, st), t = _cpu(lambda: fresh.solve(
+            d, restarts=R, num_hyperplanes=H, improve=False, generator=gen))
+        rec['untrained'] = float(st['rounded'])
+        rec['untrained_s'] = t
+        point('OptGNN untrained (no local search)', t, rec['untrained'] / sdp,
+              0)
+        for k, steps in enumerate((L, 4 * L, 16 * L, 64 * L)):
+            (_, v, rlx), t = _cpu(lambda: bm_rounded(d, r, steps, R, H, gen))
+            point('Burer-Monteiro + rounding', t, float(v) / sdp, k)
+            if steps == L:
+                rec['bm_same_iters'] = float(v)
+                rec['bm_same_iters_relax'] = float(rlx)
+                rec['bm_same_iters_s'] = t
+        for k, rr in enumerate((1, R)):
+            (_, st), t = _cpu(lambda: model.solve(
+                d, restarts=rr, num_hyperplanes=H, improve=True,
+                generator=gen))
+            point('OptGNN trained + local search', t,
+                  float(st['improved']) / sdp, k)
+            if rr == R:
+                rec['trained_ls'] = float(st['improved'])
+                rec['trained_ls_s'] = t
+        t_ls = rec['trained_ls_s']
+        for k, f in enumerate((0.25, 0.5, 1.0, 2.0, 4.0)):
+            s_, t = _cpu(lambda: BL.maxcut_simulated_annealing(
+                d, time_limit=f * t_ls, seed=seed))
+            point('simulated annealing', t, cut_of(s_) / sdp, k)
+            if f == 1.0:
+                rec['sa_same_time'] = cut_of(s_)
+                rec['sa_same_time_s'] = t
+        for k, rr in enumerate((1, 4, 16)):
+            s_, t = _cpu(lambda: BL.maxcut_greedy(d, rr, gen))
+            point('greedy 1-flip local search', t, cut_of(s_) / sdp, k)
+            if rr == 1:
+                rec['greedy'] = cut_of(s_)
+                rec['greedy_s'] = t
+        if has_package('cvxpy'):
+            from pyg_ext.combopt.sdp import maxcut_sdp_cvxpy
+            try:
+                (Vc, vc), t = _cpu(lambda: maxcut_sdp_cvxpy(
+                    d, time_limit_secs=args.scs_time_limit))
+                from pyg_ext.combopt.rounding import (
+                    best_per_graph,
+                    hyperplane_signs,
+                )
+                S = hyperplane_signs(Vc, 1000, generator=gen)
+                s_ = best_per_graph(d, S, maxcut_value(d, S), 'max')
+                rec['scs_gw'] = cut_of(s_)
+                rec['scs_gw_s'] = t
+                rec['scs_sdp'] = float(vc)
+                point('Goemans-Williamson (cvxpy + SCS)', t,
+                      rec['scs_gw'] / sdp, 0)
+            except Exception as e:  # solver failure / time limit
+                rec['scs_gw_error'] = f'{type(e).__name__}: {e}'[:200]
+        else:
+            rec['scs_gw_error'] = 'cvxpy not installed (skipped)'
+        if not args.no_ilp:
+            res, t = _cpu(lambda: BL.maxcut_ilp(
+                d, time_limit=args.ilp_time_limit))
+            rec['ilp'] = float(res.value)
+            rec['ilp_bound'] = float(res.bound)
+            rec['ilp_optimal'] = bool(res.optimal)
+            rec['ilp_s'] = float(res.seconds)
+            point('exact ILP (HiGHS, time-limited)', float(res.seconds),
+                  float(res.value) / sdp, 0)
+        recs.append(rec)
+
+    def mean(key: str) -> float:
+        vals = [r_[key] for r_ in recs if key in r_]
+        return sum(vals) / len(vals) if vals else float('nan')
+
+    def ratios(key: str) -> list[float]:
+        return [r_[key] / r_['sdp_bm'] for r_ in recs if key in r_]
+
+    names = [('trained', f'OptGNN trained ({L} layers, {R}x{H} rounding, no '
+              'local search)'),
+             ('untrained', 'ablation: same network untrained'),
+             ('bm_same_iters', f'ablation: Burer-Monteiro {L} iterations + '
+              'same rounding'),
+             ('trained_ls', 'OptGNN trained + local search'),
+             ('sa_same_time', 'simulated annealing (same CPU time as '
+              'OptGNN + LS)'),
+             ('greedy', 'greedy 1-flip local search'),
+             ('scs_gw', 'Goemans-Williamson (cvxpy + SCS)'),
+             ('ilp', f'exact ILP (HiGHS, {args.ilp_time_limit:g} s limit)')]
+    rows = []
+    out: dict[str, Any] = {'n': n, 'p': p, 'model': origin,
+                           'layers': L, 'rank': r, 'passes': R,
+                           'hyperplanes': H, 'graphs': recs, 'methods': {}}
+    for key, label in names:
+        if not any(key in r_ for r_ in recs):
+            rows.append({'method': label, 'cut': 'n/a', 'cut / SDP': 'n/a',
+                         'CPU s': 'n/a'})
+            continue
+        rt = ratios(key)
+        rows.append({'method': label,
+                     'cut': fmt_mean_std([r_[key] for r_ in recs
+                                          if key in r_], 1),
+                     'cut / SDP': fmt_mean_std(rt, 4),
+                     'CPU s': f'{mean(key + "_s"):.2f}'})
+        out['methods'][label] = {'cut': mean(key), 'ratio_to_sdp':
+                                 mean_std(rt), 'cpu_s': mean(key + '_s')}
+    print(format_table(rows))
+    print(f'SDP (BM r=32, 2000 steps) mean {mean("sdp_bm"):.2f}, certified '
+          f'UB {mean("sdp_certified_ub"):.2f}; relaxation value: trained '
+          f'{mean("relax_trained") / mean("sdp_bm"):.4f}, untrained '
+          f'{mean("relax_untrained") / mean("sdp_bm"):.4f}, BM {L} it. '
+          f'{mean("bm_same_iters_relax") / mean("sdp_bm"):.4f} of SDP')
+    if any('scs_gw_error' in r_ for r_ in recs):
+        print('SCS Goemans-Williamson: ' + recs[0].get('scs_gw_error', ''))
+    # the bars
+    gap_u = [(a - b) for a, b in zip(ratios('trained'), ratios('untrained'))]
+    gap_b = [(a - b) for a, b in zip(ratios('trained'),
+                                     ratios('bm_same_iters'))]
+    gap_sa = [(b - a) / b for a, b in zip(
+        [r_['trained_ls'] for r_ in recs], [r_['sa_same_time']
+                                            for r_ in recs])]
+    bars = {
+        'trained_minus_untrained_pct_sdp': [100 * x for x in gap_u],
+        'trained_minus_bm_same_iters_pct_sdp': [100 * x for x in gap_b],
+        'sa_minus_optgnn_ls_pct_of_sa': [100 * x for x in gap_sa]}
+    bars['learning_bar_met'] = bool(min(gap_u + gap_b) >= 0.01)
+    bars['sa_bar_met'] = bool(max(gap_sa) <= 0.003)
+    out['bars'] = bars
+    print('bar 1 (trained beats untrained and BM with the same iterations '
+          'by >= 1% of the SDP value), per seed: untrained '
+          + ', '.join(f'{x:+.2f}%' for x in bars[
+              'trained_minus_untrained_pct_sdp'])
+          + '; BM ' + ', '.join(f'{x:+.2f}%' for x in bars[
+              'trained_minus_bm_same_iters_pct_sdp'])
+          + f' -> {"met" if bars["learning_bar_met"] else "NOT met"}')
+    print('bar 2 (OptGNN + local search within 0.3% of simulated annealing '
+          'at the same CPU time), SA minus OptGNN+LS per seed: '
+          + ', '.join(f'{x:+.2f}%' for x in bars[
+              'sa_minus_optgnn_ls_pct_of_sa'])
+          + f' -> {"met" if bars["sa_bar_met"] else "NOT met"}')
+    # the curve: mean CPU seconds and mean cut / SDP per budget level
+    agg = {name: [[sum(t for t, _ in pts) / len(pts),
+                   sum(q for _, q in pts) / len(pts)] for pts in levels
+                  if pts] for name, levels in curve.items()}
+    out['curve'] = agg
+    prefix = args.curve_out
+    if prefix is None:
+        jp = getattr(args, 'json_path', None)
+        prefix = (str(Path(jp).with_suffix('')) + '_curve') if jp else \
+            'optgnn_curve'
+    Path(prefix).parent.mkdir(parents=True, exist_ok=True)
+    Path(prefix + '.json').write_text(json.dumps(
+        {'n': n, 'p': p, 'seeds': list(args.seeds), 'x': 'CPU seconds',
+         'y': 'cut / SDP value (BM r=32, 2000 steps)', 'curve': agg},
+        indent=1))
+    print(f'quality-vs-time curve: {prefix}.json', end='')
+    if has_package('matplotlib'):
+        import matplotlib
+        matplotlib.use('Agg')
+        import matplotlib.pyplot as plt
+        fig, ax = plt.subplots(figsize=(7, 4.5))
+        for name, pts in agg.items():
+            xs, ys = zip(*sorted(pts))
+            ax.plot(xs, ys, marker='o', label=name)
+        ax.set_xscale('log')
+        ax.set_xlabel('CPU seconds per graph')
+        ax.set_ylabel('cut / SDP value')
+        ax.set_title(f'Max-Cut, ER(n={n}, p={p}), {len(recs)} graph(s)')
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        fig.savefig(prefix + '.png', dpi=110)
+        plt.close(fig)
+        print(f', {prefix}.png')
+    else:
+        print(' (matplotlib not installed: no PNG)')
+    return out
+
+
+__all__ = ['add_arguments', 'bm_rounded', 'exact_optima', 'get_model',
+           'load_instances', 'run', 'run_learning', 'run_speed']
 
 if __name__ == '__main__':  # pragma: no cover
     import sys

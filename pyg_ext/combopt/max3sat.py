@@ -18,12 +18,26 @@ Relaxation: variable vectors ``v_a`` and the fixed vector ``e1``
 + sum_{a<b} tau_a tau_b x_a x_b - tau_1 tau_2 tau_3 x_1 x_2 x_3]``; the
 relaxation replaces each degree-2 product ``x_a x_b`` by ``<v_a, v_b>`` and
 keeps the cubic term on the ``e1`` coordinates. Exact on integral points
-(``v_a = ±e1``). This is a simplification of the paper's SDP, which adds pair
-variables ``x_ab`` and consistency constraints; message passing runs
-variable -> clause -> variable.
+(``v_a = ±e1``), but *not* a relaxation (the cubic term is not a vector
+program, and the value can go below zero); it is the ``'pyg_ext'`` preset's
+cheap surrogate. Message passing runs variable -> clause -> variable.
+
+The paper's (and the reference code's) program, :class:`Max3SatPairs`, adds
+a node ``x_ab`` for every pair of variables sharing a clause
+(:func:`sat_pair_graph`), writes the cubic term of a clause ``(i, j, k)`` as
+``(<x_k, x_ij> + <x_j, x_ik> + <x_i, x_jk>) / 3`` and imposes the
+consistency constraints ``<x_ij, e1> = <x_i, x_j>``, ``<x_i, x_ij> = <x_j,
+e1>``, ``<x_i, x_jk> = <x_j, x_ik> = <x_k, x_ij>`` and ``<x_ij, x_jk> =
+<x_i, x_k>``. Every assignment lifts to a feasible point (``x_i = s_i e1``,
+``x_ij = s_i s_j e1``) whose value is its number of satisfied clauses, so
+the optimum of the vector program upper-bounds Max-3-SAT. OptGNN minimises
+``-objective + penalty * sum(residual^2) / 4`` (penalised constraints, as
+the reference code does).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -314,8 +328,324 @@ class Max3Sat:
         return sat_local_search(data, S, self.ls_iters)
 
 
+# --- pair-variable program (the paper's / reference code's SDP) -------------
+
+_PAIR_KEYS = ('pair_index', 'lin_index', 'lin_weight', 'quad_index',
+              'quad_weight', 'c3_index', 'c4_index', 'sat_const', 'is_pair')
+
+
+def sat_pair_graph(data: Data) -> Data:
+    """Compile a Max-3-SAT instance into the pair-variable vector program.
+
+    Nodes ``0 .. n-1`` are the variables, ``n ..`` one node per unordered
+    pair of variables that share a clause (first appearance order). The
+    returned ``Data`` keeps ``clause_index`` / ``clause_sign`` (so
+    :func:`unsat_count` works on it) and adds, all batchable:
+
+    * ``pair_index [3, P]``: (pair node, i, j) with ``i < j``;
+    * ``lin_index [L]`` / ``lin_weight [L]``: terms ``w <x_a, e1>``;
+    * ``quad_index [2, Q]`` / ``quad_weight [Q]``: terms ``w <x_a, x_b>``;
+    * ``c3_index [3, K3]``: residuals ``<x_a, e1> - <x_b, x_c>``;
+    * ``c4_index [4, K4]``: residuals ``<x_a, x_b> - <x_c, x_d>``;
+    * ``sat_const [1]``: the constant ``7/8`` per clause; ``is_pair [N]``.
+
+    Constraints are listed per clause, as the reference code does (a pair
+    shared by several clauses repeats its constraints).
+
+    Raises:
+        TypeError, ValueError: invalid clauses (:func:`check_clauses`) or a
+            clause with a repeated variable (the program needs three
+            distinct variables per clause).
+    """
+    import numpy as np
+
+    n = check_clauses(data)
+    ci = data.clause_index.t().cpu().numpy().astype(np.int64)  # [C, 3]
+    sg = data.clause_sign.cpu().numpy().astype(np.float64)  # [C, 3]
+    C = ci.shape[0]
+    order = np.argsort(ci, axis=1, kind='stable')
+    cl = np.take_along_axis(ci, order, 1)
+    tau = np.take_along_axis(sg, order, 1)
+    if C and bool(((cl[:, 0] == cl[:, 1]) | (cl[:, 1] == cl[:, 2])).any()):
+        raise ValueError('data.clause_index has a clause with a repeated '
+                         'variable; the pair-variable program needs three '
+                         'distinct variables per clause')
+    i, j, k = cl[:, 0], cl[:, 1], cl[:, 2]
+    keys = np.stack([i * n + j, i * n + k, j * n + k], 1).reshape(-1)
+    uniq, first, inv = np.unique(keys, return_index=True,
+                                 return_inverse=True)
+    rank = np.empty(len(uniq), dtype=np.int64)
+    rank[np.argsort(first, kind='stable')] = np.arange(len(uniq))
+    pid = (n + rank[inv]).reshape(C, 3)
+    pij, pik, pjk = pid[:, 0], pid[:, 1], pid[:, 2]
+    P = len(uniq)
+    pair_nodes = n + rank
+    pair_index = np.stack([pair_nodes, uniq // max(n, 1),
+                           uniq % max(n, 1)])
+    t3 = tau.prod(1)
+    lin_index = np.concatenate([i, j, k])
+    lin_weight = np.concatenate([tau[:, 0], tau[:, 1], tau[:, 2]]) / 8
+    qa = np.concatenate([i, i, j, k, j, i])
+    qb = np.concatenate([j, k, k, pij, pik, pjk])
+    qw = np.concatenate([-tau[:, 0] * tau[:, 1] / 8,
+                         -tau[:, 0] * tau[:, 2] / 8,
+                         -tau[:, 1] * tau[:, 2] / 8,
+                         t3 / 24, t3 / 24, t3 / 24])
+    c3 = np.stack([np.stack(r, 1) for r in (
+        (pij, i, j), (pjk, j, k), (pik, i, k),
+        (j, i, pij), (i, j, pij), (k, i, pik), (i, k, pik),
+        (k, j, pjk), (j, k, pjk))], 1).reshape(-1, 3).T
+    c4 = np.stack([np.stack(r, 1) for r in (
+        (i, pjk, j, pik), (j, pik, k, pij), (i, pjk, k, pij),
+        (i, k, pij, pjk), (i, j, pik, pjk), (j, k, pij, pik))],
+        1).reshape(-1, 4).T
+    N = n + P
+    is_pair = torch.zeros(N, dtype=torch.bool)
+    is_pair[n:] = True
+
+    def lt(a: Any) -> Tensor:
+        return torch.as_tensor(np.ascontiguousarray(a), dtype=torch.long)
+
+    def ft(a: Any) -> Tensor:
+        return torch.as_tensor(np.ascontiguousarray(a), dtype=torch.float)
+
+    return Data(num_nodes=N, clause_index=data.clause_index.clone(),
+                clause_sign=data.clause_sign.clone(),
+                pair_index=lt(pair_index).view(3, P),
+                lin_index=lt(lin_index), lin_weight=ft(lin_weight),
+                quad_index=lt(np.stack([qa, qb])).view(2, -1),
+                quad_weight=ft(qw), c3_index=lt(c3).view(3, -1),
+                c4_index=lt(c4).view(4, -1),
+                sat_const=torch.tensor([7.0 / 8.0 * C]), is_pair=is_pair)
+
+
+def check_pair_graph(data: Any, name: str = 'data') -> int:
+    """Validate a :func:`sat_pair_graph` instance; return its node count.
+
+    Raises:
+        TypeError, ValueError: invalid clauses, a missing pair attribute
+            (build the instance with :func:`sat_pair_graph`), wrong shapes or
+            ids outside ``[0, num_nodes)``.
+    """
+    N = check_clauses(data, name)
+    missing = [k for k in _PAIR_KEYS if getattr(data, k, None) is None]
+    if missing:
+        raise ValueError(f'{name} lacks {", ".join(missing)}: build it with '
+                         f'sat_pair_graph() (pair-variable Max-3-SAT)')
+    for key, rows in (('pair_index', 3), ('quad_index', 2),
+                      ('c3_index', 3), ('c4_index', 4)):
+        check_index(getattr(data, key), f'{name}.{key}', N, dim=2)
+        if getattr(data, key).size(0) != rows:
+            raise ValueError(f'{name}.{key} must have {rows} rows, got '
+                             f'{getattr(data, key).size(0)}')
+    check_index(data.lin_index, f'{name}.lin_index', N, dim=1)
+    for key, ref in (('lin_weight', 'lin_index'),
+                     ('quad_weight', 'quad_index')):
+        w = getattr(data, key)
+        check_tensor(w, f'{name}.{key}', dim=1, floating=True)
+        if w.numel() != getattr(data, ref).size(-1):
+            raise ValueError(f'{name}.{key} must have one entry per '
+                             f'{ref} column')
+    if data.is_pair.numel() != N:
+        raise ValueError(f'{name}.is_pair has {data.is_pair.numel()} '
+                         f'entries for {N} nodes')
+    return N
+
+
+def _pair_terms(data: Data, V: Tensor) -> tuple[Tensor, Tensor]:
+    """Per-graph relaxed satisfied clauses and squared-residual sums / 4."""
+    batch, b = batch_of(data)
+    li, qi = data.lin_index, data.quad_index
+    val = scatter(data.lin_weight.to(V.dtype) * V[li, 0], batch[li], 0,
+                  dim_size=b, reduce='sum')
+    q = data.quad_weight.to(V.dtype) * (V[qi[0]] * V[qi[1]]).sum(-1)
+    val = val + scatter(q, batch[qi[0]], 0, dim_size=b, reduce='sum')
+    val = val + data.sat_const.to(V.dtype).view(-1)
+    c3, c4 = data.c3_index, data.c4_index
+    r3 = V[c3[0], 0] - (V[c3[1]] * V[c3[2]]).sum(-1)
+    r4 = (V[c4[0]] * V[c4[1]] - V[c4[2]] * V[c4[3]]).sum(-1)
+    pen = scatter(r3 * r3, batch[c3[0]], 0, dim_size=b, reduce='sum') + \
+        scatter(r4 * r4, batch[c4[0]], 0, dim_size=b, reduce='sum')
+    return val, pen / 4
+
+
+def _pair_grad(data: Data, V: Tensor, penalty: float) -> Tensor:
+    """Gradient of ``sum(-satisfied + penalty * residuals / 4)`` in closed
+    form."""
+    N = V.size(0)
+    li, qi = data.lin_index, data.quad_index
+    c3, c4 = data.c3_index, data.c4_index
+    dt = V.dtype
+    lw = data.lin_weight.to(dt)
+    qw = data.quad_weight.to(dt).view(-1, 1)
+    r3 = V[c3[0], 0] - (V[c3[1]] * V[c3[2]]).sum(-1)
+    r4 = (V[c4[0]] * V[c4[1]] - V[c4[2]] * V[c4[3]]).sum(-1)
+    h = penalty / 2  # d(penalty * r^2 / 4) = (penalty / 2) r dr
+    a3 = (h * r3).view(-1, 1)
+    a4 = (h * r4).view(-1, 1)
+    G = V.new_zeros(N, V.size(1))
+    for dst, val in ((qi[0], -qw * V[qi[1]]), (qi[1], -qw * V[qi[0]]),
+                     (c3[1], -a3 * V[c3[2]]), (c3[2], -a3 * V[c3[1]]),
+                     (c4[0], a4 * V[c4[1]]), (c4[1], a4 * V[c4[0]]),
+                     (c4[2], -a4 * V[c4[3]]), (c4[3], -a4 * V[c4[2]])):
+        G = G.index_add(0, dst, val)
+    e = V.new_zeros(N).index_add(0, li, -lw).index_add(0, c3[0],
+                                                       a3.view(-1))
+    return torch.cat([G[:, :1] + e.view(-1, 1), G[:, 1:]], dim=1)
+
+
+def _check_pair_v(data: Data, V: Tensor) -> None:
+    if torch.compiler.is_compiling():
+        return
+    n = check_pair_graph(data)
+    check_tensor(V, 'V', dim=2, floating=True)
+    check_node_matrix(V, n, 'V')
+
+
+def pair_sat_relaxation(data: Data, V: Tensor) -> Tensor:
+    """Relaxed number of *satisfied* clauses of the pair-variable program
+    per graph (equal to the satisfied count at a lifted assignment; its
+    maximum over feasible ``V`` upper-bounds Max-3-SAT).
+
+    Raises:
+        TypeError, ValueError: invalid pair graph or ``V``.
+    """
+    _check_pair_v(data, V)
+    return _pair_terms(data, V)[0]
+
+
+def pair_constraint(data: Data, V: Tensor) -> Tensor:
+    """Sum of squared consistency residuals / 4 per graph (0 exactly at
+    feasible points, e.g. lifted assignments).
+
+    Raises:
+        TypeError, ValueError: invalid pair graph or ``V``.
+    """
+    _check_pair_v(data, V)
+    return _pair_terms(data, V)[1]
+
+
+def lift_assignment(data: Data, s: Tensor, rank: int = 1) -> Tensor:
+    """The feasible point of an assignment ``s`` (``[n]`` ±1 over the
+    variables): ``x_i = s_i e1``, ``x_ij = s_i s_j e1``; ``[N, rank]``.
+
+    Raises:
+        TypeError, ValueError: invalid pair graph, ``s`` not ±1 of length
+            ``n`` (the number of variable nodes), ``rank < 1``.
+    """
+    from pyg_ext.utils.validation import check_positive_int
+    N = check_pair_graph(data)
+    rank = check_positive_int(rank, 'rank')
+    n = int((~data.is_pair).sum())
+    check_tensor(s, 's', dim=1)
+    if s.numel() != n:
+        raise ValueError(f's must have {n} entries (variables), got '
+                         f'{s.numel()}')
+    check_signs(s, 's')
+    x = torch.zeros(N)
+    x[:n] = s.float()
+    pi = data.pair_index
+    x[pi[0]] = x[pi[1]] * x[pi[2]]
+    V = torch.zeros(N, rank)
+    V[:, 0] = x
+    return V
+
+
+class Max3SatPairs:
+    """Max-3-SAT through the pair-variable vector program (the paper's and
+    the reference code's formulation; instances from
+    :func:`sat_pair_graph`). Minimises unsatisfied clauses (``sense
+    'min'``); :meth:`relaxation` is the number of clauses minus the relaxed
+    satisfied count.
+
+    Args:
+        penalty: weight ``rho`` of the squared consistency residuals (the
+            reference README's SAT example uses 0.003).
+        normalize: divide each graph's :meth:`loss` by its clause count
+            (:meth:`reference_loss` is the plain batch sum).
+        ls_iters: iterations of :func:`sat_local_search` in :meth:`improve`.
+    """
+
+    name = 'max3sat_pairs'
+    sense = 'min'
+    uses_e1 = True
+
+    def __init__(self, penalty: float = 0.003, normalize: bool = True,
+                 ls_iters: int = 1000) -> None:
+        from pyg_ext.utils.validation import check_real
+        self.penalty = check_real(penalty, 'penalty', low=0.0)
+        if not isinstance(normalize, bool):
+            raise TypeError(f'normalize must be a bool, got '
+                            f'{type(normalize).__name__}')
+        self.normalize = normalize
+        self.ls_iters = check_int(ls_iters, 'ls_iters', low=0)
+
+    def __repr__(self) -> str:
+        return f'Max3SatPairs(penalty={self.penalty})'
+
+    def relaxation(self, data: Data, V: Tensor) -> Tensor:
+        return num_clauses(data) - pair_sat_relaxation(data, V)
+
+    def penalised(self, data: Data, V: Tensor) -> Tensor:
+        """``-satisfied + penalty * residuals`` per graph."""
+        _check_pair_v(data, V)
+        val, pen = _pair_terms(data, V)
+        return -val + self.penalty * pen
+
+    def loss(self, data: Data, V: Tensor) -> Tensor:
+        val, pen = _pair_terms(data, V)
+        loss = -val + self.penalty * pen
+        if self.normalize:
+            loss = loss / num_clauses(data).clamp(min=1)
+        return loss.mean()
+
+    def reference_loss(self, data: Data, V: Tensor) -> Tensor:
+        """The reference code's loss summed over the batch."""
+        val, pen = _pair_terms(data, V)
+        return (-val + self.penalty * pen).sum()
+
+    def reference_grad(self, data: Data, V: Tensor) -> Tensor:
+        """Closed-form gradient of :meth:`reference_loss` with respect to
+        ``V`` (no nested autograd: one gather/scatter per term)."""
+        return _pair_grad(data, V, self.penalty)
+
+    def direction(self, data: Data, V: Tensor) -> Tensor:
+        """Minus the gradient of :meth:`reference_loss`.
+
+        Raises:
+            TypeError, ValueError: invalid pair graph or ``V``.
+        """
+        _check_pair_v(data, V)
+        return self._direction(data, V)
+
+    def _direction(self, data: Data, V: Tensor) -> Tensor:
+        return -_pair_grad(data, V, self.penalty)
+
+    def score(self, data: Data, S: Tensor) -> Tensor:
+        """Unsatisfied clauses of the variable nodes' signs (pair signs are
+        recomputed from them, so the reference's penalised score is the
+        satisfied count)."""
+        return unsat_count(data, S)
+
+    def objective(self, data: Data, S: Tensor) -> Tensor:
+        return unsat_count(data, S)
+
+    def repair(self, data: Data, S: Tensor, V: Tensor | None = None
+               ) -> Tensor:
+        return S
+
+    def improve(self, data: Data, S: Tensor) -> Tensor:
+        return sat_local_search(data, S, self.ls_iters)
+
+
 __all__ = [
     'Max3Sat',
+    'Max3SatPairs',
+    'check_pair_graph',
+    'lift_assignment',
+    'pair_constraint',
+    'pair_sat_relaxation',
+    'sat_pair_graph',
     'check_clauses',
     'num_clauses',
     'sat_local_search',

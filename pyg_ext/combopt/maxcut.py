@@ -393,6 +393,15 @@ class MaxCut:
                ) -> Tensor:
         return S
 
+    def reference_loss(self, data: Data, V: Tensor) -> Tensor:
+        """The reference code's loss (``OptGNN(preset='reference')``):
+        :func:`maxcut_reference_loss`, summed over the batch."""
+        return maxcut_reference_loss(data, V)
+
+    def reference_grad(self, data: Data, V: Tensor) -> Tensor:
+        """Closed-form gradient of :meth:`reference_loss`."""
+        return maxcut_reference_grad(data, V)
+
 
 __all__ = [
     'MaxCut',
@@ -412,3 +421,31 @@ __all__ = [
     'prepare_graph',
     'total_weight',
 ]
+
+
+def maxcut_reference_loss(data: Data, V: Tensor) -> Tensor:
+    """The reference code's Max-Cut loss (penlu/bespoke-gnn4do
+    ``max_cut_obj``): ``sum`` over the directed edges of the whole batch of
+    ``w_ij <v_i, v_j>`` (minimised; a scalar, summed over the graphs).
+
+    Raises:
+        TypeError, ValueError: invalid ``data`` or ``V`` not ``[N, r]``.
+    """
+    if not torch.compiler.is_compiling():
+        check_vectors(data, V)
+    src, dst = data.edge_index
+    return (edge_weight_of(data) * (V[src] * V[dst]).sum(-1)).sum()
+
+
+def maxcut_reference_grad(data: Data, V: Tensor) -> Tensor:
+    """Gradient of :func:`maxcut_reference_loss` with respect to ``V``:
+    ``sum_{(i, j)} w_ij v_j + sum_{(j, i)} w_ji v_j`` (twice the weighted
+    neighbour sum on a symmetric graph), in closed form (no autograd)."""
+    src, dst = data.edge_index
+    w = edge_weight_of(data).view(-1, 1)
+    n = V.size(0)
+    return (scatter(w * V[dst], src, 0, dim_size=n, reduce='sum') +
+            scatter(w * V[src], dst, 0, dim_size=n, reduce='sum'))
+
+
+__all__ += ['maxcut_reference_grad', 'maxcut_reference_loss']

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from pyg_ext.combopt.max3sat import Max3Sat
+from pyg_ext.combopt.max3sat import Max3Sat, Max3SatPairs
 from pyg_ext.combopt.maxcut import MaxCut
 from pyg_ext.combopt.vertex_cover import VertexCover
 
 PROBLEMS: dict[str, type] = {'maxcut': MaxCut, 'vertex_cover': VertexCover,
-                             'max3sat': Max3Sat}
+                             'max3sat': Max3Sat,
+                             'max3sat_pairs': Max3SatPairs}
 
 
 def get_problem(name: str, **kwargs: Any) -> Any:
@@ -30,4 +31,5 @@ def get_problem(name: str, **kwargs: Any) -> Any:
     return PROBLEMS[key](**kwargs)
 
 
-__all__ = ['Max3Sat', 'MaxCut', 'PROBLEMS', 'VertexCover', 'get_problem']
+__all__ = ['Max3Sat', 'Max3SatPairs', 'MaxCut', 'PROBLEMS', 'VertexCover',
+           'get_problem']

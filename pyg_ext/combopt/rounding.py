@@ -22,6 +22,7 @@ from torch_geometric.utils import scatter
 
 from pyg_ext.combopt.maxcut import batch_of, check_node_matrix
 from pyg_ext.utils.validation import (
+    check_bool,
     check_choice,
     check_positive_int,
     check_tensor,
@@ -97,12 +98,18 @@ def best_per_graph(data: Data, S: Tensor, scores: Tensor, sense: str = 'max'
 
 def decode(problem, data: Data, V: Tensor, num_hyperplanes: int = 256,
            top_k: int = 8, improve: bool = True,
-           generator: torch.Generator | None = None, max_repair: int = 32
+           generator: torch.Generator | None = None, max_repair: int = 32,
+           align_e1: bool | None = None
            ) -> tuple[Tensor, dict[str, Tensor]]:
     """Round ``V`` and post-process: hyperplanes (best of
     ``num_hyperplanes``), feasibility repair (vertex cover), local search on
     the ``top_k`` candidates per graph. Problems with a ``prescore`` (vertex
     cover) repair only the ``max_repair`` best candidates by that score.
+
+    Args:
+        align_e1: align the hyperplanes with ``e1`` and add threshold
+            candidates (default: when the problem uses ``e1``); ``False``
+            rounds ``sign<h, v_i>`` as the reference code does.
 
     Returns:
         ``(solution [N] (±1), stages)`` where ``stages`` maps
@@ -116,10 +123,13 @@ def decode(problem, data: Data, V: Tensor, num_hyperplanes: int = 256,
     """
     top_k = check_positive_int(top_k, 'top_k')
     max_repair = check_positive_int(max_repair, 'max_repair')
+    if align_e1 is None:
+        align_e1 = bool(problem.uses_e1)
+    check_bool(align_e1, 'align_e1')
     thresholds = None
-    if problem.uses_e1:
+    if align_e1 and problem.uses_e1:
         thresholds = torch.linspace(-0.9, 0.9, 19)
-    S = hyperplane_signs(V, num_hyperplanes, align_e1=problem.uses_e1,
+    S = hyperplane_signs(V, num_hyperplanes, align_e1=align_e1,
                          generator=generator, thresholds=thresholds)
     prescore = getattr(problem, 'prescore', None)
     if prescore is not None and S.size(1) > max_repair:

@@ -170,16 +170,204 @@ def pretrain(problem: str, root: str | None = None, seconds: float = 300.0,
     return model
 
 
+# --- reference-style training (preset='reference') ---------------------------
+
+def maxcut_mixture(rng: np.random.Generator, n_range: tuple[int, int] = (
+        50, 400), p_range: tuple[float, float] = (0.01, 0.05),
+        ba_m: tuple[int, int] = (1, 4)) -> Any:
+    """One random training graph: Erdos-Renyi ``G(n, p)`` or Barabasi-Albert
+    (probability 1/2 each), ``n`` uniform in ``n_range``, ``p`` uniform in
+    ``p_range``, ``m`` uniform in ``ba_m``."""
+    from pyg_ext.combopt.generators import barabasi_albert, erdos_renyi
+    n = int(rng.integers(n_range[0], n_range[1] + 1))
+    seed = int(rng.integers(2**31))
+    if rng.random() < 0.5:
+        return erdos_renyi(n, float(rng.uniform(*p_range)), seed=seed)
+    return barabasi_albert(n, int(rng.integers(ba_m[0], ba_m[1] + 1)),
+                           seed=seed)
+
+
+def sat_mixture(rng: np.random.Generator, n: int = 100,
+                clauses: tuple[int, int] = (400, 430)) -> Any:
+    """One random 3-SAT training instance (``n`` variables, clause count
+    uniform in ``clauses``) as a pair-variable graph
+    (:func:`~pyg_ext.combopt.max3sat.sat_pair_graph`)."""
+    from pyg_ext.combopt.generators import random_3sat
+    from pyg_ext.combopt.max3sat import sat_pair_graph
+    c = int(rng.integers(clauses[0], clauses[1] + 1))
+    return sat_pair_graph(random_3sat(n, seed=int(rng.integers(2**31)),
+                                      num_clauses=c))
+
+
+def rounded_score(model: Any, val: Sequence[Any], num_hyperplanes: int = 1000,
+                  seed: int = 12345) -> float:
+    """Mean rounded objective of ``model`` on ``val`` (one pass with fixed
+    random inputs, best of ``num_hyperplanes`` hyperplanes, no local
+    search): the reference code's validation score."""
+    from torch_geometric.loader import DataLoader as _DL
+    gen = torch.Generator().manual_seed(seed)
+    tot, cnt = 0.0, 0
+    was = model.training
+    model.eval()
+    for batch in _DL(list(val), batch_size=len(val)):
+        _, st = model.solve(batch, restarts=1,
+                            num_hyperplanes=num_hyperplanes, improve=False,
+                            generator=gen)
+        tot += float(st['rounded'].sum())
+        cnt += int(st['rounded'].numel())
+    model.train(was)
+    return tot / max(cnt, 1)
+
+
+def train_reference(model: Any, sample: Any, steps: int = 1000,
+                    batch_size: int = 16, lr: float = 1e-3,
+                    val: Sequence[Any] | None = None, valid_every: int = 100,
+                    val_hyperplanes: int = 1000, seed: int = 0,
+                    max_seconds: float | None = None,
+                    save: str | None = None, log: Any = None
+                    ) -> dict[str, list[float]]:
+    """Train as the reference code does: Adam on the loss summed over each
+    batch of ``batch_size`` freshly generated instances (``sample(rng)``,
+    an infinite stream), validation every ``valid_every`` steps by the
+    rounded score (:func:`rounded_score`), keeping (and saving to
+    ``save``) the best-validation weights, which are loaded at the end.
+
+    Returns:
+        ``{'step': [...], 'val_score': [...], 'train_loss': [...]}`` (the
+        first validation entry is the untrained model's, at step 0).
+
+    Raises:
+        TypeError, ValueError: ``steps``, ``batch_size`` or ``valid_every``
+            below 1, ``lr <= 0``, ``sample`` not callable.
+    """
+    from torch_geometric.data import Batch
+
+    from pyg_ext.utils.validation import check_positive_int, check_real
+    steps = check_positive_int(steps, 'steps')
+    batch_size = check_positive_int(batch_size, 'batch_size')
+    valid_every = check_positive_int(valid_every, 'valid_every')
+    lr = check_real(lr, 'lr', low=0.0, low_open=True)
+    if not callable(sample):
+        raise TypeError(f'sample must be callable, got '
+                        f'{type(sample).__name__}')
+    rng = np.random.default_rng(seed)
+    torch.manual_seed(seed)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    maximise = model.problem.sense == 'max'
+    hist: dict[str, list[float]] = {'step': [], 'val_score': [],
+                                    'train_loss': []}
+    val = list(val) if val is not None else [sample(rng) for _ in range(8)]
+
+    def validate(step: int) -> bool:
+        v = rounded_score(model, val, val_hyperplanes)
+        hist['step'].append(step)
+        hist['val_score'].append(v)
+        prev = hist['val_score'][:-1]
+        best = not prev or (v > max(prev) if maximise else v < min(prev))
+        if log is not None:
+            log(f'step {step}: val rounded score {v:.4f}'
+                f'{" (best)" if best else ""} '
+                f'{time.perf_counter() - t0:.0f}s')
+        return best
+
+    t0 = time.perf_counter()
+    validate(0)
+    best_state = {k: v.clone() for k, v in model.state_dict().items()}
+    if save:
+        model.save(save)
+    run_loss = 0.0
+    for step in range(1, steps + 1):
+        model.train()
+        batch = Batch.from_data_list([sample(rng) for _ in range(batch_size)])
+        opt.zero_grad()
+        loss = model.loss(batch)
+        loss.backward()
+        opt.step()
+        run_loss += float(loss.detach()) / batch_size
+        out_of_time = bool(max_seconds and
+                           time.perf_counter() - t0 > max_seconds)
+        if step % valid_every == 0 or step == steps or out_of_time:
+            hist['train_loss'].append(run_loss / valid_every)
+            run_loss = 0.0
+            if validate(step):
+                best_state = {k: v.clone()
+                              for k, v in model.state_dict().items()}
+                if save:
+                    model.save(save)
+        if out_of_time:
+            break
+    model.load_state_dict(best_state)
+    model.eval()
+    return hist
+
+
+def pretrain_reference(problem: str, seconds: float = 1200.0,
+                       steps: int = 100_000, rank: int = 16,
+                       num_layers: int = 16, batch_size: int = 16,
+                       valid_every: int = 100, out: str | None = None,
+                       seed: int = 0, log: Any = print) -> Any:
+    """Train ``OptGNN(problem, preset='reference')`` on the reference-style
+    stream (:func:`maxcut_mixture` or :func:`sat_mixture`) for at most
+    ``seconds`` and save the best-validation checkpoint (default: the
+    packaged ``optgnn_<problem>_reference.pt``)."""
+    from pyg_ext.nn import OptGNN
+    if problem == 'maxcut':
+        sample = maxcut_mixture
+    elif problem == 'max3sat':
+        sample = sat_mixture
+    else:
+        raise ValueError(f"problem must be 'maxcut' or 'max3sat' for "
+                         f'pretrain_reference, got {problem!r}')
+    val_rng = np.random.default_rng(10_000 + seed)
+    val = [sample(val_rng) for _ in range(16)]
+    torch.manual_seed(seed)
+    model = OptGNN(problem, rank=rank, num_layers=num_layers,
+                   preset='reference')
+    path = out or str(PRETRAINED_DIR / f'optgnn_{problem}_reference.pt')
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    train_reference(model, sample, steps=steps, batch_size=batch_size,
+                    val=val, valid_every=valid_every, max_seconds=seconds,
+                    seed=seed, save=path, log=log)
+    return model
+
+
+def load_pretrained_reference(problem: str) -> Any:
+    """The packaged reference-preset checkpoint for ``problem``
+    (``'maxcut'`` or ``'max3sat'``), or ``None`` when absent."""
+    from pyg_ext.nn import OptGNN
+    path = PRETRAINED_DIR / f'optgnn_{problem}_reference.pt'
+    if not path.exists():
+        return None
+    model = OptGNN.load(str(path))
+    model.eval()
+    return model
+
+
 __all__ = ['DEFAULT_CONFIGS', 'default_config', 'load_pretrained',
-           'pretrain', 'train_optgnn', 'training_set']
+           'load_pretrained_reference', 'maxcut_mixture', 'pretrain',
+           'pretrain_reference', 'rounded_score', 'sat_mixture',
+           'train_optgnn', 'train_reference', 'training_set']
 
 if __name__ == '__main__':  # pragma: no cover
     import argparse
+    import functools
     ap = argparse.ArgumentParser(description='pretrain an OptGNN checkpoint')
     ap.add_argument('--problem', required=True)
+    ap.add_argument('--preset', default='pyg_ext',
+                    choices=['pyg_ext', 'reference'])
     ap.add_argument('--root', default=None)
     ap.add_argument('--seconds', type=float, default=300.0)
     ap.add_argument('--epochs', type=int, default=30)
+    ap.add_argument('--steps', type=int, default=100_000)
+    ap.add_argument('--rank', type=int, default=16)
+    ap.add_argument('--layers', type=int, default=16)
+    ap.add_argument('--batch-size', type=int, default=16)
+    ap.add_argument('--valid-every', type=int, default=100)
     ap.add_argument('--out', default=None)
     a = ap.parse_args()
-    pretrain(a.problem, a.root, a.seconds, a.epochs, a.out)
+    if a.preset == 'reference':
+        pretrain_reference(a.problem, a.seconds, a.steps, a.rank, a.layers,
+                           a.batch_size, a.valid_every, a.out,
+                           log=functools.partial(print, flush=True))
+    else:
+        pretrain(a.problem, a.root, a.seconds, a.epochs, a.out)

@@ -22,10 +22,29 @@ initialised; training (unsupervised, on the penalised objective itself) learns
 per-layer step sizes and mixing. The problem object (``MaxCut``,
 ``VertexCover``, ``Max3Sat`` from :mod:`pyg_ext.combopt`, or any object with
 ``direction(data, V)`` and ``loss(data, V)``) supplies the gradient messages.
+
+Two presets:
+
+* ``preset='pyg_ext'`` (default): the layer above without bias, initialised
+  at ``[I, eta I]`` (plus noise), the problem's preconditioned descent
+  direction, a per-graph normalised mean loss, decoding with e1-aligned
+  hyperplanes and local search.
+* ``preset='reference'``: the layer of the reference code
+  (`penlu/bespoke-gnn4do <https://github.com/penlu/bespoke-gnn4do>`_,
+  ``LiftLayer``): ``normalize(Linear(2r -> r, bias)([v, normalize(g)]))``
+  with PyTorch's default random initialisation, ``g`` the *gradient* of the
+  reference loss (summed over the whole batch: for Max-Cut
+  ``sum_{directed (i,j)} w_ij <v_i, v_j>``; vertex cover
+  ``sum_i w_i (1 + <v_i, e1>) / 2 + rho sum_directed (<v_i - e1, v_j - e1>
+  / 2)^2``; Max-3-SAT the pair-variable program of
+  :mod:`pyg_ext.combopt.max3sat`), default depth 16, and the reference
+  decoding: 10 passes with fresh random inputs x 1000 random hyperplanes,
+  best by score, no local search.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import torch
@@ -35,11 +54,20 @@ from torch_geometric.data import Data
 
 from pyg_ext.utils.validation import (
     check_bool,
+    check_choice,
     check_finite,
     check_positive_int,
     check_real,
     check_tensor,
 )
+
+logger = logging.getLogger(__name__)
+
+#: Model presets (see the module docstring).
+PRESETS = ('pyg_ext', 'reference')
+
+#: Decoding defaults per preset: (restarts, hyperplanes, local search).
+SOLVE_DEFAULTS = {'pyg_ext': (4, 256, True), 'reference': (10, 1000, False)}
 
 _PROBLEM_METHODS = ('direction', 'loss', 'relaxation', 'score', 'objective',
                     'repair', 'improve')
@@ -60,6 +88,9 @@ def _resolve_problem(problem: Any) -> Any:
 
 def _check_data(problem: Any, data: Any) -> int:
     """Validate ``data`` for ``problem``; return the number of nodes."""
+    if getattr(problem, 'name', None) == 'max3sat_pairs':
+        from pyg_ext.combopt.max3sat import check_pair_graph
+        return check_pair_graph(data)
     if getattr(problem, 'name', None) == 'max3sat':
         from pyg_ext.combopt.max3sat import check_clauses
         return check_clauses(data)
@@ -129,6 +160,98 @@ class OptGNNLayer(torch.nn.Module):
         return f'{self.__class__.__name__}(rank={self.rank})'
 
 
+class OptGNNReferenceLayer(torch.nn.Module):
+    r"""The reference code's lift layer: :math:`\mathbf{V}' =
+    \mathrm{normalize}(\mathrm{Linear}_{2r \to r}([\mathbf{V},
+    \mathrm{normalize}(\mathbf{G})]))` with a bias and PyTorch's default
+    (random) initialisation; ``G`` is the gradient of the loss (not a
+    descent direction), so the sign convention matches the reference and
+    weights can be copied from it (``lin.weight [r, 2r]``, ``lin.bias [r]``).
+
+    Args:
+        rank: the vector dimension :math:`r`.
+    """
+
+    def __init__(self, rank: int) -> None:
+        super().__init__()
+        self.rank = check_positive_int(rank, 'rank')
+        self.lin = torch.nn.Linear(2 * self.rank, self.rank, bias=True)
+
+    def reset_parameters(self) -> None:
+        self.lin.reset_parameters()
+
+    def forward(self, V: Tensor, G: Tensor) -> Tensor:
+        """``V`` current unit vectors ``[N, r]``, ``G`` the loss gradient
+        ``[N, r]``; returns new unit vectors.
+
+        Raises:
+            TypeError, ValueError: ``V`` or ``G`` not floating ``[N, rank]``
+                tensors of one shape.
+        """
+        if not torch.compiler.is_compiling():
+            check_tensor(V, 'V', dim=2, floating=True)
+            check_tensor(G, 'G', dim=2, floating=True)
+            if V.size(1) != self.rank:
+                raise ValueError(f'V must have {self.rank} columns (rank), '
+                                 f'got {V.size(1)}')
+            if G.shape != V.shape:
+                raise ValueError(f'G must have the shape of V '
+                                 f'{tuple(V.shape)}, got {tuple(G.shape)}')
+        h = self.lin(torch.cat([V, F.normalize(G, dim=1)], dim=1))
+        return F.normalize(h, dim=1)
+
+    def __repr__(self) -> str:
+        return f'{self.__class__.__name__}(rank={self.rank})'
+
+
+def vertex_cover_reference_loss(data: Data, V: Tensor,
+                                penalty: float = 1.0) -> Tensor:
+    """The reference code's vertex-cover loss, summed over the batch:
+    ``sum_i w_i (1 + <v_i, e1>) / 2 + penalty * sum_{directed (i, j)}
+    (<v_i - e1, v_j - e1> / 2)^2`` (``e1`` = coordinate 0)."""
+    w = getattr(data, 'node_weight', None)
+    w = torch.ones(V.size(0), dtype=V.dtype, device=V.device) if w is None \
+        else w.view(-1).to(V.dtype)
+    obj = (w * (1 + V[:, 0])).sum() / 2
+    Xm = torch.cat([V[:, :1] - 1, V[:, 1:]], dim=1)
+    src, dst = data.edge_index
+    res = (Xm[src] * Xm[dst]).sum(-1) / 2
+    return obj + penalty * (res * res).sum()
+
+
+def reference_loss(problem: Any, data: Data, V: Tensor) -> Tensor:
+    """The reference (summed-over-the-batch) loss of ``problem`` at ``V``:
+    the problem's ``reference_loss`` method, or the vertex-cover formula
+    above for ``problem.name == 'vertex_cover'``.
+
+    Raises:
+        TypeError: ``problem`` has no reference loss.
+    """
+    fn = getattr(problem, 'reference_loss', None)
+    if callable(fn):
+        return fn(data, V)
+    if getattr(problem, 'name', None) == 'vertex_cover':
+        return vertex_cover_reference_loss(data, V)
+    raise TypeError(f'problem {type(problem).__name__} has no '
+                    f'reference_loss(data, V); preset=\'reference\' needs '
+                    f'one')
+
+
+def reference_grad(problem: Any, data: Data, V: Tensor) -> Tensor:
+    """Gradient of :func:`reference_loss` with respect to ``V``: the
+    problem's closed form ``reference_grad`` when it has one, else autograd
+    (with ``create_graph`` while training, as the reference code does)."""
+    fn = getattr(problem, 'reference_grad', None)
+    if callable(fn):
+        return fn(data, V)
+    train = torch.is_grad_enabled()
+    with torch.enable_grad():
+        X = V if V.requires_grad else V.detach().requires_grad_(True)
+        loss = reference_loss(problem, data, X)
+        (g,) = torch.autograd.grad(loss, X, create_graph=train)
+    return g if train else g.detach()
+
+
 class OptGNN(torch.nn.Module):
     r"""The OptGNN model: ``num_layers`` :class:`OptGNNLayer` s over a problem's
     relaxation, from random unit vectors (or given ones).
@@ -143,8 +266,15 @@ class OptGNN(torch.nn.Module):
         rank: vector dimension :math:`r`.
         num_layers: depth (number of unrolled steps).
         shared: share one layer across all steps.
-        step: initial step of every layer.
-        normalize_direction: see :class:`OptGNNLayer`.
+        step: initial step of every layer (``'pyg_ext'`` preset).
+        normalize_direction: see :class:`OptGNNLayer` (``'pyg_ext'``).
+        preset: ``'pyg_ext'`` (default; :class:`OptGNNLayer`) or
+            ``'reference'`` (:class:`OptGNNReferenceLayer`, the reference
+            code's layer, loss and decoding; see the module docstring).
+            With ``'reference'``, ``problem='max3sat'`` means the
+            pair-variable program (:class:`~pyg_ext.combopt.Max3SatPairs`;
+            build instances with
+            :func:`~pyg_ext.combopt.max3sat.sat_pair_graph`).
 
     Example::
 
@@ -156,11 +286,17 @@ class OptGNN(torch.nn.Module):
 
     def __init__(self, problem: Any, rank: int = 16, num_layers: int = 16,
                  shared: bool = False, step: float = 1.0,
-                 normalize_direction: bool = True) -> None:
+                 normalize_direction: bool = True,
+                 preset: str = 'pyg_ext') -> None:
         super().__init__()
         num_layers = check_positive_int(num_layers, 'num_layers')
         rank = check_positive_int(rank, 'rank')
         check_bool(shared, 'shared')
+        preset = check_choice(preset, 'preset', PRESETS)
+        self.preset = preset
+        if preset == 'reference' and isinstance(problem, str) and \
+                problem.lower() == 'max3sat':
+            problem = 'max3sat_pairs'
         self.problem = _resolve_problem(problem)
         self.rank = rank
         self.num_layers = num_layers
@@ -168,9 +304,14 @@ class OptGNN(torch.nn.Module):
         self.step = step
         self.normalize_direction = normalize_direction
         n_mods = 1 if shared else num_layers
-        self.layers = torch.nn.ModuleList(
-            [OptGNNLayer(rank, step, normalize_direction=normalize_direction)
-             for _ in range(n_mods)])
+        if preset == 'reference':
+            self.layers = torch.nn.ModuleList(
+                [OptGNNReferenceLayer(rank) for _ in range(n_mods)])
+        else:
+            self.layers = torch.nn.ModuleList(
+                [OptGNNLayer(rank, step,
+                             normalize_direction=normalize_direction)
+                 for _ in range(n_mods)])
 
     def reset_parameters(self) -> None:
         for layer in self.layers:
@@ -182,7 +323,8 @@ class OptGNN(torch.nn.Module):
         return {'problem': self.problem.name, 'rank': self.rank,
                 'num_layers': self.num_layers, 'shared': self.shared,
                 'step': self.step,
-                'normalize_direction': self.normalize_direction}
+                'normalize_direction': self.normalize_direction,
+                'preset': self.preset}
 
     def init_vectors(self, data: Data,
                      generator: torch.Generator | None = None) -> Tensor:
@@ -195,7 +337,8 @@ class OptGNN(torch.nn.Module):
             _check_data(self.problem, data)
         ref = data.edge_index if 'edge_index' in data else data.clause_index
         V = torch.randn(data.num_nodes, self.rank, generator=generator)
-        return F.normalize(V, dim=-1).to(ref.device)
+        dtype = next(self.parameters()).dtype
+        return F.normalize(V, dim=-1).to(device=ref.device, dtype=dtype)
 
     def forward(self, data: Data, V: Tensor | None = None,
                 generator: torch.Generator | None = None) -> Tensor:
@@ -221,6 +364,11 @@ class OptGNN(torch.nn.Module):
         # ``data`` and ``V`` were validated above (and each layer checks
         # shapes): the built-in problems' unchecked direction avoids
         # repeating the data checks (host syncs) in every layer
+        if self.preset == 'reference':
+            for t in range(self.num_layers):
+                layer = self.layers[0 if self.shared else t]
+                V = layer(V, reference_grad(self.problem, data, V))
+            return V
         direction = getattr(self.problem, '_direction', None)
         if not callable(direction):
             direction = self.problem.direction
@@ -231,18 +379,26 @@ class OptGNN(torch.nn.Module):
 
     def loss(self, data: Data, generator: torch.Generator | None = None
              ) -> Tensor:
-        """The unsupervised training loss on ``data`` (fresh random start)."""
-        return self.problem.loss(data, self(data, generator=generator))
+        """The unsupervised training loss on ``data`` (fresh random start):
+        the problem's normalised mean loss (``'pyg_ext'``) or the reference
+        loss summed over the batch (``'reference'``)."""
+        V = self(data, generator=generator)
+        if self.preset == 'reference':
+            return reference_loss(self.problem, data, V)
+        return self.problem.loss(data, V)
 
     @torch.no_grad()
-    def solve(self, data: Data, restarts: int = 4,
-              num_hyperplanes: int = 256, top_k: int = 8,
-              improve: bool = True,
+    def solve(self, data: Data, restarts: int | None = None,
+              num_hyperplanes: int | None = None, top_k: int = 8,
+              improve: bool | None = None,
               generator: torch.Generator | None = None
               ) -> tuple[Tensor, dict[str, Tensor]]:
         """Embed ``restarts`` times (fresh random starts), round each with
         ``num_hyperplanes`` hyperplanes, post-process (repair, local search)
-        and keep the best per graph.
+        and keep the best per graph. ``None`` takes the preset's default:
+        4 restarts x 256 hyperplanes with local search (``'pyg_ext'``), 10 x
+        1000 without (``'reference'``, as the reference ``test.py``; its
+        hyperplanes are not aligned with ``e1``).
 
         Returns:
             ``(solution [N] of ±1, stages)``; ``stages`` holds per-graph
@@ -256,6 +412,11 @@ class OptGNN(torch.nn.Module):
                 bool.
         """
         _check_data(self.problem, data)
+        d_restarts, d_planes, d_improve = SOLVE_DEFAULTS[self.preset]
+        restarts = d_restarts if restarts is None else restarts
+        num_hyperplanes = d_planes if num_hyperplanes is None else \
+            num_hyperplanes
+        improve = d_improve if improve is None else improve
         restarts = check_positive_int(restarts, 'restarts')
         num_hyperplanes = check_positive_int(num_hyperplanes,
                                              'num_hyperplanes')
@@ -275,7 +436,9 @@ class OptGNN(torch.nn.Module):
             V = self(data, generator=generator)
             relax = self.problem.relaxation(data, V)
             sol, st = decode(self.problem, data, V, num_hyperplanes, top_k,
-                             improve, generator)
+                             improve, generator,
+                             align_e1=(None if self.preset == 'pyg_ext'
+                                       else False))
             st['relaxation'] = relax
             if best_sol is None:
                 best_sol, stages = sol, st
@@ -312,8 +475,10 @@ class OptGNN(torch.nn.Module):
         return model
 
     def __repr__(self) -> str:
+        pre = '' if self.preset == 'pyg_ext' else f", preset='{self.preset}'"
         return (f'{self.__class__.__name__}({self.problem!r}, rank={self.rank},'
-                f' num_layers={self.num_layers}, shared={self.shared})')
+                f' num_layers={self.num_layers}, shared={self.shared}{pre})')
 
 
-__all__ = ['OptGNN', 'OptGNNLayer']
+__all__ = ['OptGNN', 'OptGNNLayer', 'OptGNNReferenceLayer', 'PRESETS',
+           'reference_grad', 'reference_loss', 'vertex_cover_reference_loss']
