@@ -20,109 +20,79 @@ nest (a counter); :func:`enable_pyg` / :func:`disable_pyg` are the
 non-context-manager forms. Patching looks up functions by identity, so
 modules imported while the switch is on still see PyG's originals, and
 nothing outside ``torch_geometric`` is touched.
+
+The replacements (in :mod:`pyg_ext.ops._script`) compile under
+``torch.jit.script`` and ``torch.compile(fullgraph=True)``: PyG modules and
+functions that call them can be scripted or compiled while the switch is
+on. Scripted code runs the ops' torch path (TorchScript cannot call the
+Triton kernels), with the same results and input checks. Turning the
+switch on or off clears TorchScript's per-class compilation cache, so
+``torch.jit.script`` compiles whatever the switch state is at that moment;
+modules scripted earlier keep the code they were compiled with.
 """
 
 from __future__ import annotations
 
+import logging
 import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from torch import Tensor
+logger = logging.getLogger(__name__)
 
 _lock = threading.RLock()
 _state: dict[str, Any] = {'depth': 0, 'patches': []}
 
 
-def _aggr_reduce(self: Any, x: Tensor, index: Tensor | None = None,
-                 ptr: Tensor | None = None, dim_size: int | None = None,
-                 dim: int = -2, reduce: str = 'sum') -> Tensor:
-    """``Aggregation.reduce`` on pyg_ext ops (same contract as PyG's)."""
-    from pyg_ext.ops.functional import scatter, segment
-    d = x.dim() + dim if dim < 0 else dim
-    if ptr is not None and ptr.dim() == 1 and d == 0 and reduce in (
-            'sum', 'add', 'mean', 'max', 'min'):
-        # PyG only passes ptr for input sorted by index: both describe the
-        # same grouping, so the deterministic segment path applies.
-        return segment(x, ptr, reduce=reduce, index=index)
-    if index is None:
-        if ptr is None:
-            raise RuntimeError("Aggregation requires 'index' to be specified")
-        return _state['orig_reduce'](self, x, index, ptr, dim_size, dim,
-                                     reduce)
-    return scatter(x, index, d, dim_size, reduce)
-
-
-def _pyg_scatter(src: Tensor, index: Tensor, dim: int = 0,
-                 dim_size: int | None = None, reduce: str = 'sum') -> Tensor:
-    from pyg_ext.ops.functional import scatter
-    return scatter(src, index, dim, dim_size, reduce)
-
-
-def _pyg_segment(src: Tensor, ptr: Tensor, reduce: str = 'sum') -> Tensor:
-    from pyg_ext.ops.functional import segment
-    if ptr.dim() != 1:
-        return _state['orig_segment'](src, ptr, reduce)
-    return segment(src, ptr, reduce)
-
-
-def _pyg_softmax(src: Tensor, index: Tensor | None = None,
-                 ptr: Tensor | None = None, num_nodes: int | None = None,
-                 dim: int = 0) -> Tensor:
-    from pyg_ext.ops.functional import softmax
-    d = src.dim() + dim if dim < 0 else dim
-    if ptr is not None and (ptr.dim() != 1 or d != 0) and index is None:
-        return _state['orig_softmax'](src, index, ptr, num_nodes, dim)
-    if ptr is not None and (ptr.dim() != 1 or d != 0):
-        ptr = None  # PyG falls back to index as well
-    return softmax(src, index, ptr, num_nodes, dim)
-
-
-def _pyg_spmm(src: Any, other: Tensor, reduce: str = 'sum') -> Tensor:
-    import torch
-
-    from pyg_ext.ops.functional import spmm
-    if (isinstance(src, Tensor) and type(src) is Tensor
-            and src.layout == torch.sparse_csr and other.dim() == 2
-            and reduce in ('sum', 'add', 'mean', 'max', 'min')):
-        return spmm(src, other, reduce)
-    return _state['orig_spmm'](src, other, reduce)
-
-
 def _apply() -> None:
-    import torch_geometric.utils as tgu
-    from torch_geometric.nn.aggr import Aggregation
+    # imported here, not at the top: it imports torch_geometric, which
+    # ``import pyg_ext.ops`` does not need (never compiled by TorchScript)
+    from pyg_ext.ops import _script
 
-    originals = {tgu.scatter: _pyg_scatter, tgu.segment: _pyg_segment,
-                 tgu.softmax: _pyg_softmax, tgu.spmm: _pyg_spmm}
-    _state['orig_spmm'] = tgu.spmm
-    _state['orig_reduce'] = Aggregation.reduce
-    _state['orig_segment'] = tgu.segment
-    _state['orig_softmax'] = tgu.softmax
+    aggregation = _script.Aggregation
     patches: list[tuple[Any, str, Any]] = [
-        (Aggregation, 'reduce', Aggregation.__dict__['reduce'])]
-    Aggregation.reduce = _aggr_reduce  # type: ignore[method-assign]
+        (aggregation, 'reduce', aggregation.__dict__['reduce'])]
+    aggregation.reduce = _script.aggr_reduce  # type: ignore[method-assign]
+    replacements = _script.REPLACEMENTS
     for name, module in list(sys.modules.items()):
         if module is None or not (name == 'torch_geometric'
                                   or name.startswith('torch_geometric.')):
             continue
         for attr, value in list(vars(module).items()):
             try:
-                new = originals.get(value)
+                new = replacements.get(value)
             except TypeError:  # unhashable module attribute
                 continue
             if new is not None:
                 patches.append((module, attr, value))
                 setattr(module, attr, new)
     _state['patches'] = patches
+    _forget_torchscript()
 
 
 def _restore() -> None:
     for obj, attr, value in reversed(_state['patches']):
         setattr(obj, attr, value)
     _state['patches'] = []
+    _forget_torchscript()
+
+
+def _forget_torchscript() -> None:
+    """Drop TorchScript's caches of compiled module classes and functions,
+    so that the next ``torch.jit.script`` compiles PyG's code as it is now
+    (with the switch on: ours; off: PyG's). TorchScript otherwise reuses
+    what it compiled for a class the first time, whatever the switch
+    state. Modules scripted before keep their code."""
+    try:
+        import torch.jit._recursive as recursive
+        import torch.jit._state as jit_state
+
+        recursive.concrete_type_store.type_store.clear()
+        jit_state._jit_caching_layer.clear()
+    except (ImportError, AttributeError) as e:  # a torch without them
+        logger.debug('pyg_switch: TorchScript caches not cleared (%s)', e)
 
 
 def enable_pyg() -> None:
