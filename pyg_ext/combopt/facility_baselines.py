@@ -64,6 +64,7 @@ def _check_data(data: Data, pos: bool = False) -> None:
         _check_points(data.pos, 'data.pos')
 
 __all__ = [
+    'facility_dual_bound',
     'facility_greedy',
     'facility_ilp',
     'facility_kmeanspp',
@@ -309,3 +310,84 @@ def facility_ilp(data: Data, time_limit: float = 60.0, relax: bool = False,
         return None, info
     om = torch.from_numpy(res.x[:n] > 0.5)
     return om, info
+
+
+def facility_dual_bound(data: Data, rounds: int = 30) -> float:
+    r"""A proven lower bound on the optimum from a feasible point of the
+    LP dual (cheap, no LP solve):
+
+    .. math::
+        \max \sum_j v_j \quad\text{s.t.}\quad
+        \sum_j \max(0, v_j - d(i, j)) \le f \ \ \forall i,
+
+    whose every feasible :math:`v` gives :math:`\mathrm{OPT} \ge
+    \mathrm{LP} \ge \sum_j v_j` (weak duality; the facility :math:`i = j`
+    term forces :math:`v_j \le f`, so only pairs closer than :math:`f`
+    matter). Start: the Mettu–Plaxton radii :math:`v = r` (each equalises its
+    own ball, :math:`\sum_y \max(0, r_j - d(j, y)) = f`); ``rounds`` of
+    parallel dual ascent (client :math:`j` rises by the smallest share
+    :math:`\mathrm{slack}_i / |\{j' : v_{j'} > d(i, j')\}|` of a facility
+    it pays for, and never past a facility it does not pay for yet); finally
+    every :math:`v_j` is scaled by :math:`\min(1, \min_{i : d(i,j) < v_j}
+    f / L_i)` with the loads :math:`L_i` recomputed, which makes :math:`v`
+    feasible (:math:`\max(0, s v - d) \le s \max(0, v - d)` for
+    :math:`s \le 1`), and the sum is shrunk by a relative ``1e-9`` for
+    rounding. Euclidean distances from ``data.pos`` (all pairs within
+    :math:`f`, KD-tree).
+
+    Raises:
+        TypeError, ValueError: invalid instance (``data.pos`` required),
+            ``rounds < 0``.
+    """
+    from scipy.spatial import cKDTree
+    _check_data(data, pos=True)
+    rounds = check_int(rounds, 'rounds', low=0)
+    f = _f(data)
+    pts = data.pos.detach().cpu().double().numpy()
+    n = len(pts)
+    if n == 0:
+        return 0.0
+    pairs = cKDTree(pts).query_pairs(f, output_type='ndarray')
+    a, b = pairs[:, 0], pairs[:, 1]
+    dd = np.linalg.norm(pts[a] - pts[b], axis=1)
+    own = np.arange(n)
+    fi = np.concatenate([a, b, own])  # facility
+    cj = np.concatenate([b, a, own])  # client
+    dij = np.concatenate([dd, dd, np.zeros(n)])
+    # Mettu-Plaxton radii from the pair list (as facility_radii: with the
+    # row sorted, k* = #{k : k d_k - S_k < f}, r = (f + S_k*) / k*)
+    order = np.lexsort((dij, cj))
+    cs, ds = cj[order], dij[order]
+    start = np.searchsorted(cs, own)
+    S = np.cumsum(ds)
+    S0 = np.concatenate([[0.0], S])
+    rank = np.arange(len(cs)) - start[cs] + 1
+    g = rank * ds - (S - S0[start][cs])
+    kstar = np.bincount(cs[g < f], minlength=n).clip(min=1)
+    pos_k = start + kstar - 1
+    v = (f + S[pos_k] - S0[start]) / kstar
+
+    def loads(v):
+        return np.bincount(fi, np.maximum(0.0, v[cj] - dij), minlength=n)
+
+    for _ in range(rounds):
+        L = loads(v)
+        slack = np.maximum(f - L, 0.0)
+        pay = v[cj] > dij
+        cnt = np.bincount(fi[pay], minlength=n).clip(min=1)
+        share = np.full(n, np.inf)
+        np.minimum.at(share, cj[pay], (slack / cnt)[fi[pay]])
+        gap = np.full(n, np.inf)
+        np.minimum.at(gap, cj[~pay], dij[~pay] - v[cj[~pay]])
+        step = np.minimum(share, gap)
+        step = np.where(np.isfinite(step), step, 0.0)
+        if not (step > 1e-12 * f).any():
+            break
+        v = v + step
+    L = loads(v)
+    pay = v[cj] > dij
+    ratio = np.where(L > f, f / np.maximum(L, 1e-300), 1.0)
+    s = np.ones(n)
+    np.minimum.at(s, cj[pay], ratio[fi[pay]])
+    v = v * s
+    return float(v.sum()) * (1 - 1e-9)

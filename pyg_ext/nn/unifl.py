@@ -44,6 +44,7 @@ import math
 import time
 import warnings
 from collections.abc import Sequence
+from pathlib import Path
 
 import torch
 from torch import Tensor
@@ -56,6 +57,7 @@ from pyg_ext.combopt.facility_location import (
     _check_table,
     _expected_distance,
     _node_cost,
+    _take,
     expected_facility_cost,
     facility_local_search,
     facility_radii,
@@ -81,10 +83,18 @@ __all__ = [
     'UniFLConv',
     'UniFLMPNN',
     'UniFLRadius',
+    'load_unifl',
+    'pretrain_unifl',
+    'save_unifl',
     'train_unifl',
+    'train_unifl_mixture',
     'unifl_decode',
     'unifl_solve',
 ]
+
+#: The packaged checkpoint (see :func:`load_unifl`).
+PRETRAINED_UNIFL = (Path(__file__).resolve().parent.parent / 'combopt'
+                    / 'pretrained' / 'unifl_density_mix.pt')
 
 
 def _check_graph(edge_index: Tensor, dist: Tensor, num_nodes: int) -> None:
@@ -380,6 +390,29 @@ class UniFLMPNN(torch.nn.Module):
             first) in the neighbour table the model, the loss and decoding
             share; :obj:`None` keeps all (exact). (default: :obj:`15`)
 
+        scale_free (bool): density-independent inputs: every distance
+            enters in units of the point's own radius :math:`\hat r_x`
+            (the radius at which opening at :math:`x` pays for itself)
+            instead of :math:`f`. The degree feature becomes
+            :math:`\log(1 + |B(x, a \hat r_x)|)` for
+            :math:`a \in \{0.5, 1, 1.5, 2, 3\}`, message passing runs over
+            :math:`B(x, 3\hat r_x)` with weights
+            :math:`1 - d/(3\hat r_x)`, and the recursive rounds see the
+            expected distance to the soft open set over
+            :math:`\hat r_x`. Only :math:`\log(\hat r_x / f)` (and the
+            bins of :math:`\hat r_x / f`) still carry the density, which is
+            the signal that the connection cap :math:`f` binds.
+            (default: :obj:`False`, the original features)
+
+        refine (bool): the rounds after the first *replace* :math:`q`
+            instead of adding to it: each starts as the identity on
+            :math:`q` (logit skip connection) and sees the expected number
+            of open facilities in :math:`B(x, a\hat r_x)`,
+            :math:`a \in \{1,2,3\}`, and the expected distance without
+            :math:`x`, so it can close as well as open (an unrolled,
+            learned local search). (default: :obj:`False`, the paper's
+            additive recursion)
+
     ``num_layers = 0`` is allowed: no message passing, ``p_x`` is then a
     learned function of the point's own features (radius bins, degree,
     symmetry-breaking counts), which is the paper's
@@ -395,9 +428,15 @@ class UniFLMPNN(torch.nn.Module):
 
     def __init__(self, hidden_channels: int = 32, num_layers: int = 2,
                  num_bins: int = 16, recursive_steps: int = 1,
-                 p_min: float = 0.005, max_neighbors: int | None = 15
-                 ) -> None:
+                 p_min: float = 0.005, max_neighbors: int | None = 15,
+                 scale_free: bool = False, refine: bool = False) -> None:
         super().__init__()
+        for name, val in (('scale_free', scale_free), ('refine', refine)):
+            if not isinstance(val, bool):
+                raise TypeError(f'{name} must be a bool, got '
+                                f'{type(val).__name__}')
+        self.scale_free = scale_free
+        self.refine = refine
         hidden_channels = check_positive_int(hidden_channels,
                                              'hidden_channels')
         num_layers = check_int(num_layers, 'num_layers', low=0)
@@ -416,10 +455,10 @@ class UniFLMPNN(torch.nn.Module):
         self.p_min = p_min
         self.max_neighbors = max_neighbors
         self.radius = UniFLRadius(num_bins)
-        in_dim = num_bins + 8
+        in_dim = num_bins + 8 + (len(_SF_BALLS) if scale_free else 0)
         self.rounds = torch.nn.ModuleList()
         for t in range(recursive_steps + 1):
-            extra = 0 if t == 0 else 3
+            extra = 0 if t == 0 else (3 + _REFINE_EXTRA if refine else 3)
             enc = torch.nn.Linear(in_dim + extra, hidden_channels)
             convs = torch.nn.ModuleList(
                 [UniFLConv(hidden_channels) for _ in range(num_layers)])
@@ -498,13 +537,21 @@ class UniFLMPNN(torch.nn.Module):
         # CSR adjacency from the table rows (row = target, self excluded)
         nb = table.mask.clone()
         nb[:, 0] = False
+        if self.scale_free:
+            # B(x, 3 r_x): a neighbourhood in units of the own radius
+            nb = nb & (table.dist <= _SF_REACH * r_hat.view(-1, 1))
         deg = nb.sum(1)
         ptr = torch.zeros(n + 1, dtype=torch.long, device=deg.device)
         ptr[1:] = torch.cumsum(deg, 0)
         src = table.index[nb]
         tgt = torch.arange(n, device=deg.device).repeat_interleave(deg)
         dn = table.dist[nb] / fx.index_select(0, tgt)
-        w = torch.clamp(1 - dn, min=0)
+        if self.scale_free:
+            w = torch.clamp(1 - table.dist[nb] / (
+                _SF_REACH * r_hat.index_select(0, tgt)).clamp(min=1e-12),
+                min=0)
+        else:
+            w = torch.clamp(1 - dn, min=0)
         with warnings.catch_warnings():  # "sparse CSR support is beta"
             warnings.simplefilter('ignore')
             adj = torch.sparse_csr_tensor(ptr, src, torch.ones_like(w),
@@ -517,36 +564,96 @@ class UniFLMPNN(torch.nn.Module):
             noise = torch.rand(n, dtype=dtype, device=fx.device)
         sym = self._symmetry_features(torch.stack([src, tgt]), dn, rr,
                                       noise.to(dtype), n)
-        base = torch.cat([tbin, rr.view(-1, 1), torch.log(rr).view(-1, 1),
-                          torch.log1p(deg).view(-1, 1) / 4,
-                          noise.view(-1, 1).to(dtype), sym], dim=1)
+        base = [tbin, rr.view(-1, 1), torch.log(rr).view(-1, 1),
+                torch.log1p(deg).view(-1, 1) / 4,
+                noise.view(-1, 1).to(dtype), sym]
+        if self.scale_free:
+            base.append(_ball_counts(table, r_hat))
+        base = torch.cat(base, dim=1)
+        # unit of the distance features of the recursive rounds
+        unit = r_hat.clamp(min=1e-12) if self.scale_free else fx
         q = None
         ps = []
         for t, rnd in enumerate(self.rounds):
             if t == 0:
                 x = base
             else:
-                ed = _expected_distance(q, table, fx) / fx
-                x = torch.cat([base, q.view(-1, 1), ed.view(-1, 1),
-                               (ed / rr).clamp(max=10).view(-1, 1) / 10],
-                              dim=1)
+                ed = _expected_distance(q, table, fx) / unit
+                x = [base, q.view(-1, 1), ed.view(-1, 1),
+                     (ed / rr).clamp(max=10).view(-1, 1) / 10]
+                if self.refine:
+                    x.append(_refine_features(q, table, fx, r_hat, unit))
+                x = torch.cat(x, dim=1)
             h = torch.relu(rnd['enc'](x))
             for conv in rnd['convs']:
                 h = conv(h, adj, w, inv_deg, adj_w)
             logit = rnd['head'](h).view(-1) + \
                 torch.exp(self.log_scale[t]) * torch.log(rr) + self.bias[t]
-            if t > 0:
+            if t > 0 and self.refine:
+                # refinement rounds start as the identity on q (the head is
+                # zero-initialised) and learn to open and to close
+                qc = q.clamp(1e-6, 1 - 1e-6)
+                logit = rnd['head'](h).view(-1) + torch.log(qc) - \
+                    torch.log1p(-qc)
+            elif t > 0:
                 # recursive rounds: open where the soft set is still far
                 logit = logit + torch.log(ed.clamp(min=1e-6))
             p = self.p_min + (1 - 2 * self.p_min) * torch.sigmoid(logit)
             ps.append(p)
-            q = p if q is None else 1 - (1 - q) * (1 - p)
+            if q is None or self.refine:
+                q = p
+            else:
+                q = 1 - (1 - q) * (1 - p)
         return (q, ps) if return_all else q
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(hidden={self.hidden_channels}, '
                 f'layers={self.num_layers}, bins={self.num_bins}, '
-                f'recursive_steps={self.recursive_steps})')
+                f'recursive_steps={self.recursive_steps}, '
+                f'scale_free={self.scale_free}, refine={self.refine})')
+
+    def config(self) -> dict:
+        """Constructor arguments (what :func:`load_unifl` needs)."""
+        return {'hidden_channels': self.hidden_channels,
+                'num_layers': self.num_layers, 'num_bins': self.num_bins,
+                'recursive_steps': self.recursive_steps,
+                'p_min': self.p_min, 'max_neighbors': self.max_neighbors,
+                'scale_free': self.scale_free, 'refine': self.refine}
+
+
+_SF_BALLS = (0.5, 1.0, 1.5, 2.0, 3.0)
+_SF_REACH = 3.0
+_REFINE_BALLS = (1.0, 2.0, 3.0)
+_REFINE_EXTRA = len(_REFINE_BALLS) + 1
+
+
+def _refine_features(q: Tensor, table: NeighborTable, fx: Tensor,
+                     r_hat: Tensor, unit: Tensor) -> Tensor:
+    r"""Inputs of a refinement round: the expected number of open
+    facilities in :math:`B(x, a\hat r_x)` (self excluded),
+    :math:`a \in \{1, 2, 3\}`, and the expected distance to the soft open
+    set without :math:`x` (what closing :math:`x` would cost its own
+    client), in units of ``unit``."""
+    qq = _take(q, table.index) * table.mask
+    qq = torch.cat([torch.zeros_like(qq[:, :1]), qq[:, 1:]], dim=1)
+    d = table.dist.to(q.dtype)
+    cnt = [(qq * (d <= a * r_hat.view(-1, 1))).sum(1)
+           for a in _REFINE_BALLS]
+    surv = torch.cumprod(1 - qq, dim=1)
+    excl = torch.cat([torch.ones_like(surv[:, :1]), surv[:, :-1]], dim=1)
+    ed_x = (d * qq * excl).sum(1) + fx * surv[:, -1]
+    return torch.stack([torch.log1p(c) for c in cnt]
+                       + [(ed_x / unit).clamp(max=10) / 10], dim=1)
+
+
+def _ball_counts(table: NeighborTable, r_hat: Tensor) -> Tensor:
+    r""":math:`\log(1 + |B(x, a\,\hat r_x)|)` for ``a`` in ``_SF_BALLS``
+    (self excluded; capped by the table width)."""
+    d = table.dist.masked_fill(~table.mask, math.inf)[:, 1:].contiguous()
+    a = torch.tensor(_SF_BALLS, dtype=d.dtype, device=d.device)
+    vals = (r_hat.view(-1, 1) * a.view(1, -1)).contiguous()
+    cnt = torch.searchsorted(d, vals, right=True)
+    return torch.log1p(cnt.to(d.dtype)) / 2
 
 
 def _prepare(data: Data, max_neighbors: int | None = 31) -> NeighborTable:
@@ -731,3 +838,154 @@ def unifl_solve(model: UniFLMPNN, data: Data, mode: str = 'threshold',
     info.update(time_table=t1 - t0, time_forward=t2 - t1,
                 time_decode=t3 - t2, time=t3 - t0)
     return om, info
+
+
+def save_unifl(model: UniFLMPNN, path: str | Path, meta: dict | None = None
+               ) -> None:
+    """Save ``model`` (constructor arguments, float32 weights and ``meta``,
+    e.g. the training command) to ``path``.
+
+    Raises:
+        TypeError: ``model`` not a :class:`UniFLMPNN` or ``meta`` not a
+            dict.
+    """
+    if not isinstance(model, UniFLMPNN):
+        raise TypeError(f'model must be a UniFLMPNN, got '
+                        f'{type(model).__name__}')
+    if meta is not None and not isinstance(meta, dict):
+        raise TypeError(f'meta must be a dict, got {type(meta).__name__}')
+    state = {k: v.detach().cpu().float() if v.is_floating_point() else
+             v.detach().cpu() for k, v in model.state_dict().items()}
+    torch.save({'format': 'pyg_ext.unifl/1', 'config': model.config(),
+                'state_dict': state, 'meta': dict(meta or {})}, str(path))
+
+
+def load_unifl(path: str | Path | None = None) -> UniFLMPNN:
+    """Load a model saved by :func:`save_unifl`; ``None`` loads the packaged
+    density-mixture checkpoint (:data:`PRETRAINED_UNIFL`; how it was
+    trained is in its ``meta``, see ``model.meta``).
+
+    Raises:
+        FileNotFoundError: no file at ``path``.
+        ValueError: not a UniFL checkpoint.
+    """
+    path = Path(PRETRAINED_UNIFL if path is None else path)
+    if not path.is_file():
+        raise FileNotFoundError(f'path: no UniFL checkpoint at {path}')
+    ck = torch.load(str(path), map_location='cpu', weights_only=True)
+    if not isinstance(ck, dict) or ck.get('format') != 'pyg_ext.unifl/1':
+        raise ValueError(f'path: {path} is not a UniFL checkpoint '
+                         '(saved by save_unifl)')
+    model = UniFLMPNN(**ck['config'])
+    model.load_state_dict(ck['state_dict'])
+    model.meta = ck.get('meta', {})
+    model.eval()
+    return model
+
+
+def train_unifl_mixture(model: UniFLMPNN,
+                        sizes: Sequence[int] = (200, 500, 1000),
+                        densities: Sequence[float] = (
+                            2, 3, 5, 8, 12, 20, 30, 45, 60),
+                        families: Sequence[str] = (
+                            'uniform', 'gaussian', 'clustered'),
+                        per_combo: int = 1,
+                        schedule: Sequence[tuple[int, float]] = (
+                            (2000, 3e-3), (1500, 1e-3), (1000, 3e-4)),
+                        seed: int = 0, log_every: int = 0) -> list[float]:
+    r"""Unsupervised training on a mixture of sizes, densities (expected
+    neighbours within :math:`f`) and families: one instance per
+    ``(family, size, density)`` and ``per_combo``, seeds
+    ``10_000 + ...`` (disjoint from the benchmark seeds), then
+    :func:`train_unifl` for each ``(steps, lr)`` of ``schedule``.
+
+    Returns:
+        The per-step normalised losses.
+
+    Raises:
+        TypeError, ValueError: as :func:`train_unifl` and
+            :func:`~pyg_ext.combopt.make_facility_instance`; an empty
+            ``schedule``.
+    """
+    from pyg_ext.combopt.facility_location import make_facility_instance
+    if not isinstance(model, UniFLMPNN):
+        raise TypeError(f'model must be a UniFLMPNN, got '
+                        f'{type(model).__name__}')
+    per_combo = check_positive_int(per_combo, 'per_combo')
+    if len(schedule) == 0:
+        raise ValueError('schedule must hold at least one (steps, lr)')
+    insts = []
+    k = 0
+    for fam in families:
+        for n in sizes:
+            for dens in densities:
+                for _ in range(per_combo):
+                    insts.append(make_facility_instance(
+                        fam, int(n), seed=10_000 + 7919 * k,
+                        avg_neighbors=float(dens)))
+                    k += 1
+    losses: list[float] = []
+    for i, (steps, lr) in enumerate(schedule):
+        losses += train_unifl(model, insts, steps=steps, lr=lr,
+                              seed=seed + i, log_every=log_every)
+    return losses
+
+
+#: How the packaged checkpoint was trained (stored in its ``meta``).
+PRETRAIN_COMMAND = (
+    "python -c \"from pyg_ext.nn.unifl import pretrain_unifl; "
+    "pretrain_unifl('unifl_density_mix.pt')\"  (OMP_NUM_THREADS=1)")
+
+
+def pretrain_unifl(path: str | Path, log_every: int = 250) -> UniFLMPNN:
+    """Train the packaged density-mixture model and save it to ``path``.
+
+    Phase 1: ``UniFLMPNN(hidden_channels=32, num_layers=2,
+    recursive_steps=2, max_neighbors=96, scale_free=True, refine=True)``
+    after ``torch.manual_seed(0)``, :func:`train_unifl_mixture` on
+    uniform / gaussian / clustered points, n in {300, 600, 1000}, densities
+    {2, 4, 8, 15, 30, 45, 60} expected points per f-ball, 3000 steps at lr
+    3e-3. Phase 2: the same model with ``recursive_steps=4`` (phase-1
+    weights copied, the two new refinement rounds start as the identity),
+    ``torch.manual_seed(1)``, 1500 steps at lr 2e-3 (seed 100), then 1000 at
+    lr 5e-4 (seed 101). Phase 3: ``torch.manual_seed(2)``, n in {600,
+    1000}, densities {2, 8, 15, 30, 45, 60, 60} (dense instances weigh
+    more), 1500 steps at lr 1e-3 (seed 200). One torch thread; about 7 min
+    of process CPU on the shared machine (45 min wall).
+
+    Raises:
+        TypeError, ValueError: as :func:`train_unifl_mixture`.
+    """
+    mix = {'sizes': (300, 600, 1000),
+           'densities': (2, 4, 8, 15, 30, 45, 60)}
+    torch.manual_seed(0)
+    first = UniFLMPNN(hidden_channels=32, num_layers=2, recursive_steps=2,
+                      max_neighbors=96, scale_free=True, refine=True)
+    train_unifl_mixture(first, schedule=[(3000, 3e-3)], seed=0,
+                        log_every=log_every, **mix)
+    torch.manual_seed(1)
+    # the run that produced the checkpoint reloaded phase 1 from disk here,
+    # which builds (and draws the initial weights of) one model first
+    UniFLMPNN(**first.config())
+    cfg = first.config()
+    cfg['recursive_steps'] = 4
+    model = UniFLMPNN(**cfg)
+    sd = model.state_dict()
+    for k, v in first.state_dict().items():
+        if k in ('log_scale', 'bias'):
+            sd[k][:v.numel()] = v
+        else:
+            sd[k] = v
+    model.load_state_dict(sd)
+    for i, st in enumerate([(1500, 2e-3), (1000, 5e-4)]):
+        train_unifl_mixture(model, schedule=[st], seed=100 + i,
+                            log_every=log_every, **mix)
+    # phase 3: more weight on dense instances
+    torch.manual_seed(2)
+    UniFLMPNN(**model.config())  # (reloaded from disk there as well)
+    train_unifl_mixture(model, sizes=(600, 1000),
+                        densities=(2, 8, 15, 30, 45, 60, 60),
+                        schedule=[(1500, 1e-3)], seed=200,
+                        log_every=log_every)
+    save_unifl(model, path, meta={'command': PRETRAIN_COMMAND})
+    return model
