@@ -18,8 +18,13 @@ the effective bandwidth on compulsory bytes (each input read once, each
 output written once) as a share of a device copy measured in the same run,
 and each method's speedup over the best baseline. On CPU only torch-side
 methods run (the Triton interpreter is not a performance path) and the
-matrix is small. ``--calibrate`` (CUDA) also times Triton against torch for
-the dispatcher and writes its rules (see ``pyg_ext.ops.dispatch``).
+matrix is small. ``--calibrate PATH`` (CUDA) also times Triton against
+torch for the dispatcher and writes its rules (see ``pyg_ext.ops.dispatch``).
+``--calibrate`` without a path on CPU runs the CPU calibration instead
+(:func:`calibrate_cpu`): every CPU path of the dispatcher and every
+torch/PyG baseline over E in {1e4, 1e5, 1e6} x F in {1, 16, 64} x
+{uniform, power-law}, the chosen paths written to the table the dispatcher
+loads, and per case our time, each baseline's, the ratio and the path.
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ from __future__ import annotations
 import argparse
 import itertools
 import math
+import os
+import random
 import statistics
 import time
 from collections.abc import Callable
@@ -78,10 +85,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='only E=1e7, degree 10, F=64, power, fp32')
     parser.add_argument('--device', default=None, type=device_arg,
                         help='cuda or cpu (default: cuda if available)')
-    parser.add_argument('--calibrate', default=None, metavar='PATH',
-                        help='(CUDA) time Triton vs torch for the dispatcher '
-                        'and write its rules to PATH (default: no '
-                        'calibration)')
+    parser.add_argument('--calibrate', default=None, nargs='?', const='',
+                        metavar='PATH',
+                        help='CPU (no PATH): run the calibration matrix '
+                        '(E 1e4,1e5,1e6 x F 1,16,64 x uniform, power; '
+                        'scatter, segment, softmax, spmm on edge_index and '
+                        'CSR), time every CPU path of the dispatcher and '
+                        'the torch/PyG baselines, and write the chosen '
+                        'paths to --table; CUDA: time Triton vs torch and '
+                        'write the rules to PATH')
+    parser.add_argument('--table', default=None, metavar='PATH',
+                        help='where --calibrate on CPU writes the path '
+                        'table (default: the pyg_ext cache, which the '
+                        'dispatcher loads at import)')
+    parser.add_argument('--budget', default=1.0, type=float,
+                        help='--calibrate on CPU: seconds of timing per '
+                        'case and phase (>= 3 interleaved rounds)')
 
 
 def _as_list(value: list[int] | str | None, default: str) -> list[int]:
@@ -160,6 +179,8 @@ def _methods(op: str, reduce: str, src: torch.Tensor, idx: torch.Tensor,
     ts = None
     if has_package('torch_scatter'):
         import torch_scatter as ts  # noqa: F811
+        if str(getattr(ts, '__version__', '')).endswith('+pygext'):
+            ts = None  # our own scatter_compat under the alias: no anchor
     if op == 'segment':
         ib = srt.view(-1, 1).expand(-1, F)
         if gpu:
@@ -241,12 +262,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if gpu:
         from pyg_ext.typing import require
         require('triton', 'pyg-ext bench scatter on CUDA')
-    if args.calibrate:
-        if not gpu:
-            raise ValueError('--calibrate needs a CUDA device')
-        from pyg_ext.ops.dispatch import calibrate
-        calibrate(dev, path=args.calibrate)
-        print(f'dispatcher rules written to {args.calibrate}')
+    if args.calibrate is not None and not gpu:
+        if args.calibrate:
+            raise ValueError('--calibrate PATH writes Triton rules and needs '
+                             'a CUDA device; on CPU use --calibrate without '
+                             'a PATH (and --table PATH)')
+        return calibrate_cpu(args)
+    if args.calibrate is not None:
+        from pyg_ext.ops.dispatch import calibrate, rules_cache_path
+        path = args.calibrate or rules_cache_path(dev)
+        calibrate(dev, path=path)
+        print(f'dispatcher rules written to {path}')
     if args.headline:
         sizes, degrees, feats = [10**7], [10], [64]
         dtypes, dists = ['float32'], ['power']
@@ -339,3 +365,284 @@ def _report(rows: list[dict[str, Any]]) -> None:
     cols = ['op', 'reduce', 'E', 'deg', 'F', 'dtype', 'dist', 'method', 'ms',
             'GBps', 'pct_copy', 'vs_best']
     print(format_table(rows, cols))
+
+
+# ------------------------------------------------------- CPU calibration
+
+CAL_SIZES = '1e4,1e5,1e6'
+CAL_FEATURES = '1,16,64'
+CAL_REDUCES = ('sum', 'mean', 'max')
+
+
+def _interleaved(calls: dict[str, Callable[[], Any]],
+                 budget: float) -> dict[str, tuple[float, float]]:
+    """``(CPU ms, wall ms)`` medians of each call, timed in interleaved
+    rounds (one call of each per round, in a random order), as many
+    rounds as fit in ``budget`` seconds (3 to 101). The CPU time is this
+    thread's (``time.thread_time``): on a machine shared with other jobs it
+    leaves out the time the thread waits for a core, which dominates wall
+    times there. Calls that raise are left out."""
+    ok: dict[str, Callable[[], Any]] = {}
+    first: dict[str, float] = {}
+    for name, fn in calls.items():
+        try:
+            t0 = time.perf_counter()
+            fn()  # warm-up (and the caches of the ops)
+            first[name] = time.perf_counter() - t0
+            ok[name] = fn
+        except (RuntimeError, NotImplementedError, ValueError):
+            continue
+    per_round = sum(first.values()) or 1e-6
+    rounds = int(min(101, max(3, budget / per_round)))
+    cpu: dict[str, list[float]] = {n: [] for n in ok}
+    wall: dict[str, list[float]] = {n: [] for n in ok}
+    names = list(ok)
+    # a new random order every round: a call that follows a heavy one
+    # finds the caches cold, and a fixed (or rotating) order would make
+    # that the same call every round
+    order = random.Random(len(names) * 7919 + rounds)
+    for _ in range(rounds):
+        order.shuffle(names)
+        for name in names:
+            c0 = time.thread_time_ns()
+            t0 = time.perf_counter_ns()
+            ok[name]()
+            wall[name].append((time.perf_counter_ns() - t0) * 1e-6)
+            cpu[name].append((time.thread_time_ns() - c0) * 1e-6)
+    return {n: (statistics.median(cpu[n]), statistics.median(wall[n]))
+            for n in ok}
+
+
+def _cal_cases(src: torch.Tensor, idx: torch.Tensor, srt: torch.Tensor,
+               ptr: torch.Tensor, N: int, x: torch.Tensor,
+               col: torch.Tensor) -> list[dict[str, Any]]:
+    """Every calibration case of one graph: key (op, reduce) of the path
+    table (or None), our call, the baselines."""
+    import warnings
+
+    from torch_geometric.utils import scatter as pyg_scatter
+    from torch_geometric.utils import segment as pyg_segment
+    from torch_geometric.utils import softmax as pyg_softmax
+    from torch_geometric.utils import spmm as pyg_spmm
+
+    from pyg_ext.ops import functional as fn
+
+    F = src.size(1)
+    ei = torch.stack([col, idx])  # unsorted edge_index, targets idx
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        # the same matrix as CSR (rows = srt) and as a coalesced COO tensor
+        csr = torch.sparse_csr_tensor(ptr, col, torch.ones(col.numel()),
+                                      (N, N))
+        coo = torch.sparse_coo_tensor(torch.stack([idx, col]),
+                                      torch.ones(col.numel()),
+                                      (N, N)).coalesce()
+    tred = {'sum': 'sum', 'mean': 'mean', 'max': 'amax'}
+    cases: list[dict[str, Any]] = []
+    for r in CAL_REDUCES:
+        t = tred[r]
+        base: dict[str, Callable[[], Any]] = {
+            'torch.scatter_reduce_': lambda t=t: src.new_zeros(
+                N, F).scatter_reduce_(0, idx.view(-1, 1).expand(-1, F), src,
+                                      t, include_self=False),
+            'pyg.utils.scatter': lambda r=r: pyg_scatter(src, idx, 0, N, r),
+        }
+        if r == 'sum':
+            base['torch.scatter_add_'] = lambda: src.new_zeros(
+                N, F).scatter_add_(0, idx.view(-1, 1).expand(-1, F), src)
+            base['torch.index_add_'] = lambda: src.new_zeros(
+                N, F).index_add_(0, idx, src)
+        cases.append({'op': 'scatter', 'reduce': r,
+                      'key': ('scatter', r), 'ours': lambda r=r: fn.scatter(
+                          src, idx, 0, N, r), 'base': base})
+        base = {
+            'torch.segment_reduce': lambda t=t: torch.segment_reduce(
+                src, t if t != 'sum' else 'sum', offsets=ptr,
+                **({} if t == 'amax' else {'initial': 0})),
+            'torch.scatter_reduce_ (sorted)': lambda t=t: src.new_zeros(
+                N, F).scatter_reduce_(0, srt.view(-1, 1).expand(-1, F), src,
+                                      t, include_self=False),
+            'pyg.utils.segment': lambda r=r: pyg_segment(src, ptr, r),
+        }
+        if r == 'sum':
+            base['torch.index_add_ (sorted)'] = lambda: src.new_zeros(
+                N, F).index_add_(0, srt, src)
+            base['torch.scatter_add_ (sorted)'] = lambda: src.new_zeros(
+                N, F).scatter_add_(0, srt.view(-1, 1).expand(-1, F), src)
+        cases.append({'op': 'segment', 'reduce': r,
+                      'key': ('segment', r), 'ours': lambda r=r: fn.segment(
+                          src, ptr, r), 'base': base})
+        base = {
+            'pyg gather+scatter': lambda r=r: pyg_scatter(
+                x.index_select(0, col), idx, 0, N, r),
+            'pyg.utils.spmm (COO)': lambda r=r: pyg_spmm(coo, x, r),
+        }
+        if r == 'sum':
+            base['torch gather+index_add_'] = lambda: x.new_zeros(
+                N, F).index_add_(0, idx, x.index_select(0, col))
+            base['torch.sparse.mm (COO)'] = lambda: torch.sparse.mm(coo, x)
+        cases.append({'op': 'spmm', 'reduce': r, 'key': ('spmm', r),
+                      'ours': lambda r=r: fn.spmm(ei, x, r), 'base': base})
+        base = {
+            'torch.sparse.mm (CSR)': lambda t=t: torch.sparse.mm(
+                csr, x, t) if t != 'sum' else torch.sparse.mm(csr, x),
+            'pyg.utils.spmm (CSR)': lambda r=r: pyg_spmm(csr, x, r),
+            'pyg gather+scatter': lambda r=r: pyg_scatter(
+                x.index_select(0, col), srt, 0, N, r),
+        }
+        cases.append({'op': 'spmm_csr', 'reduce': r,
+                      'key': ('spmm_csr', r), 'ours': lambda r=r: fn.spmm_csr(
+                          ptr, col, x, None, r), 'base': base})
+    cases.append({'op': 'softmax', 'reduce': 'index', 'key': None,
+                  'ours': lambda: fn.softmax(src, idx, num_nodes=N),
+                  'base': {'pyg.utils.softmax': lambda: pyg_softmax(
+                      src, idx, num_nodes=N)}})
+    cases.append({'op': 'softmax', 'reduce': 'ptr',
+                  'key': ('softmax_ptr', 'sum'),
+                  'ours': lambda: fn.softmax(src, None, ptr),
+                  'base': {'pyg.utils.softmax': lambda: pyg_softmax(
+                      src, None, ptr)}})
+    return cases
+
+
+def _cal_graph(E: int, F: int, dist: str, seed: int
+               ) -> tuple[torch.Tensor, ...]:
+    from pyg_ext.ops._torch import index2ptr
+    gen = torch.Generator().manual_seed(seed)
+    N = max(E // 10, 1)
+    idx = _graph(E, N, dist, gen, torch.device('cpu'))
+    srt = idx.sort()[0]
+    ptr = index2ptr(srt, N)
+    src = torch.randn(E, F, generator=gen)
+    x = torch.randn(N, F, generator=gen)
+    col = torch.randint(0, N, (E,), generator=gen)
+    return src, idx, srt, ptr, N, x, col
+
+
+def calibrate_cpu(args: argparse.Namespace) -> dict[str, Any]:
+    """``--calibrate`` on CPU: for each cell (E, F) and op, time every CPU
+    path of the dispatcher (forced) with both index distributions, choose
+    the path with the smallest worst-case slowdown over them, then time the
+    dispatcher (``auto``, with the new table) against every baseline in
+    interleaved rounds and report ``best baseline / ours``. Writes the
+    table to ``--table`` (default: the cache file the dispatcher loads).
+    All forward, no gradient, one graph per case (degree 10, seed
+    ``--seeds``' first), caches warm (a graph passed again)."""
+    import json
+
+    from pyg_ext.ops import dispatch
+
+    sizes = _as_list(args.sizes, CAL_SIZES)
+    feats = _as_list(args.features, CAL_FEATURES)
+    dists = _choices(args.dists, DISTS)
+    seed = args.seeds[0] if args.seeds else 0
+    budget = float(getattr(args, 'budget', 1.0))
+    threads = torch.get_num_threads()
+    print(f'CPU calibration: torch {torch.__version__}, {threads} '
+          f'thread(s), E {sizes}, F {feats}, {dists}, budget {budget} s per '
+          f'case and phase', flush=True)
+    dispatch.set_cpu_table(None)
+    table: dict[tuple[str, str], dict[tuple[int, int], str]] = {}
+    phase1: list[dict[str, Any]] = []
+    rows: list[dict[str, Any]] = []
+    for E in sizes:
+        for F in feats:
+            cell = dispatch.cpu_bucket(E, F)
+            # phase 1: every path of every keyed case, both distributions
+            cand: dict[tuple[str, str], dict[str, list[float]]] = {}
+            for dist in dists:
+                g = _cal_graph(E, F, dist, seed)
+                for case in _cal_cases(*g):
+                    key = case['key']
+                    if key is None or len(dispatch.CPU_PATHS[key]) < 2:
+                        continue
+                    calls = {}
+                    for path in dispatch.CPU_PATHS[key]:
+                        def run(p: str = path, c: dict[str, Any] = case,
+                                k: tuple[str, str] = key) -> Any:
+                            with dispatch.force_cpu_path(k[0], k[1], p):
+                                return c['ours']()
+                        calls[path] = run
+                    t = _interleaved(calls, budget)
+                    for path, (ms, _) in t.items():
+                        cand.setdefault(key, {}).setdefault(
+                            path, []).append(ms)
+                    phase1.append({'E': E, 'F': F, 'dist': dist,
+                                   'op': case['op'],
+                                   'reduce': case['reduce'],
+                                   'paths_ms': t})
+                del g
+            for key, per in cand.items():
+                best_d = [min(v[i] for v in per.values() if len(v) > i)
+                          for i in range(len(dists))]
+                # the path whose worst slowdown over the distributions is
+                # smallest
+                choice = min(per, key=lambda p: max(
+                    ms / b for ms, b in zip(per[p], best_d)) if len(
+                        per[p]) == len(best_d) else math.inf)
+                table.setdefault(key, {})[cell] = choice
+            dispatch.set_cpu_table(table)
+            # phase 2: the dispatcher against the baselines
+            for dist in dists:
+                g = _cal_graph(E, F, dist, seed)
+                for case in _cal_cases(*g):
+                    calls = {'ours': case['ours'], **case['base']}
+                    tw = _interleaved(calls, budget)
+                    if 'ours' not in tw:
+                        continue
+                    t = {n: v[0] for n, v in tw.items()}
+                    base = {n: ms for n, ms in t.items() if n != 'ours'}
+                    wbase = {n: v[1] for n, v in tw.items() if n != 'ours'}
+                    best = min(base, key=base.get) if base else ''
+                    key = case['key']
+                    path = (dispatch.cpu_path(key[0], key[1], E, F) if key
+                            else 'scatter')
+                    row = {'op': case['op'], 'reduce': case['reduce'],
+                           'E': E, 'F': F, 'dist': dist, 'path': path,
+                           'ours_ms': t['ours'], 'best': best,
+                           'best_ms': base.get(best, math.nan),
+                           'ratio': (base[best] / t['ours']) if base
+                           else math.nan, 'baselines_ms': base,
+                           'ours_wall_ms': tw['ours'][1],
+                           'wall_ratio': (min(wbase.values()) / tw['ours'][1])
+                           if wbase else math.nan,
+                           'baselines_wall_ms': wbase}
+                    rows.append(row)
+                    print(f"{case['op']:8s} {case['reduce']:5s} E={E:<8d} "
+                          f"F={F:<3d} {dist:7s} path={path:16s} ours="
+                          f"{t['ours']:.4g} ms best={row['best_ms']:.4g} ms "
+                          f"({best}) ratio={row['ratio']:.3f} (wall "
+                          f"{row['wall_ratio']:.3f})  " + ', '.join(
+                              f'{n}={ms:.4g}' for n, ms in base.items()),
+                          flush=True)
+                del g
+    cols = ['op', 'reduce', 'E', 'F', 'dist', 'path', 'ours_ms', 'best',
+            'best_ms', 'ratio', 'wall_ratio']
+    print(format_table(rows, cols))
+    ratios = [r['ratio'] for r in rows if not math.isnan(r['ratio'])]
+    below = [r for r in rows if r['ratio'] < 0.9]
+    summary = {
+        'cases': len(rows),
+        'min_ratio': min(ratios) if ratios else math.nan,
+        'geomean_ratio': math.exp(statistics.fmean(
+            math.log(v) for v in ratios)) if ratios else math.nan,
+        'below_0.9': len(below),
+        'min_wall_ratio': min((r['wall_ratio'] for r in rows),
+                              default=math.nan),
+        'timer': 'median of per-call thread CPU time (time.thread_time)',
+        'torch_threads': threads,
+    }
+    print(f"dispatcher vs best baseline over {len(rows)} cases: min "
+          f"{summary['min_ratio']:.3f}x, geomean "
+          f"{summary['geomean_ratio']:.3f}x, {len(below)} below 0.9x")
+    for r in below:
+        print(f"  below 0.9x: {r['op']} {r['reduce']} E={r['E']} F={r['F']} "
+              f"{r['dist']}: {r['ratio']:.3f} ({r['best']})")
+    path = args.table or dispatch.cpu_table_path()
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, 'w') as f:
+        json.dump({'torch': torch.__version__, 'threads': threads,
+                   'table': dispatch.table_to_json(table)}, f, indent=2)
+    print(f'CPU path table written to {path}')
+    return {'rows': rows, 'phase1': phase1, 'summary': summary,
+            'table': dispatch.table_to_json(table), 'table_path': path}

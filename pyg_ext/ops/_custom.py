@@ -72,7 +72,8 @@ def _edge_grad(grad_out: Tensor, values: Tensor, out: Tensor, row: Tensor,
         return g
     if reduce == 'mean':
         return g / deg.clamp(min=1).to(g.dtype).index_select(0, row)[:, None]
-    # max / min: split evenly between ties, like scatter_reduce_(amax)
+    # max / min: the tie rule of pyg_ext.ops (every backend): grad / k to
+    # each of the k entries equal to the group's result, nothing else
     mask = (values == out.index_select(0, row)).to(g.dtype)
     ties = grad_out.new_zeros(out.shape).index_add_(0, row, mask)
     return mask * g / ties.clamp(min=1).index_select(0, row)

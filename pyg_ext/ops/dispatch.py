@@ -31,6 +31,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import torch
 
@@ -106,9 +107,11 @@ def triton_usable(device: torch.device) -> bool:
 def choose(op: str, src: torch.Tensor, reduce: str, numel: int,
            backend: str | None = None) -> str:
     """Return ``'triton'`` or ``'torch'`` for one call of ``op``."""
-    name = backend or get_backend()
+    name = backend or _state['backend']
     if name not in BACKENDS:
         raise ValueError(f"unknown backend '{name}'; use one of {BACKENDS}")
+    if name != 'triton' and src.device.type != 'cuda':
+        return 'torch'  # the fast answer for every CPU call under 'auto'
     if name == 'torch' or reduce not in ('sum', 'mean', 'max', 'min'):
         return 'torch'
     if not src.is_floating_point() or not triton_usable(src.device):
@@ -296,9 +299,258 @@ def _default_timer(dev: torch.device) -> object:
     return cpu_timer
 
 
+# ------------------------------------------------------------ CPU paths
+#
+# On CPU every op runs torch ops, but which ones wins depends on the case:
+# ``torch._segment_reduce`` beats ``scatter_add_`` by 1.5-3x at F = 1 and
+# loses by 3-6x at F = 64, ``torch.sparse.mm`` beats gather + scatter except
+# at tiny sizes, and so on. :func:`cpu_path` picks the implementation of an
+# (op, reduce) from a table indexed by the size bucket of ``E`` (entries)
+# and ``F`` (features per entry), filled from single-thread measurements
+# (``pyg-ext bench scatter --calibrate``, which also writes a table for
+# this machine to :func:`cpu_table_path`; it is loaded at import when
+# present, else the built-in :data:`CPU_DEFAULTS` apply).
+
+#: (op, reduce) -> the implementations :func:`cpu_path` chooses between
+#: (the first is the fallback). ``min`` follows ``max``.
+CPU_PATHS: dict[tuple[str, str], tuple[str, ...]] = {
+    ('scatter', 'sum'): ('index_add', 'scatter_add'),
+    ('scatter', 'mean'): ('index_add', 'scatter_add'),
+    ('scatter', 'max'): ('scatter_reduce',),
+    ('segment', 'sum'): ('index_add', 'scatter_add', 'segment_reduce'),
+    ('segment', 'mean'): ('index_add', 'scatter_add', 'segment_reduce'),
+    ('segment', 'max'): ('scatter_reduce', 'segment_reduce'),
+    ('softmax_ptr', 'sum'): ('scatter', 'segment_reduce'),
+    ('spmm', 'sum'): ('sort_csr', 'gather_index_add', 'gather_scatter'),
+    ('spmm', 'mean'): ('sort_csr', 'gather_index_add', 'gather_scatter'),
+    ('spmm', 'max'): ('gather_scatter', 'sort_csr'),
+    ('spmm_csr', 'sum'): ('sparse_mm', 'sparse_mv', 'gather_index_add'),
+    ('spmm_csr', 'mean'): ('sparse_mm', 'sparse_mm_mean', 'sparse_mv',
+                           'gather_index_add'),
+    ('spmm_csr', 'max'): ('sparse_mm', 'gather_scatter'),
+}
+
+#: the E and F bucket edges (``E < 10**4.5`` is bucket 0, ...)
+E_EDGES = (31623, 316228)
+F_EDGES = (4, 32)
+
+#: built-in choices, ``(op, reduce) -> {(e_bucket, f_bucket): path}``
+#: (buckets 0, 1, 2 ~ E 1e4, 1e5, 1e6 and F 1, 16, 64): the table of the
+#: calibration run recorded in docs/scatter.md (2-core x86-64 VM, one
+#: thread, torch 2.13.0+cpu); between paths within ~10 % of each other the
+#: choice is noise
+CPU_DEFAULTS: dict[tuple[str, str], dict[tuple[int, int], str]] = {
+    ('scatter', 'mean'): {
+        (0, 0): 'index_add', (0, 1): 'scatter_add', (0, 2): 'scatter_add',
+        (1, 0): 'scatter_add', (1, 1): 'index_add', (1, 2): 'scatter_add',
+        (2, 0): 'scatter_add', (2, 1): 'scatter_add', (2, 2): 'index_add'
+    },
+    ('scatter', 'sum'): {
+        (0, 0): 'scatter_add', (0, 1): 'scatter_add', (0, 2): 'scatter_add',
+        (1, 0): 'scatter_add', (1, 1): 'scatter_add', (1, 2): 'scatter_add',
+        (2, 0): 'scatter_add', (2, 1): 'index_add', (2, 2): 'index_add'
+    },
+    ('segment', 'max'): {
+        (0, 0): 'segment_reduce', (0, 1): 'scatter_reduce',
+        (0, 2): 'scatter_reduce', (1, 0): 'segment_reduce',
+        (1, 1): 'scatter_reduce', (1, 2): 'scatter_reduce',
+        (2, 0): 'segment_reduce', (2, 1): 'segment_reduce',
+        (2, 2): 'scatter_reduce'
+    },
+    ('segment', 'mean'): {
+        (0, 0): 'segment_reduce', (0, 1): 'scatter_add', (0, 2): 'scatter_add',
+        (1, 0): 'scatter_add', (1, 1): 'index_add', (1, 2): 'scatter_add',
+        (2, 0): 'index_add', (2, 1): 'segment_reduce', (2, 2): 'scatter_add'
+    },
+    ('segment', 'sum'): {
+        (0, 0): 'segment_reduce', (0, 1): 'scatter_add', (0, 2): 'scatter_add',
+        (1, 0): 'segment_reduce', (1, 1): 'segment_reduce',
+        (1, 2): 'scatter_add', (2, 0): 'segment_reduce',
+        (2, 1): 'segment_reduce', (2, 2): 'scatter_add'
+    },
+    ('softmax_ptr', 'sum'): {
+        (0, 0): 'segment_reduce', (0, 1): 'scatter', (0, 2): 'scatter',
+        (1, 0): 'segment_reduce', (1, 1): 'scatter', (1, 2): 'scatter',
+        (2, 0): 'segment_reduce', (2, 1): 'scatter', (2, 2): 'scatter'
+    },
+    ('spmm', 'max'): {
+        (0, 0): 'sort_csr', (0, 1): 'sort_csr', (0, 2): 'sort_csr',
+        (1, 0): 'sort_csr', (1, 1): 'sort_csr', (1, 2): 'sort_csr',
+        (2, 0): 'sort_csr', (2, 1): 'sort_csr', (2, 2): 'sort_csr'
+    },
+    ('spmm', 'mean'): {
+        (0, 0): 'sort_csr', (0, 1): 'sort_csr', (0, 2): 'sort_csr',
+        (1, 0): 'sort_csr', (1, 1): 'sort_csr', (1, 2): 'sort_csr',
+        (2, 0): 'sort_csr', (2, 1): 'sort_csr', (2, 2): 'sort_csr'
+    },
+    ('spmm', 'sum'): {
+        (0, 0): 'sort_csr', (0, 1): 'sort_csr', (0, 2): 'sort_csr',
+        (1, 0): 'sort_csr', (1, 1): 'sort_csr', (1, 2): 'sort_csr',
+        (2, 0): 'sort_csr', (2, 1): 'sort_csr', (2, 2): 'sort_csr'
+    },
+    ('spmm_csr', 'max'): {
+        (0, 0): 'sparse_mm', (0, 1): 'sparse_mm', (0, 2): 'sparse_mm',
+        (1, 0): 'sparse_mm', (1, 1): 'sparse_mm', (1, 2): 'sparse_mm',
+        (2, 0): 'sparse_mm', (2, 1): 'sparse_mm', (2, 2): 'sparse_mm'
+    },
+    ('spmm_csr', 'mean'): {
+        (0, 0): 'sparse_mv', (0, 1): 'sparse_mv', (0, 2): 'sparse_mm_mean',
+        (1, 0): 'sparse_mv', (1, 1): 'sparse_mm', (1, 2): 'sparse_mm_mean',
+        (2, 0): 'sparse_mv', (2, 1): 'sparse_mm', (2, 2): 'sparse_mm'
+    },
+    ('spmm_csr', 'sum'): {
+        (0, 0): 'sparse_mv', (0, 1): 'sparse_mv', (0, 2): 'sparse_mv',
+        (1, 0): 'sparse_mv', (1, 1): 'sparse_mm', (1, 2): 'sparse_mm',
+        (2, 0): 'sparse_mv', (2, 1): 'sparse_mm', (2, 2): 'sparse_mv'
+    },
+}
+
+#: the table in use (defaults, or the calibrated table when loaded)
+CPU_TABLE: dict[tuple[str, str], dict[tuple[int, int], str]] = {}
+_CPU_FORCE: dict[tuple[str, str], str] = {}
+#: a token of the table in use and the forced paths, part of the key of
+#: the per-graph plans that :mod:`pyg_ext.ops.functional` caches (so a
+#: changed table builds new plans, and plans of forced paths coexist)
+TABLE_GEN: list[int] = [0]
+_TABLE_COUNT = [0]
+_TOKENS: dict[tuple[Any, ...], int] = {}
+
+
+def _new_token() -> None:
+    state = (_TABLE_COUNT[0], tuple(sorted(_CPU_FORCE.items())))
+    TABLE_GEN[0] = _TOKENS.setdefault(state, len(_TOKENS))
+_NO_ENTRY: dict[tuple[int, int], str] = {}
+_MINMAX = {'min': 'max'}
+
+
+def cpu_bucket(E: int, F: int) -> tuple[int, int]:
+    """The table cell of a case with ``E`` entries of ``F`` features."""
+    eb = 0 if E < E_EDGES[0] else (1 if E < E_EDGES[1] else 2)
+    fb = 0 if F <= F_EDGES[0] else (1 if F <= F_EDGES[1] else 2)
+    return eb, fb
+
+
+def cpu_path(op: str, reduce: str, E: int, F: int) -> str:
+    """The torch implementation of ``op(reduce)`` for a CPU case with ``E``
+    entries of ``F`` features (names in :data:`CPU_PATHS`)."""
+    key = (op, _MINMAX.get(reduce, reduce))
+    if _CPU_FORCE:
+        forced = _CPU_FORCE.get(key)
+        if forced is not None:
+            return forced
+    eb = 0 if E < E_EDGES[0] else (1 if E < E_EDGES[1] else 2)
+    fb = 0 if F <= F_EDGES[0] else (1 if F <= F_EDGES[1] else 2)
+    path = CPU_TABLE.get(key, _NO_ENTRY).get((eb, fb))
+    if path is None:
+        paths = CPU_PATHS.get(key)
+        return paths[0] if paths else ''
+    return path
+
+
+@contextmanager
+def force_cpu_path(op: str, reduce: str, path: str) -> Iterator[None]:
+    """Make :func:`cpu_path` answer ``path`` for ``(op, reduce)`` inside a
+    ``with`` block (what the calibration times). Raises
+    :class:`ValueError` for an unknown op, reduce or path."""
+    key = (op, reduce)
+    if key not in CPU_PATHS or path not in CPU_PATHS[key]:
+        raise ValueError(f'unknown CPU path {path!r} for {key}; known: '
+                         f'{CPU_PATHS.get(key)}')
+    old = _CPU_FORCE.get(key)
+    _CPU_FORCE[key] = path
+    _new_token()
+    try:
+        yield
+    finally:
+        if old is None:
+            _CPU_FORCE.pop(key, None)
+        else:
+            _CPU_FORCE[key] = old
+        _new_token()
+
+
+def cpu_table_path() -> str:
+    """Where ``pyg-ext bench scatter --calibrate`` writes the CPU table:
+    ``$PYG_EXT_CACHE/scatter_cpu_paths.json``, else
+    ``${XDG_CACHE_HOME:-~/.cache}/pyg_ext/scatter_cpu_paths.json``."""
+    root = os.environ.get('PYG_EXT_CACHE')
+    if not root:
+        xdg = os.environ.get('XDG_CACHE_HOME') or os.path.join(
+            os.path.expanduser('~'), '.cache')
+        root = os.path.join(xdg, 'pyg_ext')
+    return os.path.join(root, 'scatter_cpu_paths.json')
+
+
+def table_to_json(table: dict[tuple[str, str], dict[tuple[int, int], str]]
+                  ) -> dict[str, dict[str, str]]:
+    """``{'op/reduce': {'e,f': path}}`` (JSON keys are strings)."""
+    return {f'{op}/{red}': {f'{e},{f}': p for (e, f), p in sorted(
+        cells.items())} for (op, red), cells in sorted(table.items())}
+
+
+def table_from_json(data: dict[str, dict[str, str]]
+                    ) -> dict[tuple[str, str], dict[tuple[int, int], str]]:
+    """Inverse of :func:`table_to_json`; raises :class:`ValueError` on an
+    unknown op, reduce, cell or path."""
+    table: dict[tuple[str, str], dict[tuple[int, int], str]] = {}
+    for key, cells in data.items():
+        op, _, red = str(key).partition('/')
+        if (op, red) not in CPU_PATHS:
+            raise ValueError(f'unknown op/reduce {key!r} in the CPU table')
+        out: dict[tuple[int, int], str] = {}
+        for cell, path in cells.items():
+            e, _, f = str(cell).partition(',')
+            if not (e.isdigit() and f.isdigit()) or int(e) > 2 or int(f) > 2:
+                raise ValueError(f'bad cell {cell!r} for {key!r} in the CPU '
+                                 f'table')
+            if path not in CPU_PATHS[(op, red)]:
+                raise ValueError(f'unknown path {path!r} for {key!r} in the '
+                                 f'CPU table')
+            out[(int(e), int(f))] = path
+        table[(op, red)] = out
+    return table
+
+
+def set_cpu_table(table: dict[tuple[str, str], dict[tuple[int, int], str]]
+                  | None) -> None:
+    """Use ``table`` (merged over :data:`CPU_DEFAULTS`); ``None`` restores
+    the defaults."""
+    _TABLE_COUNT[0] += 1
+    _new_token()
+    CPU_TABLE.clear()
+    for key, cells in CPU_DEFAULTS.items():
+        CPU_TABLE[key] = dict(cells)
+    for key, cells in (table or {}).items():
+        CPU_TABLE.setdefault(key, {}).update(cells)
+
+
+def load_cpu_table(path: str | None = None) -> bool:
+    """Load the calibrated CPU table from ``path`` (default
+    :func:`cpu_table_path`) if that file exists; returns whether it did.
+    A malformed file is ignored with a warning (the defaults stay)."""
+    import json
+    path = path or cpu_table_path()
+    if not os.path.exists(path):
+        return False
+    try:
+        with open(path) as f:
+            data = json.load(f)
+        set_cpu_table(table_from_json(data.get('table', data)))
+    except (OSError, ValueError, TypeError, AttributeError) as e:
+        import warnings
+        warnings.warn(f'pyg_ext.ops: ignoring the CPU dispatch table {path} '
+                      f'({e})', RuntimeWarning, stacklevel=2)
+        set_cpu_table(None)
+        return False
+    return True
+
+
 __all__ = ['BACKENDS', 'OPS', 'REDUCES', 'RULES', 'autocalibrate',
-           'calibrate', 'choose', 'get_backend', 'interpreting', 'load_rules',
-           'mark_failed', 'rules_cache_path', 'set_backend', 'triton_usable',
-           'use_backend']
+           'calibrate', 'choose', 'cpu_path', 'cpu_table_path',
+           'force_cpu_path', 'get_backend', 'interpreting', 'load_cpu_table',
+           'load_rules', 'mark_failed', 'rules_cache_path', 'set_backend',
+           'set_cpu_table', 'triton_usable', 'use_backend']
 
 _autoload()
+set_cpu_table(None)
+load_cpu_table()

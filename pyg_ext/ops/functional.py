@@ -5,9 +5,19 @@
 Signatures follow ``torch_scatter`` / ``torch_geometric.utils``; semantics
 follow PyG 2.8: **empty groups give 0** for every reduction, and the
 argmax/argmin of an empty group is the sentinel ``src.size(dim)`` (as in
-``torch_scatter``). ``max``/``min`` gradients are split evenly between tied
-elements (as ``torch.scatter_reduce_``; ``torch_scatter`` gives all of it to
-one). Every op has a backward.
+``torch_scatter``). **Ties:** the gradient of a group's ``max``/``min`` is
+split evenly among the group's entries equal to it (``1/k`` each for ``k``
+ties), never given to the initial value, on every backend and op
+(``torch_scatter`` gives all of it to one entry; torch's own backwards
+break the rule in corner cases, see :mod:`pyg_ext.ops._torch`). Every op
+has a backward.
+
+**CPU speed.** On CPU each op runs the torch implementation that
+:func:`pyg_ext.ops.dispatch.cpu_path` picks for its size, and repeated
+calls on the same graph tensors reuse a cached *plan* (int64 ids,
+expanded index, counts, the ``torch.sparse`` CSR matrix, an
+``edge_index`` sorted by target), so that small calls cost little more
+than the torch op itself (see ``_plan``).
 
 Each call goes to a Triton kernel or to torch ops as
 :mod:`pyg_ext.ops.dispatch` decides; ``backend=`` overrides that per call.
@@ -24,12 +34,14 @@ type checks are free; the value checks cost about one ``aminmax`` per id
 tensor (a host sync on CUDA), nothing where the kernel is torch's own
 bounds-checked CPU scatter (its error is turned into the ``ValueError``).
 Pass ``check=False`` to skip the value checks when the ids are known to be
-valid (the ops do so for their internal calls); the Triton kernels still
-mask every id, so nothing is written out of bounds, but the result is then
-unspecified for bad ids. Value checks are also
-skipped while ``torch.compile`` traces (no host syncs in graphs). NaN or
-infinite values in ``src``/``x``/weights are not checked (that would cost a
-pass over the data): they propagate as in torch.
+valid; it takes effect off the CPU only (there the checks cost a host sync;
+on CPU some torch kernels read ids unchecked, so the checks always run,
+cached per graph). The Triton kernels still mask every id, so nothing is
+written out of bounds, but the result is then unspecified for bad ids.
+Value checks are also skipped while ``torch.compile`` traces (no host
+syncs in graphs). NaN or infinite values in ``src``/``x``/weights are not
+checked (that would cost a pass over the data): they propagate as in
+torch.
 """
 
 from __future__ import annotations
@@ -43,14 +55,25 @@ import torch
 from torch import Tensor
 
 from pyg_ext.ops._torch import (
+    broadcast,
+    csr_lookup,
+    csr_matrix,
     index2ptr,
     ptr2index,
     scatter_torch,
     segment_torch,
-    spmm_sparse_mm,
+    sparse_mm_fn,
     spmm_torch,
 )
-from pyg_ext.ops.dispatch import BACKENDS, choose, get_backend, mark_failed
+from pyg_ext.ops.dispatch import (
+    BACKENDS,
+    choose,
+    cpu_path,
+    get_backend,
+    mark_failed,
+)
+from pyg_ext.ops.dispatch import TABLE_GEN as _TABLE_GEN
+from pyg_ext.ops.dispatch import _state as _backend_state
 from pyg_ext.utils.validation import (
     check_choice,
     check_edge_index,
@@ -69,6 +92,35 @@ _SORTED_REDUCES = ('sum', 'add', 'mean', 'max', 'min', 'amax', 'amin')
 
 
 # ---------------------------------------------------------------- validation
+
+_compiling = torch.compiler.is_compiling
+
+
+class _Trusted:
+    """The ``check`` of internal calls on inputs their caller checked.
+
+    A user's ``check=False`` skips the value checks only off the CPU (where
+    they cost a host sync): on CPU several torch kernels (segment reduce,
+    sparse CSR, ``repeat_interleave``) read ids unchecked, so a bad id
+    would crash the process, and the checks are cheap there (cached per
+    graph). Internal calls pass this falsy marker instead of ``False``."""
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return '_TRUSTED'
+
+
+_TRUSTED: Any = _Trusted()
+
+
+def _cpu_check(backend: str | None) -> bool:
+    """``check`` for a user's ``check=False`` on CPU: the checks stay on
+    unless the Triton kernels (which mask every id) run."""
+    return not (backend == 'triton' or (
+        backend is None and _backend_state['backend'] == 'triton'))
+
 
 def _validating(check: bool) -> bool:
     """Whether to run the value checks (host syncs): asked for, and not
@@ -108,7 +160,7 @@ def _check_src(src: Any, name: str = 'src') -> Tensor:
 
 
 def _check_dim(dim: Any, ndim: int) -> int:
-    if not torch.compiler.is_compiling():
+    if type(dim) is not int and not torch.compiler.is_compiling():
         dim = check_int(dim, 'dim')
     if dim < -ndim or dim >= ndim:
         raise ValueError(f'dim must lie in [{-ndim}, {ndim - 1}] for src with '
@@ -118,12 +170,16 @@ def _check_dim(dim: Any, ndim: int) -> int:
 
 def _check_size(value: Any, name: str) -> int:
     """An ``int >= 0`` (a symbolic size passes untouched under compile)."""
+    if type(value) is int and value >= 0:
+        return value
     if torch.compiler.is_compiling():
         return value
     return check_num_nodes(value, name)
 
 
 def _check_device(t: Tensor, name: str, ref: Tensor, ref_name: str) -> None:
+    if t.is_cpu and ref.is_cpu:
+        return
     if t.device != ref.device:
         raise ValueError(f'{name} is on {t.device} but {ref_name} is on '
                          f'{ref.device}')
@@ -142,7 +198,7 @@ _VALIDATED_MAX = 1024
 
 def _state(t: Tensor, what: tuple[Any, ...]) -> tuple[Any, ...] | None:
     try:
-        return (what, t._version, t.data_ptr(), tuple(t.shape), t.stride())
+        return (what, t._version, t.data_ptr(), t.shape, t.stride())
     except (RuntimeError, AttributeError, NotImplementedError):
         return None  # a tensor subclass without storage: never cached
 
@@ -218,7 +274,7 @@ def _check_ptr_values(ptr: Tensor, name: str, numel: int, what: str) -> None:
     if _known_valid(ptr, ('ptr', numel)):
         return
     first = last = dec = None
-    if ptr.device.type == 'cpu':
+    if ptr.is_cpu:
         try:
             a = ptr.numpy()
         except (RuntimeError, TypeError):  # a tensor subclass, say
@@ -353,6 +409,21 @@ def _scatter_args(src: Any, index: Any, dim: Any, dim_size: Any,
     return dim, dim_size, reduce
 
 
+#: 16-bit floats: torch's CPU segment reduction accumulates in the input
+#: dtype (a float16 sum stalls at 2048, a bfloat16 one at 256), so the torch
+#: paths of :func:`segment` and :func:`softmax` reduce them in float32 and
+#: cast the result back (the Triton kernels accumulate in float32 already).
+_LOW_FLOATS = frozenset({torch.float16, torch.bfloat16})
+
+
+def _upcast(src: Any, backend: str | None) -> bool:
+    """Whether a 16-bit float ``src`` should run on float32 (torch path)."""
+    return (type(src) is Tensor and src.dtype in _LOW_FLOATS
+            and (src.is_cpu or backend == 'torch'
+                 or (backend is None
+                     and _backend_state['backend'] == 'torch')))
+
+
 def scatter(src: Tensor, index: Tensor, dim: int = 0,
             dim_size: int | None = None, reduce: str = 'sum', *,
             backend: str | None = None, check: bool = True) -> Tensor:
@@ -382,6 +453,37 @@ def scatter(src: Tensor, index: Tensor, dim: int = 0,
             ``dim`` out of range, ids out of ``[0, dim_size)``, negative
             ``dim_size``, unknown ``reduce`` or ``backend``.
     """
+    if check is False and type(src) is Tensor and src.is_cpu:
+        check = _cpu_check(backend)  # see _TRUSTED
+    if reduce in ('sum', 'add', 'mean') and _upcast(src, backend):
+        return scatter(src.float(), index, dim, dim_size, reduce,
+                       backend=backend, check=check).to(src.dtype)
+    if (type(src) is Tensor and type(reduce) is str and backend is None
+            and type(dim_size) is int and type(dim) is int
+            and not _compiling()):
+        # the cached CPU plan of this index (see _plan), checked inline
+        entry = _PLANS.get(('scatter', id(index), dim, dim_size,
+                            _FAST_REDUCES.get(reduce), src.numel(),
+                            _TABLE_GEN[0]))
+        if (entry is not None and entry[4] is src.dtype
+                and entry[5] == src.shape and src.is_cpu
+                and _backend_state['backend'] != 'triton'
+                and (entry[2] or not src.requires_grad
+                     or not torch.is_grad_enabled())):
+            ref, version = entry[0][0]
+            if ref() is index and version == index._version:
+                return entry[1](src)
+    if (type(dim_size) is int and dim_size >= 0 and type(dim) is int
+            and backend is None and type(reduce) is str
+            and reduce in _FAST_REDUCES
+            and type(src) is Tensor and type(index) is Tensor
+            and src.is_cpu and index.is_cpu and src.dim() >= 1
+            and index.dim() == 1 and index.dtype in _INT_DTYPES
+            and _backend_state['backend'] != 'triton'):
+        # the CPU fast path: only checks that cost no pass over the data
+        # (torch's CPU scatter checks the ids itself)
+        return _scatter_cpu(src, index, dim, dim_size,
+                            _FAST_REDUCES[reduce], check)
     given = dim_size is not None
     dim, dim_size, reduce = _scatter_args(src, index, dim, dim_size, reduce,
                                           backend, check, defer=True)
@@ -391,7 +493,7 @@ def scatter(src: Tensor, index: Tensor, dim: int = 0,
     # ids are checked before any kernel that does not check them itself;
     # torch's CPU scatter does (an inferred dim_size was checked already)
     pending = given and _validating(check)
-    if pending and (how == 'triton' or src.device.type != 'cpu'):
+    if pending and (how == 'triton' or not src.is_cpu):
         _check_ids(index, 'index', dim_size, 'dim_size')
         pending = False
     if pending:
@@ -419,10 +521,164 @@ def scatter(src: Tensor, index: Tensor, dim: int = 0,
     return scatter_torch(src, index, dim, dim_size, reduce)
 
 
+_FAST_REDUCES = {'sum': 'sum', 'add': 'sum', 'mean': 'mean', 'max': 'max',
+                 'min': 'min', 'amax': 'max', 'amin': 'min'}
+
+# ------------------------------------------------------------ CPU plans
+#
+# Small CPU calls are bound by Python overhead (a scatter of 1e4 entries
+# takes ~30 us), so the CPU paths compile each call into a *plan*: a
+# closure over everything derived from the graph tensors (int64 ids,
+# expanded index, counts, CSR matrix, sorted edges) that only needs the
+# feature tensor. Plans are keyed by the ids of the graph tensors and the
+# feature tensor's dtype and shape, and checked against weak references and
+# version counters of the graph tensors (an in-place torch write, or a new
+# tensor, rebuilds the plan), the dispatcher's table generation, whether
+# the values were checked, and whether the plan is valid with a gradient.
+# The closures keep the graph tensors alive: at most _PLANS_MAX plans are
+# kept (oldest dropped first; :func:`clear_caches` drops them all).
+_PLANS: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+_PLANS_MAX = 32
+
+
+def _plan(key: tuple[Any, ...], graph: tuple[Tensor, ...], data: Tensor,
+          check: bool) -> Callable[[Tensor], Tensor] | None:
+    """The cached plan of ``key`` if still valid for these graph tensors,
+    ``check``, ``data``'s dtype and shape and its need of a gradient."""
+    if _compiling():
+        return None
+    entry = _PLANS.get(key + (data.numel(), _TABLE_GEN[0]))
+    if entry is None or entry[4] is not data.dtype or entry[5] != data.shape:
+        return None
+    refs, fn, grad_ok, checked = entry[:4]
+    if (check and not checked) or (
+            not grad_ok and data.requires_grad and torch.is_grad_enabled()):
+        return None
+    for (ref, version), t in zip(refs, graph):
+        if ref() is not t or version != t._version:
+            return None
+    return fn
+
+
+def _keep_plan(key: tuple[Any, ...], graph: tuple[Tensor, ...],
+               fn: Callable[[Tensor], Tensor], grad_ok: bool,
+               checked: bool, data: Tensor) -> None:
+    """Cache ``fn`` under ``key`` (plus ``data``'s size and the table
+    token; ``data``'s dtype and shape are checked on a hit); nothing
+    while ``torch.compile`` traces."""
+    if _compiling():
+        return
+    try:
+        refs = tuple((weakref.ref(t), t._version) for t in graph)
+    except TypeError:
+        return
+    if len(_PLANS) >= _PLANS_MAX:
+        _PLANS.pop(next(iter(_PLANS)))
+    _PLANS[key + (data.numel(), _TABLE_GEN[0])] = (
+        refs, fn, grad_ok, checked, data.dtype, data.shape)
+
+
+def clear_caches() -> None:
+    """Drop every cached CPU plan, CSR matrix, sorted edge list, pointer
+    expansion and validation result (they are also dropped when their
+    tensors change or are freed)."""
+    from pyg_ext.ops import _torch
+    _PLANS.clear()
+    _ROWS.clear()
+    _SORTED.clear()
+    _VALIDATED.clear()
+    _torch._CSR_CACHE.clear()
+
+
+def _scatter_fn(index: Tensor, src: Tensor, dim: int, dim_size: int,
+                reduce: str, path: str) -> tuple[Callable[[Tensor], Tensor],
+                                                 bool]:
+    """The plan of a CPU scatter (same ops as :func:`scatter_torch`) and
+    whether it is valid when ``src`` needs a gradient."""
+    idx = index.long()
+    shape = src.shape
+    size = shape[:dim] + (dim_size,) + shape[dim + 1:]
+    if dim == 0 and all(d == 1 for d in shape[1:]):
+        return _scatter_fn_1d(idx, dim_size, size, reduce)
+    if reduce in ('max', 'min'):
+        ib = broadcast(idx, src, dim)
+        red = 'amax' if reduce == 'max' else 'amin'
+        return (lambda s: s.new_zeros(size).scatter_reduce_(
+            dim, ib, s, red, include_self=False)), False
+    if path == 'index_add':
+        def total(s: Tensor) -> Tensor:
+            return s.new_zeros(size).index_add_(dim, idx, s)
+    else:
+        ib = broadcast(idx, src, dim)
+
+        def total(s: Tensor) -> Tensor:
+            return s.new_zeros(size).scatter_add_(dim, ib, s)
+    if reduce == 'sum':
+        return total, True
+    cnt = torch.bincount(idx, minlength=dim_size).to(src.dtype).clamp_(
+        min=1).view([-1] + [1] * (len(shape) - dim - 1))
+    return (lambda s: total(s) / cnt), True
+
+
+def _scatter_fn_1d(idx: Tensor, dim_size: int, size: Any, reduce: str
+                   ) -> tuple[Callable[[Tensor], Tensor], bool]:
+    """:func:`_scatter_fn` for one feature per entry: the same torch ops
+    on the flat 1-D view (about 2x faster than on ``[E, 1]``; same
+    values)."""
+    if reduce in ('max', 'min'):
+        red = 'amax' if reduce == 'max' else 'amin'
+        return (lambda s: s.new_zeros(dim_size).scatter_reduce_(
+            0, idx, s.reshape(-1), red, include_self=False).view(size)), \
+            False
+
+    def total(s: Tensor) -> Tensor:
+        return s.new_zeros(dim_size).index_add_(0, idx,
+                                                s.reshape(-1)).view(size)
+    if reduce == 'sum':
+        return total, True
+    cnt = None
+
+    def mean(s: Tensor) -> Tensor:
+        nonlocal cnt
+        if cnt is None or cnt.dtype != s.dtype:
+            cnt = torch.bincount(idx, minlength=dim_size).to(
+                s.dtype).clamp_(min=1).view(size)
+        return total(s) / cnt
+    return mean, True
+
+
+def _scatter_cpu(src: Tensor, index: Tensor, dim: int, dim_size: int,
+                 reduce: str, check: bool) -> Tensor:
+    """:func:`scatter` of CPU tensors (arguments of the right types) with
+    the implementation :func:`~pyg_ext.ops.dispatch.cpu_path` picks."""
+    key = ('scatter', id(index), dim, dim_size, reduce)
+    ndim = src.dim()
+    if dim < 0:
+        dim += ndim
+    if not 0 <= dim < ndim:
+        _check_dim(dim, ndim)  # raises
+    E = src.size(dim)
+    if index.numel() != E:
+        raise ValueError(f'index has {index.numel()} entries but src has '
+                         f'{E} along dim {dim}')
+    path = cpu_path('scatter', reduce, E, src.numel() // E if E else 1)
+    try:
+        if _compiling() or (reduce in ('max', 'min') and src.requires_grad
+                            and torch.is_grad_enabled()):
+            return scatter_torch(src, index, dim, dim_size, reduce, path)
+        fn, grad_ok = _scatter_fn(index, src, dim, dim_size, reduce, path)
+        out = fn(src)
+    except (RuntimeError, IndexError):
+        if _validating(check):
+            _check_ids(index, 'index', dim_size, 'dim_size')
+        raise
+    _keep_plan(key, (index,), fn, grad_ok, True, src)
+    return out
+
+
 def _arg(src: Tensor, index: Tensor, dim: int, out: Tensor) -> Tensor:
     """Smallest position whose value equals its group's result; the sentinel
     ``src.size(dim)`` for empty groups."""
-    from pyg_ext.ops._torch import broadcast
     n = src.size(dim)
     idx = broadcast(index.long(), src, dim)
     shape = [1] * src.dim()
@@ -441,6 +697,8 @@ def scatter_max(src: Tensor, index: Tensor, dim: int = 0,
     """``(max, argmax)`` per group, as ``torch_scatter.scatter_max``.
     Empty groups: max 0, argmax ``src.size(dim)``; ties: the first.
     Arguments and errors as for :func:`scatter`."""
+    if check is False and type(src) is Tensor and src.is_cpu:
+        check = _cpu_check(backend)  # see _TRUSTED
     out = scatter(src, index, dim, dim_size, 'max', backend=backend,
                   check=check)
     dim = dim + src.dim() if dim < 0 else dim  # checked by scatter
@@ -453,6 +711,8 @@ def scatter_min(src: Tensor, index: Tensor, dim: int = 0,
                 check: bool = True) -> tuple[Tensor, Tensor]:
     """``(min, argmin)`` per group, as ``torch_scatter.scatter_min``.
     Arguments and errors as for :func:`scatter`."""
+    if check is False and type(src) is Tensor and src.is_cpu:
+        check = _cpu_check(backend)  # see _TRUSTED
     out = scatter(src, index, dim, dim_size, 'min', backend=backend,
                   check=check)
     dim = dim + src.dim() if dim < 0 else dim  # checked by scatter
@@ -489,6 +749,40 @@ def segment(src: Tensor, ptr: Tensor, reduce: str = 'sum', *,
             ``index`` of the wrong length or with ids outside ``[0, N)``,
             unknown ``reduce`` or ``backend``.
     """
+    if check is False and type(src) is Tensor and src.is_cpu:
+        check = _cpu_check(backend)  # see _TRUSTED
+    if _upcast(src, backend):
+        return segment(src.float(), ptr, reduce, index=index,
+                       backend=backend, check=check).to(src.dtype)
+    if (type(src) is Tensor and type(reduce) is str and backend is None
+            and not _compiling()):
+        # the cached CPU plan of this pointer (see _plan), checked inline
+        entry = _PLANS.get(('segment', id(ptr), _FAST_REDUCES.get(reduce),
+                            src.numel(), _TABLE_GEN[0]))
+        if (entry is not None and index is None and (entry[3] or not check)
+                and entry[4] is src.dtype and entry[5] == src.shape
+                and src.is_cpu and _backend_state['backend'] != 'triton'
+                and (entry[2] or not src.requires_grad
+                     or not torch.is_grad_enabled())):
+            ref, version = entry[0][0]
+            if ref() is ptr and version == ptr._version:
+                return entry[1](src)
+    if (index is None and backend is None and type(reduce) is str
+            and reduce in _FAST_REDUCES
+            and type(src) is Tensor and type(ptr) is Tensor and src.is_cpu
+            and ptr.is_cpu and _backend_state['backend'] != 'triton'
+            and src.dim() >= 1 and ptr.dim() == 1
+            and ptr.dtype in _INT_DTYPES and ptr.numel()):
+        # the CPU fast path (the checks below, in their cheapest form)
+        red = _FAST_REDUCES[reduce]
+        # on CPU ptr is always checked: torch's segment kernel reads it
+        # unchecked (a bad pointer crashes the process), and the check is
+        # O(N) once per cached plan
+        validate = _validating(True)
+        if validate:
+            _check_ptr_values(ptr, 'ptr', src.size(0),
+                              'the number of rows of src')
+        return _segment_cpu(src, ptr, red, None, validate)
     _check_src(src)
     reduce = _norm_reduce(reduce, _SORTED_REDUCES)
     _check_backend(backend)
@@ -497,7 +791,7 @@ def segment(src: Tensor, ptr: Tensor, reduce: str = 'sum', *,
     if index is not None:
         _check_segment_ids(index, 'index', src.size(0), src)
     how = choose('segment', src, reduce, src.numel(), backend)
-    validate = _validating(check)
+    validate = _validating(check or (src.is_cpu and how != 'triton'))
     if validate:
         _check_sorted_inputs(ptr, 'ptr', index, 'index', src.size(0),
                              'the number of rows of src', True)
@@ -509,18 +803,95 @@ def segment(src: Tensor, ptr: Tensor, reduce: str = 'sum', *,
             'segment', reduce, backend,
             lambda: segment_csr_op(_flat(src), row, ptr, reduce).view(size),
             lambda: segment_torch(src, ptr, reduce))
-    if src.device.type == 'cpu':
-        # CPU: scatter_add_/scatter_reduce_ on the (sorted) index run 3-7x
-        # faster than torch._segment_reduce, with the same results
-        if index is None:
-            return scatter_torch(src, ptr2index(ptr, src.size(0)), 0,
-                                 ptr.numel() - 1, reduce)
-        if not validate:
-            return scatter_torch(src, index, 0, ptr.numel() - 1, reduce)
-        return _torch_checked(
-            lambda: scatter_torch(src, index, 0, ptr.numel() - 1, reduce),
-            index, ptr.numel() - 1, 'index', 'ptr.numel() - 1')
+    if src.is_cpu:
+        return _segment_cpu(src, ptr, reduce, index, validate)
     return segment_torch(src, ptr, reduce)
+
+
+def _segment_cpu(src: Tensor, ptr: Tensor, reduce: str,
+                 index: Tensor | None, checked: bool = True) -> Tensor:
+    """CPU :func:`segment` of checked inputs: ``torch._segment_reduce``
+    (fastest at small F) or a scatter on the expanded, sorted index (at
+    large F), as :func:`~pyg_ext.ops.dispatch.cpu_path` picks."""
+    if index is not None:
+        E = src.size(0)
+        path = cpu_path('segment', reduce, E, src.numel() // E if E else 1)
+        if path == 'segment_reduce':
+            return segment_torch(src, ptr, reduce)
+        return scatter_torch(src, index, 0, ptr.numel() - 1, reduce, path)
+    key = ('segment', id(ptr), reduce)
+    fn = _plan(key, (ptr,), src, checked)
+    if fn is not None:
+        return fn(src)
+    E = src.size(0)
+    path = cpu_path('segment', reduce, E, src.numel() // E if E else 1)
+    if _compiling():  # no plans, no data-dependent shapes
+        if path == 'segment_reduce':
+            return segment_torch(src, ptr, reduce)
+        return scatter_torch(src, ptr2index(ptr, E), 0, ptr.numel() - 1,
+                             reduce, path)
+    if path == 'segment_reduce':
+        fn, grad_ok = _segment_reduce_fn(ptr, src, reduce)
+    else:
+        fn, grad_ok = _scatter_fn(_rows_of(ptr, E), src, 0, ptr.numel() - 1,
+                                  reduce, path)
+    if not grad_ok and src.requires_grad and torch.is_grad_enabled():
+        # the autograd-safe ops (and the tie rule for max/min)
+        if path == 'segment_reduce':
+            return segment_torch(src, ptr, reduce)
+        return scatter_torch(src, _rows_of(ptr, E), 0, ptr.numel() - 1,
+                             reduce, path)
+    out = fn(src)
+    _keep_plan(key, (ptr,), fn, grad_ok, checked, src)
+    return out
+
+
+def _segment_reduce_fn(ptr: Tensor, src: Tensor, reduce: str
+                       ) -> tuple[Callable[[Tensor], Tensor], bool]:
+    """The plan of :func:`segment_torch` (``torch._segment_reduce``) and
+    whether it is valid when ``src`` needs a gradient."""
+    offsets = ptr.long()
+    if reduce == 'sum':
+        # no ``initial``: empty segments sum to 0 anyway, and passing one
+        # costs up to 40 % more
+        return (lambda s: torch._segment_reduce(s, 'sum',
+                                                offsets=offsets)), True
+    red = {'max': 'amax', 'min': 'amin'}.get(reduce, reduce)
+    empty = (offsets.diff() == 0).nonzero().view(-1)
+    if not empty.numel():
+        return (lambda s: torch._segment_reduce(s, red, offsets=offsets)), \
+            reduce == 'mean'
+    # empty segments come back as NaN (mean) or -inf/+inf (max/min): 0
+    # instead, in place, which is cheaper than ``initial=0`` or a
+    # ``torch.where``; the plan then runs only without a gradient
+    return (lambda s: torch._segment_reduce(s, red, offsets=offsets)
+            .index_fill_(0, empty, 0)), False
+
+
+# expansions of CSR pointers (ptr2index), kept for the same unmodified
+# pointer (the validation cache's scheme; at most _ROWS_MAX entries)
+_ROWS: dict[int, tuple[Any, ...]] = {}
+_ROWS_MAX = 8
+
+
+def _rows_of(ptr: Tensor, numel: int) -> Tensor:
+    """``ptr2index(ptr, numel)``, cached per unmodified ``ptr`` (not while
+    ``torch.compile`` traces)."""
+    if _compiling():
+        return ptr2index(ptr, numel).long()
+    entry = _ROWS.get(id(ptr))
+    stamp = (numel, ptr._version, ptr.data_ptr(), ptr.shape)
+    if entry is not None and entry[0]() is ptr and entry[1] == stamp:
+        return entry[2]
+    rows = ptr2index(ptr, numel).long()  # int64: faster torch scatters
+    try:
+        ref = weakref.ref(ptr)
+    except TypeError:
+        return rows
+    if len(_ROWS) >= _ROWS_MAX:
+        _ROWS.pop(next(iter(_ROWS)))
+    _ROWS[id(ptr)] = (ref, stamp, rows)
+    return rows
 
 
 class _MissingIndexError(ValueError, NotImplementedError):
@@ -545,6 +916,23 @@ def softmax(src: Tensor, index: Tensor | None = None,
     :class:`NotImplementedError` (what PyG raises there, so code written
     for PyG keeps catching it).
     """
+    if check is False and type(src) is Tensor and src.is_cpu:
+        check = _cpu_check(backend)  # see _TRUSTED
+    if _upcast(src, backend):
+        return softmax(src.float(), index, ptr, num_nodes, dim,
+                       backend=backend, check=check).to(src.dtype)
+    if (backend is None and dim == 0 and type(dim) is int
+            and type(src) is Tensor and src.is_cpu
+            and _backend_state['backend'] != 'triton' and not _compiling()):
+        # a cached CPU plan for this graph (see _plan)
+        fn = None
+        if ptr is None and type(index) is Tensor and type(num_nodes) is int:
+            fn = _plan(('softmax', id(index), 0, num_nodes), (index,), src,
+                       check)
+        elif index is None and type(ptr) is Tensor:
+            fn = _plan(('softmax_ptr', id(ptr)), (ptr,), src, check)
+        if fn is not None:
+            return fn(src)
     return _softmax(src, index, ptr, num_nodes, dim, backend, check,
                     'num_nodes')
 
@@ -561,32 +949,112 @@ def _softmax(src: Any, index: Any, ptr: Any, num_nodes: Any, dim: Any,
         _check_device(ptr, 'ptr', src, 'src')
         if index is not None:
             _check_segment_ids(index, 'index', src.size(0), src)
+        how = choose('segment', src, 'max', src.numel(), backend)
         if _validating(check):
-            how = choose('segment', src, 'max', src.numel(), backend)
             _check_sorted_inputs(ptr, 'ptr', index, 'index', src.size(0),
                                  'the number of rows of src',
-                                 how == 'triton' or src.device.type != 'cpu')
+                                 how == 'triton' or not src.is_cpu)
+        E = src.size(0)
+        if how != 'triton' and src.is_cpu:
+            return _softmax_ptr_cpu(src, ptr, index, _validating(check))
         if index is None:
-            index = ptr2index(ptr, src.size(0))
+            index = ptr2index(ptr, E)
         idx = index.long()
         src_max = segment(src.detach(), ptr, 'max', index=index,
-                          backend=backend, check=False)
+                          backend=backend, check=_TRUSTED)
         out = (src - src_max.index_select(0, idx)).exp()
         out_sum = segment(out, ptr, 'sum', index=index, backend=backend,
-                          check=False)
+                          check=_TRUSTED)
         out_sum = out_sum + 1e-16
         return out / out_sum.index_select(0, idx)
     if index is None:
         raise _MissingIndexError("softmax requires 'index' (or a 1-D 'ptr' "
                                  "with dim=0)")
+    given = num_nodes is not None
+    on_cpu = (isinstance(src, Tensor) and src.is_cpu
+              and (backend or _backend_state['backend']) != 'triton')
     dim, n, _ = _scatter_args(src, index, dim, num_nodes, 'max', backend,
-                              check, size_name)
+                              check, size_name, defer=on_cpu)
+    if on_cpu:
+        try:
+            return _softmax_index_cpu(src, index, dim, n)
+        except (RuntimeError, IndexError):
+            if given and _validating(check):
+                _check_ids(index, 'index', n, size_name)
+            raise
     src_max = scatter(src.detach(), index, dim, n, 'max', backend=backend,
-                      check=False)
+                      check=_TRUSTED)
     out = (src - src_max.index_select(dim, index.long())).exp()
     out_sum = scatter(out, index, dim, n, 'sum', backend=backend,
-                      check=False) + 1e-16
+                      check=_TRUSTED) + 1e-16
     return out / out_sum.index_select(dim, index.long())
+
+
+def _softmax_tail(src: Tensor, src_max: Tensor,
+                  group_sum: Callable[[Tensor], Tensor],
+                  spread: Callable[[Tensor], Tensor]) -> Tensor:
+    """PyG's ``exp(src - max) / (sum + 1e-16)`` given the max spread to
+    the entries; in place (same values, fewer allocations) when no
+    gradient is needed."""
+    if src.requires_grad and torch.is_grad_enabled():
+        out = (src - src_max).exp()
+        return out / spread(group_sum(out) + 1e-16)
+    out = torch.sub(src, src_max).exp_()
+    return out.div_(spread(group_sum(out).add_(1e-16)))
+
+
+def _softmax_index_cpu(src: Tensor, index: Tensor, dim: int,
+                       n: int) -> Tensor:
+    key = ('softmax', id(index), dim, n)
+    E = src.size(dim)
+    idx = index.long()
+    path = cpu_path('scatter', 'sum', E, src.numel() // E if E else 1)
+    group_max, _ = _scatter_fn(idx, src, dim, n, 'max', path)
+    group_sum, _ = _scatter_fn(idx, src, dim, n, 'sum', path)
+
+    def fn(s: Tensor) -> Tensor:
+        return _softmax_tail(s, group_max(s.detach()).index_select(dim, idx),
+                             group_sum, lambda t: t.index_select(dim, idx))
+    out = fn(src)
+    _keep_plan(key, (index,), fn, True, True, src)
+    return out
+
+
+def _softmax_ptr_cpu(src: Tensor, ptr: Tensor, index: Tensor | None,
+                     checked: bool) -> Tensor:
+    """Softmax over CSR segments of checked CPU inputs: PyG's sequence
+    (``torch._segment_reduce``, ``repeat_interleave``) or a scatter on the
+    expanded index, as :func:`~pyg_ext.ops.dispatch.cpu_path` picks."""
+    E = src.size(0)
+    feat = src.numel() // E if E else 1
+    path = cpu_path('softmax_ptr', 'sum', E, feat)
+    if path == 'segment_reduce':
+        offsets = ptr.long()
+        count = offsets.diff()
+
+        def fn(s: Tensor) -> Tensor:
+            src_max = torch._segment_reduce(s.detach(), 'amax',
+                                            offsets=offsets)
+            return _softmax_tail(
+                s, src_max.repeat_interleave(count, dim=0, output_size=E),
+                lambda t: torch._segment_reduce(t, 'sum', offsets=offsets,
+                                                initial=0),
+                lambda t: t.repeat_interleave(count, dim=0, output_size=E))
+    else:
+        idx = (index.long() if index is not None else _rows_of(ptr, E))
+        n = ptr.numel() - 1
+        group_max, _ = _scatter_fn(idx, src, 0, n, 'max', 'scatter_add')
+        group_sum, _ = _scatter_fn(idx, src, 0, n, 'sum', cpu_path(
+            'scatter', 'sum', E, feat))
+
+        def fn(s: Tensor) -> Tensor:
+            return _softmax_tail(
+                s, group_max(s.detach()).index_select(0, idx), group_sum,
+                lambda t: t.index_select(0, idx))
+    out = fn(src)
+    if index is None:
+        _keep_plan(('softmax_ptr', id(ptr)), (ptr,), fn, True, checked, src)
+    return out
 
 
 def scatter_softmax(src: Tensor, index: Tensor, dim: int = 0,
@@ -595,7 +1063,12 @@ def scatter_softmax(src: Tensor, index: Tensor, dim: int = 0,
                     check: bool = True) -> Tensor:
     """``torch_scatter.scatter_softmax`` signature for :func:`softmax`;
     arguments and errors as for :func:`scatter`."""
+    if check is False and type(src) is Tensor and src.is_cpu:
+        check = _cpu_check(backend)  # see _TRUSTED
     _check_ids_1d(index, 'index')
+    if _upcast(src, backend):
+        return scatter_softmax(src.float(), index, dim, dim_size,
+                               backend=backend, check=check).to(src.dtype)
     return _softmax(src, index, None, dim_size, dim, backend, check,
                     'dim_size')
 
@@ -635,6 +1108,37 @@ def spmm_csr(rowptr: Tensor, col: Tensor, x: Tensor,
             ``row`` out of ``[0, N)``, shapes that do not agree,
             unknown ``reduce`` or ``backend``.
     """
+    if check is False and type(x) is Tensor and x.is_cpu:
+        check = _cpu_check(backend)  # see _TRUSTED
+    if (type(x) is Tensor and type(reduce) is str and backend is None
+            and not _compiling()):
+        # the cached CPU plan of this graph (see _plan), checked inline
+        entry = _PLANS.get(('spmm_csr', id(rowptr), id(col),
+                            _FAST_REDUCES.get(reduce), x.numel(),
+                            _TABLE_GEN[0]))
+        if (entry is not None and edge_weight is None and row is None
+                and (entry[3] or not check) and entry[4] is x.dtype
+                and entry[5] == x.shape
+                and x.is_cpu and _backend_state['backend'] != 'triton'
+                and (entry[2] or not x.requires_grad
+                     or not torch.is_grad_enabled())):
+            (r0, v0), (r1, v1) = entry[0]
+            if (r0() is rowptr and v0 == rowptr._version and r1() is col
+                    and v1 == col._version):
+                return entry[1](x)
+    if (edge_weight is None and row is None and backend is None
+            and type(reduce) is str and reduce in _FAST_REDUCES
+            and type(x) is Tensor
+            and type(rowptr) is Tensor and type(col) is Tensor and x.is_cpu
+            and rowptr.is_cpu and col.is_cpu
+            and _backend_state['backend'] != 'triton' and x.dim() == 2
+            and col.dim() == 1 and rowptr.dim() == 1
+            and col.dtype in _INT_DTYPES and rowptr.dtype in _INT_DTYPES
+            and rowptr.numel()):
+        # the CPU fast path (the checks below, in their cheapest form)
+        red = _FAST_REDUCES[reduce]
+        return _spmm_csr_cpu(rowptr, col, x, None, red, None,
+                             _validating(check), x.size(1))
     _check_ids_1d(col, 'col')
     _check_src(x, 'x')
     reduce = _norm_reduce(reduce, _SORTED_REDUCES)
@@ -649,27 +1153,16 @@ def spmm_csr(rowptr: Tensor, col: Tensor, x: Tensor,
     if row is not None:
         _check_segment_ids(row, 'row', num_edges, x)
     validate = _validating(check)
-    if validate:
-        _check_ids(col, 'col', x.size(0), 'x.size(0)')
     n = rowptr.numel() - 1
     feat = 1
     for s in x.shape[1:]:
         feat *= s
     how = choose('spmm', x, reduce, num_edges * feat, backend)
-    # torch.sparse.mm cannot differentiate the values of a CSR matrix with
-    # repeated entries (multigraphs): weights that need a gradient take the
-    # gather + scatter path
-    w_grad = (edge_weight is not None and edge_weight.requires_grad
-              and torch.is_grad_enabled())
-    if how == 'torch' and x.device.type == 'cpu' and reduce in (
-            'sum', 'mean') and x.dim() == 2 and x.dtype in (
-                torch.float32, torch.float64) and not w_grad:
-        # CPU: torch.sparse.mm beats gather + scatter by 10-40x
-        if validate:
-            _check_ptr_values(rowptr, 'rowptr', num_edges,
-                              'the number of entries of col')
-        return spmm_sparse_mm(x, rowptr, col, edge_weight, reduce)
+    if how == 'torch' and x.is_cpu:
+        return _spmm_csr_cpu(rowptr, col, x, edge_weight, reduce, row,
+                             validate, feat)
     if validate:
+        _check_ids(col, 'col', x.size(0), 'x.size(0)')
         _check_sorted_inputs(rowptr, 'rowptr', row, 'row', num_edges,
                              'the number of entries of col', how == 'triton')
     if row is None:
@@ -684,6 +1177,68 @@ def spmm_csr(rowptr: Tensor, col: Tensor, x: Tensor,
                                    w).view((n,) + x.shape[1:]),
             lambda: spmm_torch(x, r, col, n, edge_weight, reduce))
     return spmm_torch(x, row, col, n, edge_weight, reduce)
+
+
+_SPARSE_PATHS = frozenset({'sparse_mm', 'sparse_mm_mean', 'sparse_mv'})
+
+
+def _spmm_csr_cpu(rowptr: Tensor, col: Tensor, x: Tensor,
+                  edge_weight: Tensor | None, reduce: str,
+                  row: Tensor | None, validate: bool, feat: int) -> Tensor:
+    """CPU :func:`spmm_csr` (arguments checked but for their values):
+    ``torch.sparse.mm`` on a cached CSR matrix, or gather + scatter, as
+    :func:`~pyg_ext.ops.dispatch.cpu_path` picks. ``torch.sparse.mm``
+    cannot differentiate the values of a CSR matrix with repeated entries
+    (multigraphs), and its max/min backward breaks the tie rule, so
+    weights that need a gradient, and max/min with a gradient, take the
+    gather + scatter path."""
+    keep = edge_weight is None and row is None
+    key = ('spmm_csr', id(rowptr), id(col), reduce)
+    if keep:
+        fn = _plan(key, (rowptr, col), x, validate)
+        if fn is not None:
+            return fn(x)
+    num_edges = col.numel()
+    path = cpu_path('spmm_csr', reduce, num_edges, feat)
+    if path in _SPARSE_PATHS and not _compiling() and x.dim() == 2 and (
+            x.dtype in (torch.float32, torch.float64)) and not (
+            torch.is_grad_enabled() and (
+                (edge_weight is not None and edge_weight.requires_grad)
+                or (reduce in ('max', 'min') and x.requires_grad))):
+        hit = csr_lookup(x, rowptr, col, edge_weight)
+        if hit is None or (validate and not hit[2]):
+            if validate:
+                _check_ids(col, 'col', x.size(0), 'x.size(0)')
+                _check_ptr_values(rowptr, 'rowptr', num_edges,
+                                  'the number of entries of col')
+            hit = csr_matrix(x, rowptr, col, edge_weight, validate)
+        if validate and row is not None:  # unused here, but must agree
+            _check_sorted_inputs(rowptr, 'rowptr', row, 'row', num_edges,
+                                 'the number of entries of col', False)
+        fn = sparse_mm_fn(hit[0], hit[1], reduce, path, x.size(1))
+        out = fn(x)
+        if keep and hit[2] == validate:
+            _keep_plan(key, (rowptr, col), fn, reduce in ('sum', 'mean'),
+                       validate, x)
+        return out
+    if validate:
+        _check_sorted_inputs(rowptr, 'rowptr', row, 'row', num_edges,
+                             'the number of entries of col', False)
+    rows = row if row is not None else _rows_of(rowptr, num_edges)
+    n = rowptr.numel() - 1
+    cols = col.long()
+
+    def fn(t: Tensor) -> Tensor:
+        return spmm_torch(t, rows, cols, n, edge_weight, reduce, path)
+    try:
+        out = fn(x)
+    except (RuntimeError, IndexError):
+        if validate:  # torch's gather checked col: name it
+            _check_ids(col, 'col', x.size(0), 'x.size(0)')
+        raise
+    if keep:
+        _keep_plan(key, (rowptr, col), fn, True, validate, x)
+    return out
 
 
 def _check_adj(adj: Tensor, x: Tensor, edge_weight: Any,
@@ -738,6 +1293,18 @@ def spmm(adj: Tensor, x: Tensor, reduce: str = 'sum',
             with a sparse ``adj``, an unsorted ``edge_index`` with
             ``is_sorted=True``, unknown ``reduce`` or ``backend``.
     """
+    if check is False and type(x) is Tensor and x.is_cpu:
+        check = _cpu_check(backend)  # see _TRUSTED
+    if (edge_weight is None and not is_sorted and backend is None
+            and not _compiling() and type(num_nodes) in (int, type(None))
+            and type(reduce) is str and reduce in _FAST_REDUCES
+            and type(adj) is Tensor and type(x) is Tensor and x.is_cpu
+            and _backend_state['backend'] != 'triton'):
+        # a cached CPU plan for this edge_index (see _plan)
+        red = _FAST_REDUCES[reduce]
+        fn = _plan(('spmm', id(adj), num_nodes, red), (adj,), x, check)
+        if fn is not None:
+            return fn(x)
     check_tensor(adj, 'adj')
     _check_src(x, 'x')
     reduce = _norm_reduce(reduce, _SORTED_REDUCES)
@@ -755,7 +1322,7 @@ def spmm(adj: Tensor, x: Tensor, reduce: str = 'sum',
             _check_ids(idx[1], 'adj column indices', adj.size(1),
                        'adj.size(1)')
         return spmm(adj.to_sparse_csr(), x, reduce, backend=backend,
-                    check=False)
+                    check=_TRUSTED)
     if adj.layout == torch.sparse_csr:
         if adj.dim() != 2 or adj.values().dim() != 1:
             raise ValueError(f'adj must be a 2-D sparse CSR matrix without '
@@ -772,7 +1339,7 @@ def spmm(adj: Tensor, x: Tensor, reduce: str = 'sum',
             values = values.to(x.dtype if x.is_floating_point()
                                else torch.float32)
         return spmm_csr(crow, col, x, values, reduce, backend=backend,
-                        check=False)
+                        check=_TRUSTED)
     if adj.layout != torch.strided:
         raise ValueError(f'adj must be a sparse CSR or COO matrix or an '
                          f'edge_index [2, E], got layout {adj.layout}')
@@ -786,17 +1353,50 @@ def spmm(adj: Tensor, x: Tensor, reduce: str = 'sum',
     if edge_weight is not None:
         _check_device(edge_weight, 'edge_weight', x, 'x')
     src, dst = adj[0], adj[1]
+    on_cpu = x.is_cpu and (
+        backend or _backend_state['backend']) != 'triton'
+    path = ''
+    keep = (edge_weight is None and type(num_nodes) in (int, type(None))
+            and not _compiling())
+    key = ('spmm', id(adj), num_nodes, reduce) if keep else ()
+    if on_cpu and not is_sorted:
+        E = adj.size(1)
+        feat = x.numel() // x.size(0) if x.size(0) else 1
+        path = cpu_path('spmm', reduce, E, feat)
+        if path != 'sort_csr':
+            # gather + scatter: torch's CPU gather and scatter check the
+            # ids themselves (turned into the ValueError below)
+            src_l, dst_l, w = src.long(), dst.long(), edge_weight
+
+            def fn(t: Tensor) -> Tensor:
+                return spmm_torch(t, dst_l, src_l, n, w, reduce, path)
+            try:
+                out = fn(x)
+            except (RuntimeError, IndexError):
+                if validate:
+                    _check_edge_ids(adj, src, dst, x, n)
+                raise
+            if keep:
+                _keep_plan(key, (adj,), fn, True, True, x)
+            return out
     if validate:
-        if n == x.size(0):
-            if not _known_valid(adj, ('ids', n)):
-                check_edge_index(adj, n)
-                _remember_valid(adj, ('ids', n))
-        else:
-            _check_ids(src, 'edge_index[0] (sources)', x.size(0), 'x.size(0)')
-            _check_ids(dst, 'edge_index[1] (targets)', n, 'num_nodes')
+        _check_edge_ids(adj, src, dst, x, n)
         if is_sorted and dst.numel() > 1 and bool((dst[1:] < dst[:-1]).any()):
             raise ValueError('edge_index[1] must be sorted when '
                              'is_sorted=True')
+    if path == 'sort_csr':
+        rowptr, src, dst, perm = _sorted_edges(adj, n)
+        if edge_weight is not None:
+            edge_weight = edge_weight.index_select(0, perm)
+            return _spmm_csr_cpu(rowptr, src, x, edge_weight, reduce, dst,
+                                 False, feat)
+        out = _spmm_csr_cpu(rowptr, src, x, None, reduce, None, False, feat)
+        if keep:  # the same plan, one lookup less
+            inner = _PLANS.get(('spmm_csr', id(rowptr), id(src), reduce,
+                                x.numel(), _TABLE_GEN[0]))
+            if inner is not None:
+                _keep_plan(key, (adj,), inner[1], inner[2], validate, x)
+        return out
     if not is_sorted:
         perm = torch.argsort(dst, stable=True)
         src, dst = src.index_select(0, perm), dst.index_select(0, perm)
@@ -804,7 +1404,51 @@ def spmm(adj: Tensor, x: Tensor, reduce: str = 'sum',
             edge_weight = edge_weight.index_select(0, perm)
     rowptr = index2ptr(dst, n)
     return spmm_csr(rowptr, src, x, edge_weight, reduce, row=dst,
-                    backend=backend, check=False)
+                    backend=backend, check=_TRUSTED)
+
+
+def _check_edge_ids(adj: Tensor, src: Tensor, dst: Tensor, x: Tensor,
+                    n: int) -> None:
+    """Sources of ``edge_index`` in ``[0, x.size(0))``, targets in
+    ``[0, n)`` (skipped for the same unmodified ``edge_index``)."""
+    if n == x.size(0):
+        if not _known_valid(adj, ('ids', n)):
+            check_edge_index(adj, n)
+            _remember_valid(adj, ('ids', n))
+    else:
+        _check_ids(src, 'edge_index[0] (sources)', x.size(0), 'x.size(0)')
+        _check_ids(dst, 'edge_index[1] (targets)', n, 'num_nodes')
+
+
+# edge_index sorted by target, kept for the same unmodified tensor (a
+# graph's edge_index passed every epoch): id -> (weak reference, stamp,
+# (rowptr, sorted sources, sorted targets, permutation)); at most
+# _SORTED_MAX entries
+_SORTED: dict[int, tuple[Any, ...]] = {}
+_SORTED_MAX = 8
+
+
+def _sorted_edges(adj: Tensor, n: int) -> tuple[Tensor, ...]:
+    """``(rowptr, col, row, perm)`` of an ``edge_index`` sorted (stably)
+    by target, cached per unmodified ``edge_index`` and ``n`` (not while
+    ``torch.compile`` traces)."""
+    if _compiling():
+        row, perm = adj[1].sort(stable=True)
+        return index2ptr(row, n), adj[0].index_select(0, perm), row, perm
+    entry = _SORTED.get(id(adj))
+    stamp = (n, adj._version, adj.data_ptr(), adj.shape, adj.stride())
+    if entry is not None and entry[0]() is adj and entry[1] == stamp:
+        return entry[2]
+    row, perm = adj[1].sort(stable=True)
+    res = (index2ptr(row, n), adj[0].index_select(0, perm), row, perm)
+    try:
+        ref = weakref.ref(adj)
+    except TypeError:
+        return res
+    if len(_SORTED) >= _SORTED_MAX:
+        _SORTED.pop(next(iter(_SORTED)))
+    _SORTED[id(adj)] = (ref, stamp, res)
+    return res
 
 
 __all__ = ['scatter', 'scatter_max', 'scatter_min', 'scatter_softmax',

@@ -1,0 +1,337 @@
+"""The CPU dispatcher: every path it can pick computes the same thing, its
+table loads and validates, and the per-graph caches (plans, CSR matrices,
+sorted edges, pointer expansions) never serve a stale result."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import pytest
+import torch
+
+from pyg_ext.bench import run_suite
+from pyg_ext.ops import (
+    dispatch,
+    scatter,
+    segment,
+    softmax,
+    spmm,
+    spmm_csr,
+)
+from pyg_ext.ops import functional as fn
+from pyg_ext.ops._torch import index2ptr
+
+
+def _ref(src: torch.Tensor, index: torch.Tensor, n: int, reduce: str
+         ) -> torch.Tensor:
+    """Brute force in float64: a loop over groups; empty groups are 0."""
+    src = src.double()
+    out = torch.zeros((n,) + src.shape[1:], dtype=torch.float64)
+    for g in range(n):
+        sel = src[index == g]
+        if sel.size(0) == 0:
+            continue
+        out[g] = {'sum': sel.sum(0), 'mean': sel.mean(0),
+                  'max': sel.amax(0), 'min': sel.amin(0)}[reduce]
+    return out
+
+
+def _graph(E: int = 60, n: int = 9, seed: int = 0
+           ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Unsorted ids with a hub and empty groups (the last two at least),
+    the sorted ids and their CSR pointer."""
+    g = torch.Generator().manual_seed(seed)
+    idx = torch.randint(0, n - 2, (E,), generator=g)
+    idx[: E // 3] = 1
+    idx = idx[torch.randperm(E, generator=g)]
+    srt = idx.sort()[0]
+    return idx, srt, index2ptr(srt, n)
+
+
+SHAPES = [(1,), (3,), (2, 2)]
+
+
+def _close(out: torch.Tensor, want: torch.Tensor) -> None:
+    """fp32 result against the float64 brute force."""
+    torch.testing.assert_close(out.double(), want, rtol=1e-5, atol=1e-5)
+
+
+def _paths(op: str, reduce: str) -> tuple[str, ...]:
+    return dispatch.CPU_PATHS[(op, 'max' if reduce == 'min' else reduce)]
+
+
+@pytest.mark.parametrize('reduce', ['sum', 'mean', 'max', 'min'])
+@pytest.mark.parametrize('feat', SHAPES, ids=str)
+def test_every_scatter_and_segment_path_matches_brute_force(
+        reduce: str, feat: tuple[int, ...]) -> None:
+    n = 9
+    idx, srt, ptr = _graph(n=n)
+    src = torch.randn((idx.numel(),) + feat)
+    for path in _paths('scatter', reduce):
+        with dispatch.force_cpu_path('scatter', 'max' if reduce == 'min'
+                                     else reduce, path):
+            for index in (idx, idx.int()):
+                out = scatter(src, index, 0, n, reduce)
+                _close(out, _ref(src, idx, n, reduce))
+    s_src = src[idx.sort(stable=True)[1]]
+    for path in _paths('segment', reduce):
+        with dispatch.force_cpu_path('segment', 'max' if reduce == 'min'
+                                     else reduce, path):
+            out = segment(s_src, ptr, reduce)
+            _close(out, _ref(s_src, srt, n, reduce))
+            out = segment(s_src, ptr, reduce, index=srt)
+            _close(out, _ref(s_src, srt, n, reduce))
+
+
+@pytest.mark.parametrize('reduce', ['sum', 'mean', 'max', 'min'])
+@pytest.mark.parametrize('F', [1, 5])
+def test_every_spmm_path_matches_brute_force(reduce: str, F: int) -> None:
+    n = 9
+    idx, srt, ptr = _graph(n=n)
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(n, F, generator=g)
+    col = torch.randint(0, n, (idx.numel(),), generator=g)
+    ei = torch.stack([col, idx])
+    want = _ref(x[col], idx, n, reduce)
+    key = 'max' if reduce == 'min' else reduce
+    for path in _paths('spmm', reduce):
+        with dispatch.force_cpu_path('spmm', key, path):
+            _close(spmm(ei, x, reduce), want)
+    perm = idx.sort(stable=True)[1]
+    for path in _paths('spmm_csr', reduce):
+        with dispatch.force_cpu_path('spmm_csr', key, path):
+            out = spmm_csr(ptr, col[perm], x, None, reduce)
+            _close(out, want)
+
+
+@pytest.mark.parametrize('F', [1, 4])
+def test_softmax_paths_match_pyg(F: int) -> None:
+    from torch_geometric.utils import softmax as pyg_softmax
+    n = 9
+    idx, srt, ptr = _graph(n=n)
+    src = torch.randn(idx.numel(), F)
+    torch.testing.assert_close(softmax(src, idx, num_nodes=n),
+                               pyg_softmax(src, idx, num_nodes=n))
+    s_src = src[idx.sort(stable=True)[1]]
+    for path in dispatch.CPU_PATHS[('softmax_ptr', 'sum')]:
+        with dispatch.force_cpu_path('softmax_ptr', 'sum', path):
+            torch.testing.assert_close(softmax(s_src, None, ptr),
+                                       pyg_softmax(s_src, None, ptr))
+            # with a gradient: the same values, and PyG's gradient
+            a = s_src.clone().requires_grad_()
+            b = s_src.clone().requires_grad_()
+            softmax(a, None, ptr).pow(2).sum().backward()
+            pyg_softmax(b, None, ptr).pow(2).sum().backward()
+            torch.testing.assert_close(a.grad, b.grad)
+
+
+def test_plans_follow_in_place_writes_and_new_shapes() -> None:
+    n = 9
+    idx, srt, ptr = _graph(n=n)
+    src = torch.randn(idx.numel(), 3)
+    for _ in range(2):  # the second call runs the cached plan
+        _close(scatter(src, idx, 0, n), _ref(src, idx, n, 'sum'))
+    idx2 = idx.clone()
+    idx.copy_(torch.roll(idx, 1))  # an in-place write: a new plan
+    _close(scatter(src, idx, 0, n), _ref(src, idx, n, 'sum'))
+    idx.copy_(idx2)
+    # the same pointer with other feature shapes and dtypes
+    for shape, dtype in (((3,), torch.float32), ((1,), torch.float32),
+                         ((3,), torch.float64), ((2, 2), torch.float32)):
+        s = torch.randn((srt.numel(),) + shape, dtype=dtype)
+        for _ in range(2):
+            out = segment(s, ptr, 'mean')
+            assert out.dtype == dtype and out.shape == (n,) + shape
+            _close(out, _ref(s, srt, n, 'mean'))
+    # a pointer edited in place is checked again
+    s = torch.randn(srt.numel(), 3)
+    segment(s, ptr, 'sum')
+    bad = ptr.clone()
+    ptr[3] = ptr[2] - 1  # no longer non-decreasing
+    with pytest.raises(ValueError, match='non-decreasing'):
+        segment(s, ptr, 'sum')
+    ptr.copy_(bad)
+
+
+def test_spmm_caches_follow_in_place_writes() -> None:
+    n = 9
+    idx, srt, ptr = _graph(n=n)
+    x = torch.randn(n, 4)
+    col = torch.randint(0, n, (idx.numel(),))
+    ei = torch.stack([col, idx])
+    for path in dispatch.CPU_PATHS[('spmm', 'sum')]:
+        with dispatch.force_cpu_path('spmm', 'sum', path):
+            for _ in range(2):
+                _close(spmm(ei, x), _ref(x[ei[0]], ei[1], n, 'sum'))
+            ei[0] = torch.roll(ei[0], 3)
+            _close(spmm(ei, x), _ref(x[ei[0]], ei[1], n, 'sum'))
+    perm = idx.sort(stable=True)[1]
+    c = col[perm].clone()
+    with dispatch.force_cpu_path('spmm_csr', 'sum', 'sparse_mm'):
+        for _ in range(2):
+            _close(spmm_csr(ptr, c, x), _ref(x[c], srt, n, 'sum'))
+        c.copy_(torch.roll(c, 5))
+        _close(spmm_csr(ptr, c, x), _ref(x[c], srt, n, 'sum'))
+        c[0] = n  # out of range: caught, not read by torch.sparse
+        with pytest.raises(ValueError, match='col'):
+            spmm_csr(ptr, c, x)
+    fn.clear_caches()
+    assert not fn._PLANS and not fn._SORTED
+
+
+def test_plans_respect_gradients() -> None:
+    """Cached plans of sum/mean keep autograd; max/min with a gradient
+    leave the no-grad plan for the tie-splitting path."""
+    n = 9
+    idx, srt, ptr = _graph(n=n)
+    src = torch.zeros(idx.numel(), 2)  # all ties at 0
+    scatter(src, idx, 0, n, 'max')  # a no-grad plan
+    s = src.clone().requires_grad_()
+    scatter(s, idx, 0, n, 'max').sum().backward()
+    cnt = torch.bincount(idx, minlength=n).double()
+    _close(s.grad, (1 / cnt[idx]).view(-1, 1).expand(-1, 2))
+    s = src.clone().requires_grad_()
+    for _ in range(2):
+        s.grad = None
+        scatter(s, idx, 0, n, 'mean').sum().backward()
+        _close(s.grad, (1 / cnt[idx]).view(-1, 1).expand(-1, 2))
+
+
+def test_cpu_table_json_roundtrip_and_loading(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch
+                                              ) -> None:
+    table = {('segment', 'sum'): {(0, 0): 'segment_reduce',
+                                  (2, 2): 'index_add'},
+             ('spmm_csr', 'mean'): {(1, 0): 'sparse_mv'}}
+    data = dispatch.table_to_json(table)
+    assert dispatch.table_from_json(data) == table
+    path = tmp_path / 'cpu.json'
+    path.write_text(json.dumps({'table': data}))
+    try:
+        assert dispatch.load_cpu_table(str(path))
+        assert dispatch.cpu_path('segment', 'sum', 10**4, 1) == \
+            'segment_reduce'
+        assert dispatch.cpu_path('segment', 'sum', 10**6, 64) == 'index_add'
+        assert dispatch.cpu_path('spmm_csr', 'mean', 10**5, 1) == \
+            'sparse_mv'
+        with dispatch.force_cpu_path('segment', 'sum', 'scatter_add'):
+            assert dispatch.cpu_path('segment', 'sum', 10**4, 1) == \
+                'scatter_add'
+        assert dispatch.cpu_path('segment', 'sum', 10**4, 1) == \
+            'segment_reduce'
+        # the default location, through $PYG_EXT_CACHE
+        monkeypatch.setenv('PYG_EXT_CACHE', str(tmp_path))
+        assert dispatch.cpu_table_path() == str(tmp_path /
+                                                'scatter_cpu_paths.json')
+        assert not dispatch.load_cpu_table()  # absent: defaults stay
+        # a malformed file warns and keeps the defaults
+        path.write_text(json.dumps({'table': {'segment/sum': {
+            '0,0': 'no_such_path'}}}))
+        with pytest.warns(RuntimeWarning, match='ignoring'):
+            assert not dispatch.load_cpu_table(str(path))
+        assert dispatch.CPU_TABLE == {k: dict(v) for k, v in
+                                      dispatch.CPU_DEFAULTS.items()}
+    finally:
+        dispatch.set_cpu_table(None)
+    for bad in ({'gemm/sum': {}}, {'segment/sum': {'3,0': 'index_add'}},
+                {'segment/sum': {'x': 'index_add'}}):
+        with pytest.raises(ValueError):
+            dispatch.table_from_json(bad)
+    with pytest.raises(ValueError, match='unknown CPU path'):
+        with dispatch.force_cpu_path('segment', 'sum', 'sparse_mm'):
+            pass
+
+
+def test_defaults_name_known_paths() -> None:
+    for key, cells in dispatch.CPU_DEFAULTS.items():
+        assert key in dispatch.CPU_PATHS
+        for (e, f), path in cells.items():
+            assert 0 <= e <= 2 and 0 <= f <= 2
+            assert path in dispatch.CPU_PATHS[key]
+
+
+def test_calibrate_on_cpu_writes_a_table_the_dispatcher_loads(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    table = tmp_path / 'table.json'
+    out = tmp_path / 'run.json'
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        result = run_suite('scatter', [
+            '--device', 'cpu', '--calibrate', '--sizes', '300',
+            '--features', '2', '--dists', 'uniform', '--budget', '0.001',
+            '--table', str(table), '--json', str(out), '--no-progress'])
+    text = capsys.readouterr().out
+    assert 'dispatcher vs best baseline' in text
+    rows = result['rows']
+    assert {r['op'] for r in rows} == {'scatter', 'segment', 'spmm',
+                                      'spmm_csr', 'softmax'}
+    assert all(r['ours_ms'] > 0 and r['ratio'] > 0 for r in rows)
+    assert result['summary']['min_ratio'] == min(r['ratio'] for r in rows)
+    saved = json.loads(table.read_text())
+    loaded = dispatch.table_from_json(saved['table'])
+    assert ('segment', 'sum') in loaded
+    try:
+        assert dispatch.load_cpu_table(str(table))
+        cell = dispatch.cpu_bucket(300, 2)
+        assert dispatch.cpu_path('segment', 'sum', 300, 2) == \
+            loaded[('segment', 'sum')][cell]
+    finally:
+        dispatch.set_cpu_table(None)
+    assert json.loads(out.read_text())['suite'] == 'scatter'
+
+
+def test_cpu_paths_compile_fullgraph() -> None:
+    """The CPU paths (plans and caches are bypassed while tracing) and the
+    tie-splitting max compile without graph breaks."""
+    n = 9
+    idx, srt, ptr = _graph(n=n)
+    col = torch.randint(0, n, (idx.numel(),))
+    ei = torch.stack([col, idx])
+    perm = idx.sort(stable=True)[1]
+
+    def f(src: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        a = scatter(src, idx, 0, n, 'max') + scatter(src, idx, 0, n, 'mean')
+        b = segment(src[perm], ptr, 'max') + segment(src[perm], ptr, 'sum')
+        c = spmm(ei, x, 'mean') + spmm_csr(ptr, col[perm], x, None, 'max')
+        d = softmax(src, idx, num_nodes=n).sum() + softmax(
+            src[perm], None, ptr).sum()
+        return a.sum() + b.sum() + c.sum() + d
+
+    src = torch.zeros(idx.numel(), 3)  # ties everywhere
+    x = torch.randn(n, 3)
+    s1 = src.clone().requires_grad_()
+    ref = f(s1, x)
+    ref.backward()
+    torch._dynamo.reset()
+    s2 = src.clone().requires_grad_()
+    out = torch.compile(f, fullgraph=True, backend='eager')(s2, x)
+    out.backward()
+    torch.testing.assert_close(out, ref)
+    torch.testing.assert_close(s2.grad, s1.grad)
+
+
+@pytest.mark.parametrize('reduce', ['sum', 'mean', 'max'])
+@pytest.mark.parametrize('path', ['segment_reduce', 'index_add',
+                                  'scatter_add', 'scatter_reduce'])
+def test_segment_paths_gradients_with_empty_segments(reduce: str,
+                                                     path: str) -> None:
+    if path not in dispatch.CPU_PATHS[('segment', reduce)]:
+        pytest.skip('not a path of this reduce')
+    n = 9
+    idx, srt, ptr = _graph(n=n)  # the last two segments are empty
+    src = torch.randn(srt.numel(), 3, dtype=torch.float64)
+    with dispatch.force_cpu_path('segment', reduce, path):
+        segment(src, ptr, reduce)  # a no-grad plan first
+        s = src.clone().requires_grad_()
+        out = segment(s, ptr, reduce)
+        out.backward(torch.ones_like(out))
+    ref = src.clone().requires_grad_()
+    _ref_out = torch.stack([
+        {'sum': lambda v: v.sum(0), 'mean': lambda v: v.mean(0),
+         'max': lambda v: v.amax(0)}[reduce](ref[srt == g])
+        if (srt == g).any() else ref.new_zeros(3) for g in range(n)])
+    _ref_out.backward(torch.ones_like(_ref_out))
+    torch.testing.assert_close(out, _ref_out)
+    torch.testing.assert_close(s.grad, ref.grad)
