@@ -57,10 +57,24 @@ def test_bench_er1000_learning_mode_smoke(tmp_path, capsys) -> None:
     # (the untrained reference network may collapse every vector onto the
     # bias direction: a cut of 0 is a legitimate value for it)
     for key in ('trained', 'untrained', 'bm_same_iters', 'trained_ls',
-                'sa_same_time', 'greedy'):
+                'sa_same_time', 'greedy', 'trained_anneal', 'trained_tabu',
+                'sa_same_total', 'sa_stage_time'):
         assert 0 <= g[key] <= g['sdp_certified_ub'] + 1e-6
     assert g['trained'] > 0.8 * g['sdp_bm']
     assert g['trained_ls'] >= g['trained']
+    # the anneal / tabu stage starts from the greedy cut: never worse
+    assert g['trained_anneal'] >= g['trained_ls']
+    assert g['trained_tabu'] >= g['trained_ls']
+    # equal budgets: the bar's SA run got OptGNN + anneal's total CPU time
+    # (it calibrates its sweeps to that), the stage comparison the
+    # anneal stage's time
+    assert g['trained_anneal_s'] == pytest.approx(
+        g['trained_ls_s'] + g['anneal_stage_s'])
+    assert g['sa_same_total_s'] == pytest.approx(g['trained_anneal_s'],
+                                                 rel=0.5, abs=0.1)
+    assert res['bars']['local_search'] == 'anneal'
+    assert 'warm start vs random start' in out
+    assert 'OptGNN trained + greedy + warm-started annealing' in out
     with pytest.raises(ValueError, match='Max-Cut'):
         run_suite('optgnn', ['--problem', 'max3sat', '--dataset', 'er1000',
                              '--seeds', '1'])
@@ -77,6 +91,24 @@ def test_bench_max3sat_reference_preset_smoke(tmp_path, capsys) -> None:
     assert 'Max3SatPairs' in out
     names = set(res['methods'])
     assert 'ablation: untrained network (model + rounding)' in names
-    assert 'OptGNN start (no local search) + WalkSAT (50 flips)' in names
+    assert 'OptGNN start (no local search) + WalkSAT (50 flips, p=0.5)' \
+        in names
+    assert 'OptGNN start + greedy local search + WalkSAT (50 flips in ' \
+        'total)' in names
+    assert 'WalkSAT (50 flips, p=0.5, random start)' in names
+    assert res['greedy_flips_per_instance'] >= 0
     for m in res['methods'].values():
         assert 0 <= m['objective'][0] <= 430
+
+
+def test_bench_max3sat_walksat_noise_option(tmp_path) -> None:
+    res = run_suite('optgnn', ['--problem', 'max3sat', '--dataset',
+                               'sat3_100_4.3', '--root', str(tmp_path),
+                               '--max-graphs', '2', '--no-ilp', '--seeds',
+                               '1', '--restarts', '1', '--hyperplanes', '8',
+                               '--walksat-flips', '20', '--walksat-noise',
+                               '0.2'])
+    assert 'WalkSAT (20 flips, p=0.2, random start)' in res['methods']
+    with pytest.raises(ValueError, match='walksat-noise'):
+        run_suite('optgnn', ['--problem', 'max3sat', '--walksat-noise',
+                             '1.5', '--seeds', '1'])

@@ -50,7 +50,13 @@ from pyg_ext.combopt.maxcut import (
     check_node_matrix,
     check_signs,
 )
-from pyg_ext.utils.validation import check_index, check_int, check_tensor
+from pyg_ext.utils.validation import (
+    check_bool,
+    check_index,
+    check_int,
+    check_probability,
+    check_tensor,
+)
 
 
 def check_clauses(data: Data, name: str = 'data', k: int | None = 3) -> int:
@@ -154,16 +160,23 @@ def num_clauses(data: Data) -> Tensor:
                    dim_size=b, reduce='sum')
 
 
-def sat_local_search(data: Data, S: Tensor, max_iter: int = 1000) -> Tensor:
+def sat_local_search(data: Data, S: Tensor, max_iter: int = 1000,
+                     return_flips: bool = False):
     """Greedy (GSAT without sideways moves) on ``[N, K]`` assignments: per
     graph and column, flip the variable with the largest ``make - break``
     while it is positive.
+
+    Args:
+        return_flips: also return the flips made per graph, summed over
+            the columns (``[B]``, long), so a later WalkSAT stage can be
+            charged for them.
 
     Raises:
         TypeError, ValueError: invalid clauses or ``S``, ``max_iter < 0``.
     """
     _check(data, S)
     max_iter = check_int(max_iter, 'max_iter', low=0)
+    check_bool(return_flips, 'return_flips')
     S = S.clone().float()
     squeeze = S.dim() == 1
     if squeeze:
@@ -174,6 +187,7 @@ def sat_local_search(data: Data, S: Tensor, max_iter: int = 1000) -> Tensor:
     n = S.size(0)
     tie = torch.rand(n, 1, device=S.device) * 1e-3
     flat = ci.reshape(-1)
+    flips = torch.zeros(b, dtype=torch.long, device=S.device)
     for _ in range(max_iter):
         true = (T * S[ci]) > 0  # [3, C, K]
         nt = true.sum(0)  # [C, K]
@@ -187,28 +201,58 @@ def sat_local_search(data: Data, S: Tensor, max_iter: int = 1000) -> Tensor:
         g = gain + tie
         gmax = scatter(g, batch, 0, dim_size=b, reduce='max')
         flip = (gain > 0) & (g >= gmax[batch])
+        flips += scatter(flip.sum(1), batch, 0, dim_size=b, reduce='sum')
         S = torch.where(flip, -S, S)
-    return S.view(-1) if squeeze else S
+    S = S.view(-1) if squeeze else S
+    if return_flips:
+        return S, flips
+    return S
 
 
-def walksat_polish(data: Data, s: Tensor, max_flips: int = 2000,
-                   seed: int = 0) -> Tensor:
+def walksat_polish(data: Data, s: Tensor, max_flips: int | Tensor = 2000,
+                   seed: int = 0, p_noise: float = 0.5,
+                   return_flips: bool = False):
     """Run WalkSAT (:func:`pyg_ext.combopt.baselines.walksat`) from the
     assignment ``s`` on every graph of ``data``; returns the improved
     assignment (never worse).
 
+    Args:
+        max_flips: flip budget per graph (an int, or a ``[B]`` integer
+            tensor with one budget per graph, e.g. a total budget minus
+            the flips an earlier local search used).
+        p_noise: WalkSAT's random-walk probability.
+        return_flips: also return the flips made per graph (``[B]``,
+            long).
+
     Raises:
-        TypeError, ValueError: invalid clauses or ``s``, ``max_flips < 0``.
+        TypeError, ValueError: invalid clauses or ``s``, a negative
+            ``max_flips`` (or one of the wrong shape), ``p_noise`` outside
+            ``[0, 1]``.
     """
     import numpy as np
 
     _check(data, s, 's')
     if s.dim() != 1:
         raise ValueError(f's must be 1-D, got shape {tuple(s.shape)}')
-    max_flips = check_int(max_flips, 'max_flips', low=0)
     from pyg_ext.combopt.baselines import walksat
     batch, b = batch_of(data)
+    if isinstance(max_flips, Tensor):
+        check_tensor(max_flips, 'max_flips', dim=1)
+        if max_flips.numel() != b or max_flips.is_floating_point() or \
+                max_flips.dtype == torch.bool:
+            raise ValueError(f'max_flips must be an int or an integer '
+                             f'tensor of shape ({b},), got '
+                             f'{max_flips.dtype} {tuple(max_flips.shape)}')
+        if b and int(max_flips.min()) < 0:
+            raise ValueError(f'max_flips must be >= 0, got '
+                             f'{int(max_flips.min())}')
+        budgets = [int(x) for x in max_flips.tolist()]
+    else:
+        budgets = [check_int(max_flips, 'max_flips', low=0)] * b
+    p_noise = check_probability(p_noise, 'p_noise')
+    check_bool(return_flips, 'return_flips')
     out = s.clone()
+    used = torch.zeros(b, dtype=torch.long)
     ci = data.clause_index
     cb = batch[ci[0]]
     ptr = torch.zeros(b + 1, dtype=torch.long)
@@ -220,9 +264,13 @@ def walksat_polish(data: Data, s: Tensor, max_flips: int = 2000,
         sub_ci = (ci[:, m] - lo).cpu().numpy()
         sub_sg = data.clause_sign[m].cpu().numpy()
         init = s[lo:hi].cpu().numpy().astype(int)
-        best, _ = walksat(sub_ci, sub_sg, hi - lo, max_flips=max_flips,
-                          init=init, rng=rng)
+        best, _, f = walksat(sub_ci, sub_sg, hi - lo, max_flips=budgets[g],
+                             p_noise=p_noise, init=init, rng=rng,
+                             return_flips=True)
         out[lo:hi] = torch.as_tensor(best, dtype=out.dtype)
+        used[g] = f
+    if return_flips:
+        return out, used
     return out
 
 

@@ -24,7 +24,9 @@ from pyg_ext.combopt.maxcut import batch_of, check_node_matrix
 from pyg_ext.utils.validation import (
     check_bool,
     check_choice,
+    check_int,
     check_positive_int,
+    check_real,
     check_tensor,
 )
 
@@ -99,7 +101,8 @@ def best_per_graph(data: Data, S: Tensor, scores: Tensor, sense: str = 'max'
 def decode(problem, data: Data, V: Tensor, num_hyperplanes: int = 256,
            top_k: int = 8, improve: bool = True,
            generator: torch.Generator | None = None, max_repair: int = 32,
-           align_e1: bool | None = None
+           align_e1: bool | None = None, local_search: str = 'greedy',
+           ls_time: float = 1.0, ls_seed: int = 0
            ) -> tuple[Tensor, dict[str, Tensor]]:
     """Round ``V`` and post-process: hyperplanes (best of
     ``num_hyperplanes``), feasibility repair (vertex cover), local search on
@@ -110,6 +113,15 @@ def decode(problem, data: Data, V: Tensor, num_hyperplanes: int = 256,
         align_e1: align the hyperplanes with ``e1`` and add threshold
             candidates (default: when the problem uses ``e1``); ``False``
             rounds ``sign<h, v_i>`` as the reference code does.
+        local_search: ``'greedy'`` (the problem's own descent on the
+            ``top_k`` candidates, default) or, Max-Cut only, ``'anneal'`` /
+            ``'tabu'``: after the greedy stage, the best cut is improved by
+            warm-started annealing / tabu search for ``ls_time`` CPU seconds
+            per graph (:func:`pyg_ext.combopt.baselines.maxcut_polish`), so
+            OptGNN + local search can be given the same time as a baseline.
+        ls_time: CPU seconds per graph of the ``'anneal'`` / ``'tabu'``
+            stage.
+        ls_seed: seed of that stage.
 
     Returns:
         ``(solution [N] (±1), stages)`` where ``stages`` maps
@@ -119,8 +131,18 @@ def decode(problem, data: Data, V: Tensor, num_hyperplanes: int = 256,
 
     Raises:
         TypeError, ValueError: bad ``V`` or a count (``num_hyperplanes``,
-            ``top_k``, ``max_repair``) below 1.
+            ``top_k``, ``max_repair``) below 1, an unknown
+            ``local_search`` (or ``'anneal'`` / ``'tabu'`` for a problem
+            other than Max-Cut), ``ls_time <= 0``.
     """
+    check_choice(local_search, 'local_search', ('greedy', 'anneal', 'tabu'))
+    if local_search != 'greedy':
+        if getattr(problem, 'name', None) != 'maxcut':
+            raise ValueError(f"local_search={local_search!r} is only "
+                             f"available for Max-Cut, not "
+                             f"{getattr(problem, 'name', problem)!r}")
+        ls_time = check_real(ls_time, 'ls_time', low=0.0, low_open=True)
+        ls_seed = check_int(ls_seed, 'ls_seed')
     top_k = check_positive_int(top_k, 'top_k')
     max_repair = check_positive_int(max_repair, 'max_repair')
     if align_e1 is None:
@@ -148,6 +170,11 @@ def decode(problem, data: Data, V: Tensor, num_hyperplanes: int = 256,
     cand = problem.improve(data, cand)
     sc = problem.score(data, cand)
     best = best_per_graph(data, cand, sc, problem.sense)
+    if local_search != 'greedy':
+        from pyg_ext.combopt.baselines import maxcut_polish
+        stages['greedy'] = problem.objective(data, best)
+        best = maxcut_polish(data, best.detach().cpu(), local_search,
+                             ls_time, ls_seed).to(best)
     stages['improved'] = problem.objective(data, best)
     return best, stages
 
