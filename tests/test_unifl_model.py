@@ -133,3 +133,49 @@ def test_model_bad_input():
         train_unifl(model, [])
     g = facility_graph(torch.rand(10, 2))
     assert model(g).shape == (10,)
+
+
+def test_conv_unchecked_csr_path_is_bit_identical():
+    # the model's internal path skips the per-layer CSR checks; it must
+    # compute exactly what the checked forward computes
+    d = make_facility_instance('uniform', 90, seed=4)
+    conv = UniFLConv(6)
+    h = torch.randn(90, 6)
+    src, tgt = d.edge_index
+    w = (1 - d.edge_attr.view(-1)).clamp(min=0).float()
+    deg = torch.bincount(tgt, minlength=90)
+    ptr = torch.cat([torch.zeros(1, dtype=torch.long), deg.cumsum(0)])
+    adj = torch.sparse_csr_tensor(ptr, src, torch.ones_like(w), (90, 90))
+    adj_w = torch.sparse_csr_tensor(ptr, src, w, (90, 90))
+    inv = 1 / (1 + deg.float())
+    assert torch.equal(conv(h, adj, w, inv, adj_w),
+                       conv._forward_csr(h, adj, adj_w, inv))
+
+
+def test_decode_ls_neighbors_narrow_search_exact_costs():
+    # a dense instance with a wide table: the local search runs on the
+    # 12 nearest columns, the reported costs are those of the full table
+    from pyg_ext.combopt import facility_table
+    d = make_facility_instance('uniform', 400, seed=9, avg_neighbors=30)
+    table = facility_table(d.pos, 1.0, max_neighbors=80)
+    assert table.index.size(1) > 12
+    g = torch.Generator().manual_seed(0)
+    p = torch.rand(400, generator=g) * 0.3
+    om_full, inf_full = unifl_decode(p, table, 1.0, ls_neighbors=None)
+    om, inf = unifl_decode(p, table, 1.0, ls_neighbors=12)
+    exact = facility_cost(d.pos, om, 1.0)
+    assert abs(inf['cost'] - exact) < 1e-6 * exact
+    assert abs(inf_full['cost'] - facility_cost(d.pos, om_full, 1.0)) \
+        < 1e-6 * exact
+    assert inf['cost_decoded'] == inf_full['cost_decoded']
+    assert not torch.equal(om, om_full)  # the narrow search did run
+    assert inf['cost'] <= inf['cost_decoded']
+    # the narrow search stays close to the full-width one
+    assert inf['cost'] <= 1.01 * inf_full['cost']
+    # a width at least the table's is the full search
+    om_w, inf_w = unifl_decode(p, table, 1.0, ls_neighbors=80)
+    assert torch.equal(om_w, om_full) and inf_w['cost'] == inf_full['cost']
+    for bad, exc in ((0, ValueError), (-3, ValueError), (2.5, TypeError),
+                     ('8', TypeError)):
+        with pytest.raises(exc, match='ls_neighbors'):
+            unifl_decode(p, table, 1.0, ls_neighbors=bad)
