@@ -292,9 +292,14 @@ class PlatonovHeterophilyDataset(InMemoryDataset):
 
     def download(self) -> None:
         url = f'{self.url}/{self.name}.npz'
+        import http.client
         try:
             download_url(url, self.raw_dir)
-        except OSError as e:  # URLError, no network, ...
+        except (OSError, http.client.HTTPException) as e:
+            # URLError, no network, a transfer cut short (IncompleteRead):
+            # drop a partial file, which would fail differently next time
+            if osp.exists(self.raw_paths[0]):
+                os.remove(self.raw_paths[0])
             raise FileNotFoundError(
                 f"raw file '{self.raw_paths[0]}' is missing and downloading "
                 f'it from {url} failed ({e}); copy {self.name}.npz there '
