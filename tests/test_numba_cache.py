@@ -57,6 +57,7 @@ if 'no-eigen' in sys.argv:
     sys.exit(0)
 import pyg_ext.utils.eigen as E
 E.COMPILED_MIN_GRAPHS = 1
+assert E.wait_for_kernels(timeout=900)  # 'auto' compiles in the background
 ei = torch.cat([graphs[0].edge_index, graphs[1].edge_index], 1)
 eg = torch.tensor([0] * 8 + [1] * 10)
 n = torch.tensor([4, 5])

@@ -535,3 +535,54 @@ def _json_default(obj: Any) -> Any:
     if hasattr(obj, 'tolist'):
         return obj.tolist()
     return str(obj)
+
+
+# --- distributed runs ---------------------------------------------------------
+
+def address_arg(text: str) -> str:
+    """``type=`` of ``--address``: ``auto``, ``host:port`` or
+    ``ray://host:port``.
+
+    Raises:
+        argparse.ArgumentTypeError: for anything else.
+    """
+    from pyg_ext.distributed import check_address
+    try:
+        out = check_address(text)
+    except (TypeError, ValueError) as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    assert out is not None
+    return out
+
+
+def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--engine {local,ray}``, ``--address`` and ``--cells-json`` for a
+    suite whose grid runs through :func:`pyg_ext.distributed.run_grid`."""
+    group = parser.add_argument_group('distributed runs')
+    group.add_argument('--engine', default='local', choices=('local', 'ray'),
+                       help="'local' (this process) or 'ray' (one task per "
+                       'grid cell; pip install "pyg_ext[distributed]")')
+    group.add_argument('--address', default=None, type=address_arg,
+                       help="Ray cluster with --engine ray: 'auto' (the one "
+                       "started with 'ray start' here) or host:port "
+                       '(default: a new local cluster)')
+    group.add_argument('--cells-json', default=None, metavar='JSON',
+                       help='stream finished grid cells into this file and '
+                       'skip the cells already there (resume; default: '
+                       'none)')
+
+
+def engine_options(args: argparse.Namespace) -> dict[str, Any]:
+    """``engine`` / ``address`` / ``json_path`` keywords of
+    :func:`~pyg_ext.distributed.run_grid` from the options of
+    :func:`add_engine_arguments` (defaults when the suite has none).
+
+    Raises:
+        ValueError: ``--address`` without ``--engine ray``.
+    """
+    engine = getattr(args, 'engine', 'local') or 'local'
+    address = getattr(args, 'address', None)
+    if address is not None and engine != 'ray':
+        raise ValueError('--address needs --engine ray')
+    return {'engine': engine, 'address': address,
+            'json_path': getattr(args, 'cells_json', None)}

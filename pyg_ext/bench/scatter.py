@@ -93,7 +93,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         'CSR), time every CPU path of the dispatcher and '
                         'the torch/PyG baselines, and write the chosen '
                         'paths to --table; CUDA: time Triton vs torch and '
-                        'write the rules to PATH')
+                        'write the rules to PATH (default: off)')
     parser.add_argument('--table', default=None, metavar='PATH',
                         help='where --calibrate on CPU writes the path '
                         'table (default: the pyg_ext cache, which the '

@@ -71,10 +71,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--checkpoint', default=None,
                         help="evaluate a saved model instead of training: a "
                         "path from save_unifl, or 'packaged' for the "
-                        'shipped density-mixture checkpoint')
+                        'shipped density-mixture checkpoint (default: train a '
+                        'model in the run)')
     parser.add_argument('--ilp-cache', default=None,
                         help='JSON file caching ILP results per instance '
-                        '(read and written)')
+                        '(read and written; default: none)')
 
 
 def train_sizes_arg(text: str) -> list[int]:

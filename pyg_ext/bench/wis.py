@@ -18,6 +18,7 @@ dataset in OGB's format through ``--ogb-meta meta.json``).
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import os
@@ -28,10 +29,12 @@ import torch
 import torch.nn.functional as F
 
 from pyg_ext.bench._common import (
+    add_engine_arguments,
     choice_list,
     dataset_errors,
     device_arg,
     dropout_rate,
+    engine_options,
     float_list,
     fmt_mean_std,
     format_table,
@@ -107,6 +110,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='write the markdown table here (default: none)')
     parser.add_argument('--device', default='cpu', type=device_arg,
                         help="'cpu', 'cuda[:i]' or 'auto'")
+    add_engine_arguments(parser)
 
 
 def ratio_list(text: str) -> list[float]:
@@ -381,37 +385,48 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             t0 = time.process_time()
             shared[m] = removal_order(m, ei, n, 0)
             timings[m].append(time.process_time() - t0)
-    accs: dict[tuple[str, float], list[float]] = {}
+    # removal orders and splits first (timed here), then the training grid
+    # (seed x method x ratio; 0 % once per seed) as cells of run_grid:
+    # locally or as Ray tasks (--engine ray), resumable (--cells-json)
+    orders: dict[tuple[int, str], Any] = {}
+    splits: dict[int, dict[str, torch.Tensor]] = {}
     for seed in args.seeds:
         if split_kind == 'random':
-            split = random_split(n, seed if args.split_seed is None
-                                 else args.split_seed)
+            splits[seed] = random_split(n, seed if args.split_seed is None
+                                        else args.split_seed)
         elif official is None:
             raise ValueError(f'no {split_kind} split for {args.dataset}')
         else:
-            split = official
-        base = None
+            splits[seed] = official
         for m in methods:
             if m in shared:
-                order = shared[m]
+                orders[(seed, m)] = shared[m]
             else:
                 t0 = time.process_time()
-                order = removal_order(m, ei, n, seed)
+                orders[(seed, m)] = removal_order(m, ei, n, seed)
                 timings[m].append(time.process_time() - t0)
+    cells = [{'seed': seed, 'method': m, 'ratio': r}
+             for seed in args.seeds for i, m in enumerate(methods)
+             for r in ratios if r != 0.0 or i == 0]
+
+    def report(cell: dict[str, Any], acc: float) -> None:
+        if args.progress:
+            print(f"seed {cell['seed']} {cell['method']} removed "
+                  f"{cell['ratio']:.0%}: {100 * acc:.1f}", flush=True)
+
+    from pyg_ext.distributed import run_grid
+    results = run_grid(cells, functools.partial(
+        _train_cell, (data, ei, orders, splits, args, evaluator)),
+        on_result=report, **engine_options(args))
+    done = {(c['seed'], c['method'], c['ratio']): a
+            for c, a in zip(cells, results)}
+    accs: dict[tuple[str, float], list[float]] = {}
+    for seed in args.seeds:
+        for m in methods:
             for r in ratios:
-                if r == 0.0 and base is not None:
-                    acc = base
-                else:
-                    keep = order.keep_mask_for(ratio=r)
-                    acc = train_eval(data, ei[:, keep], split, args, seed,
-                                     evaluator)
-                    if r == 0.0:
-                        base = acc
-                accs.setdefault((m, r), []).append(acc)
-                if args.progress:
-                    print(f'seed {seed} {m} removed {r:.0%}: '
-                          f'{100 * acc:.1f}', flush=True)
-            logger.info('seed %d %s done', seed, m)
+                # 0 % removed: the same graph for every method
+                key = (seed, methods[0] if r == 0.0 else m, r)
+                accs.setdefault((m, r), []).append(done[key])
 
     rows = []
     for r in ratios:
@@ -457,6 +472,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                      for r in ratios},
         'table': table, 'timing': speed,
     }
+
+
+def _train_cell(ctx: tuple[Any, ...], cell: dict[str, Any]) -> float:
+    """One grid cell of :func:`run`: train on the graph with the cell's
+    fraction of edges removed by its method, return the test accuracy."""
+    data, ei, orders, splits, args, evaluator = ctx
+    seed = cell['seed']
+    keep = orders[(seed, cell['method'])].keep_mask_for(ratio=cell['ratio'])
+    return train_eval(data, ei[:, keep], splits[seed], args, seed, evaluator)
 
 
 def _plot(args: argparse.Namespace, ratios: list[float], methods: list[str],

@@ -904,3 +904,28 @@ def fused_local_pairs(Eprev, E1, w, rlptr, rlpos, rdptr, rdcol, rdcnt,
                 hbl[b] = cblank[hi[b]]
             out[t] = _node_assignment(M, grk, hrk, gbl, hbl, ng, nh, u, v, p,
                                       way, minv, used, dp)
+
+
+def warmup() -> None:
+    """Compile (or load from the disk cache) the kernels for the argument
+    types the TMD and DIDM paths pass, by running both on a few tiny graphs
+    with ``backend='numba'``: run in a background thread by
+    :func:`pyg_ext.utils._numba_setup.kernels_if_ready`, so that
+    ``backend='auto'`` never waits for a compilation (it uses the exact
+    numpy / scipy path until this finished)."""
+    import torch
+    from torch_geometric.data import Data
+
+    from pyg_ext.metrics.rjl import didm_pairwise
+    from pyg_ext.metrics.tmd import tmd_cross, tmd_pairwise
+    gen = torch.Generator().manual_seed(0)
+    graphs = []
+    for n in (3, 4, 5, 4):
+        ei = torch.tensor([list(range(n - 1)) + list(range(1, n)),
+                           list(range(1, n)) + list(range(n - 1))])
+        graphs.append(Data(x=torch.rand(n, 2, generator=gen),
+                           edge_index=ei))
+    tmd_pairwise(graphs, depth=3, backend='numba')
+    tmd_cross(graphs[:2], graphs[2:], depth=3, backend='numba')
+    for unmatched in ('blank', 1.0):
+        didm_pairwise(graphs, depth=3, unmatched=unmatched, backend='numba')

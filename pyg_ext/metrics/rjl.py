@@ -79,6 +79,7 @@ installed), and exact histogram OT between graphs.
 from __future__ import annotations
 
 import numbers
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -291,8 +292,12 @@ def _histograms(batch: GraphBatch, graphs: np.ndarray, colour: np.ndarray,
 def _didm_matrix(batch: GraphBatch, n_a: int | None, depth: int, p: float,
                  unmatched: Any, backend: str, n_jobs: int | None,
                  progress_bar: bool, aggregation: str = 'normalized_sum',
-                 names: tuple[str, str] = ('graphs[{}]', 'graphs[{}]')
-                 ) -> np.ndarray:
+                 names: tuple[str, str] = ('graphs[{}]', 'graphs[{}]'),
+                 run_pairs: Any = None) -> Any:
+    """The DIDM matrix; ``run_pairs``, when given, receives the per-pair
+    kernel ``(pi, pj, out)`` (raw values, before clamping) and its result is
+    returned instead (:mod:`pyg_ext.distributed` solves blocks of pairs
+    with it)."""
     depth = _check_depth(depth)
     p = _check_p(p)
     const = _check_unmatched(unmatched)
@@ -333,12 +338,14 @@ def _didm_matrix(batch: GraphBatch, n_a: int | None, depth: int, p: float,
         cptr, cidx, ccnt = _histograms(batch, gb, colour, cpos)
         rn = batch.sizes[ga].astype(np.int64)
         cn = batch.sizes[gb].astype(np.int64)
-        vals = np.empty(len(pi))
-        if backend == 'numba':
-            _ot.numba_kernels().hist_pairs(
-                np.ascontiguousarray(E), rptr, ridx, rcnt, cptr, cidx, ccnt,
-                rn, cn, pi.astype(np.int64), pj.astype(np.int64), vals)
-        else:
+
+        def kernel(pi: np.ndarray, pj: np.ndarray, vals: np.ndarray) -> None:
+            if backend == 'numba':
+                _ot.numba_kernels().hist_pairs(
+                    np.ascontiguousarray(E), rptr, ridx, rcnt, cptr, cidx,
+                    ccnt, rn, cn, pi.astype(np.int64), pj.astype(np.int64),
+                    vals)
+                return
             it = range(len(pi))
             if progress_bar:
                 from tqdm.auto import tqdm
@@ -351,6 +358,11 @@ def _didm_matrix(batch: GraphBatch, n_a: int | None, depth: int, p: float,
                 b = ccnt[cptr[h]:cptr[h + 1]] / cn[h]
                 b = b * (a.sum() / b.sum())
                 vals[t] = _ot.emd(a, b, E[ri[:, None], ci[None, :]])
+
+        if run_pairs is not None:
+            return run_pairs(kernel)
+        vals = np.empty(len(pi))
+        kernel(pi, pj, vals)
     # OT values are >= 0; clamp float noise of the rebalanced masses
     _clamp(vals)
     if n_a is None:
@@ -366,11 +378,27 @@ def didm_pairwise(graphs: Sequence[Any], depth: int = 3, *,
                   unmatched: float | str = 'blank',
                   aggregation: str = 'normalized_sum',
                   n_jobs: int | None = 1, progress_bar: bool = False,
-                  backend: str = 'auto') -> np.ndarray:
+                  backend: str = 'auto', engine: str = 'local',
+                  address: str | None = None, block_size: int | None = None,
+                  store: str | os.PathLike[str] | None = None,
+                  threads_per_worker: int = 1) -> np.ndarray:
     """Symmetric ``[G, G]`` matrix of exact DIDM mover's distances; arguments
     as in :func:`didm_movers_distance` plus ``n_jobs`` (numba threads; ``-1``
-    for all cores) and ``progress_bar``."""
-    return _didm_matrix(prepare(graphs, flow), None, depth, p, unmatched,
+    for all cores) and ``progress_bar``; ``engine``, ``address``,
+    ``block_size``, ``store`` and ``threads_per_worker`` as in
+    :func:`~pyg_ext.metrics.tmd_pairwise` (blocks solved as Ray tasks,
+    bit-for-bit the single-process matrix)."""
+    batch = prepare(graphs, flow)
+    from pyg_ext.distributed import use_engine
+    if use_engine(engine, address, block_size, store, threads_per_worker):
+        from pyg_ext.distributed.matrix import metric_matrix
+        return metric_matrix(
+            'didm', batch, None, dict(depth=depth, p=p, unmatched=unmatched,
+                                      aggregation=aggregation,
+                                      backend=backend, n_jobs=n_jobs),
+            engine=engine, address=address, block_size=block_size,
+            store=store, threads_per_worker=threads_per_worker)
+    return _didm_matrix(batch, None, depth, p, unmatched,
                         backend, n_jobs, progress_bar, aggregation)
 
 
@@ -379,11 +407,24 @@ def didm_cross(graphs_a: Sequence[Any], graphs_b: Sequence[Any],
                p: float = 2.0, unmatched: float | str = 'blank',
                aggregation: str = 'normalized_sum',
                n_jobs: int | None = 1, progress_bar: bool = False,
-               backend: str = 'auto') -> np.ndarray:
+               backend: str = 'auto', engine: str = 'local',
+               address: str | None = None, block_size: int | None = None,
+               store: str | os.PathLike[str] | None = None,
+               threads_per_worker: int = 1) -> np.ndarray:
     """``[len(graphs_a), len(graphs_b)]`` matrix of exact DIDM mover's
-    distances."""
+    distances; arguments as in :func:`didm_pairwise`."""
     a = prepare(graphs_a, flow, 'graphs_a')
     b = prepare(graphs_b, flow, 'graphs_b')
+    from pyg_ext.distributed import use_engine
+    if use_engine(engine, address, block_size, store, threads_per_worker):
+        from pyg_ext.distributed.matrix import metric_matrix
+        return metric_matrix(
+            'didm', concat(a, b), a.num_graphs,
+            dict(depth=depth, p=p, unmatched=unmatched,
+                 aggregation=aggregation, backend=backend, n_jobs=n_jobs,
+                 names=('graphs_a[{}]', 'graphs_b[{}]')),
+            engine=engine, address=address, block_size=block_size,
+            store=store, threads_per_worker=threads_per_worker)
     return _didm_matrix(concat(a, b), a.num_graphs, depth, p, unmatched,
                         backend, n_jobs, progress_bar, aggregation,
                         ('graphs_a[{}]', 'graphs_b[{}]'))

@@ -93,6 +93,24 @@ MAX_MATRIX_BYTES = 4 * 1024 ** 3
 #: would need a 10 GB matrix), the numba path solves the top level per graph
 #: pair
 AUTO_NUMBA_NODES = 10_000
+#: ``backend='auto'`` also takes numba (once its kernels are loaded) when
+#: the node pairs compared times the depth (:func:`_pair_cost`) reach this:
+#: a 300-node pair at depth 4 (90,000) ran 6x faster on numba; molecule
+#: pairs (about 1,600) stay on numpy, as fast there
+AUTO_NUMBA_COST = 50_000
+
+
+def _pair_cost(batch: GraphBatch, n_a: int | None, depth: int) -> int:
+    """Estimated work of a TMD call: node pairs compared (across the two
+    sides for :func:`tmd_cross`, all pairs for :func:`tmd_pairwise`) times
+    the depth."""
+    N = batch.num_nodes
+    if n_a is None:
+        pairs = N * (N - 1) // 2
+    else:
+        na = int(batch.ptr[n_a])
+        pairs = na * (N - na)
+    return pairs * depth
 
 
 def check_matrix_size(rows: int, cols: int, level: int,
@@ -193,17 +211,34 @@ def _check_p(p: float) -> float:
     return p
 
 
-def _backend(backend: str, prefer_numba: bool = False) -> str:
-    """Resolve ``backend``. ``'auto'`` takes numba only where it pays for
-    its one-off compilation (10-30 s on first use, then cached on disk):
-    when ``prefer_numba`` (large DIDM problems). The numpy/scipy TMD path is
+def _backend(backend: str, prefer_numba: bool = False,
+             need_numba: bool = False) -> str:
+    """Resolve ``backend``. ``'auto'`` takes numba only where it pays
+    (``prefer_numba``: large DIDM problems) and only once its kernels are
+    loaded: the first such call starts compiling them (10-60 s with an
+    empty cache, then cached on disk) in a background thread and runs on
+    numpy meanwhile. The numpy/scipy TMD path is
     as fast as numba on molecule-sized graphs."""
     if not isinstance(backend, str) or backend not in BACKENDS:
         raise ValueError(f'backend must be one of {BACKENDS}, got {backend!r}')
     if backend == 'auto':
         from pyg_ext.typing import WITH_NUMBA
-        if prefer_numba and WITH_NUMBA and _ot.numba_kernels() is not None:
-            return 'numba'
+        if prefer_numba and WITH_NUMBA:
+            # never wait for a compilation: the exact numpy path serves
+            # until the kernels are compiled in the background; kernels
+            # already in the disk cache load now (seconds; numpy DIDM can
+            # take 15x longer than that on 40 small graphs)
+            from pyg_ext.utils import _numba_setup as S
+            what = ('pyg_ext.metrics._numba', 'the graph metrics', 30)
+            if need_numba or (S.kernel_state(what[0]) == 'idle'
+                              and S.cached_on_disk(what[0])):
+                # need_numba: the numpy path would not fit in memory (a
+                # [trees x trees] matrix per level), so wait for the compile
+                ready = S.wait_for_kernels(*what)
+            else:
+                ready = S.kernels_if_ready(*what)
+            if ready is not None:
+                return 'numba'
         return 'numpy'
     if backend == 'numba' and _ot.numba_kernels() is None:
         from pyg_ext.typing import require
@@ -532,7 +567,8 @@ def _memoise_top(R: int, C: int, rl: tuple[np.ndarray, ...],
 
 def _tmd_matrix_numba(batch: GraphBatch, n_a: int | None, depth: int,
                       w: np.ndarray, p: float,
-                      progress_bar: bool) -> np.ndarray:
+                      progress_bar: bool, run_pairs: Any = None,
+                      level_matrix: Any = None) -> Any:
     """Exact TMD matrix with the compiled kernels of :mod:`._numba`.
 
     Tree distances of levels ``2 .. depth - 1`` are memoised per pair of
@@ -542,8 +578,17 @@ def _tmd_matrix_numba(batch: GraphBatch, n_a: int | None, depth: int,
     level has the most distinct trees (PROTEINS: 35,676 at depth 4, a 10 GB
     matrix) and a graph pair needs only the trees of its two graphs. Shared
     trees cancel and the blank padding is folded into rectangular
-    assignments (see :mod:`._numba`)."""
+    assignments (see :mod:`._numba`).
+
+    ``run_pairs`` (default :func:`_run_pairs`) receives the per-pair kernel
+    ``(pi, pj, out)`` and ``level_matrix`` (default the compiled
+    ``level_matrix``) fills a memoised level: :mod:`pyg_ext.distributed`
+    passes its own to solve blocks elsewhere with exactly these kernels."""
     kern = _ot.numba_kernels()
+    if run_pairs is None:
+        run_pairs = _run_pairs
+    if level_matrix is None:
+        level_matrix = kern.level_matrix
     G, N = batch.num_graphs, batch.num_nodes
     symmetric = n_a is None
     split = N if symmetric else int(batch.ptr[n_a])
@@ -583,7 +628,7 @@ def _tmd_matrix_numba(batch: GraphBatch, n_a: int | None, depth: int,
                 args_c = args_r if symmetric else _local_lists(
                     batch, col_graphs, ref, colour, cpos, cpos1, Bn, c1)
                 head = (Eprev, E1, float(w[t]), *args_r, *args_c)
-                return _run_pairs(
+                return run_pairs(
                     lambda a, b, res, head=head: kern.fused_local_pairs(
                         *head, a, b, res),
                     out, pi, pj, G, n_a, symmetric, bar)
@@ -592,7 +637,7 @@ def _tmd_matrix_numba(batch: GraphBatch, n_a: int | None, depth: int,
         cchc = np.ascontiguousarray(ref.children[Cn])
         check_matrix_size(len(Rn), len(Cn), t + 2, copies=1)
         E = np.empty((len(Rn) + 1, len(Cn) + 1))
-        kern.level_matrix(Eprev, E1, rpos1[root[Rn]].astype(np.int64),
+        level_matrix(Eprev, E1, rpos1[root[Rn]].astype(np.int64),
                           np.ascontiguousarray(rpos[rchc]), rchc,
                           ref.degree[Rn].astype(np.int64),
                           cpos1[root[Cn]].astype(np.int64),
@@ -603,7 +648,7 @@ def _tmd_matrix_numba(batch: GraphBatch, n_a: int | None, depth: int,
             bar.update(1)
         Eprev, rpos, cpos = E, rpos_n, cpos_n
         colour, B = ref.colour, Bn
-    return _run_pairs(
+    return run_pairs(
         lambda a, b, res: kern.memo_graph_pairs(Eprev, *rl, *cl, a, b, res),
         out, pi, pj, G, n_a, symmetric, bar)
 
@@ -641,8 +686,10 @@ def _tmd_matrix(batch: GraphBatch, n_a: int | None, depth: int,
     depth = _check_depth(depth)
     w = resolve_weights(weights, depth)
     p = _check_p(p)
-    backend = _backend(backend,
-                       prefer_numba=batch.num_nodes > AUTO_NUMBA_NODES)
+    backend = _backend(backend, prefer_numba=(
+        batch.num_nodes > AUTO_NUMBA_NODES
+        or _pair_cost(batch, n_a, depth) >= AUTO_NUMBA_COST),
+        need_numba=batch.num_nodes > AUTO_NUMBA_NODES)
     jobs = _n_jobs(n_jobs)
     progress_bar = _check_flag(progress_bar, 'progress_bar')
     D = _tmd_matrix_raw(batch, n_a, depth, w, p, backend, jobs,
@@ -708,7 +755,10 @@ def tmd_pairwise(graphs: Sequence[Any], depth: int = 4,
                  weights: float | Sequence[float] | str = 0.5, *,
                  flow: str = 'source_to_target', p: float = 2.0,
                  n_jobs: int | None = 1, progress_bar: bool = False,
-                 backend: str = 'auto') -> np.ndarray:
+                 backend: str = 'auto', engine: str = 'local',
+                 address: str | None = None, block_size: int | None = None,
+                 store: str | os.PathLike[str] | None = None,
+                 threads_per_worker: int = 1) -> np.ndarray:
     """Symmetric ``[G, G]`` matrix of exact TMDs between all ``graphs``.
 
     See :func:`tree_movers_distance` for the arguments; ``n_jobs`` threads
@@ -720,12 +770,30 @@ def tmd_pairwise(graphs: Sequence[Any], depth: int = 4,
     one for large collections (PROTEINS, 1,113 graphs: depth 3 in about a
     minute on 2 cores, see ``docs/metrics.md``).
 
+    ``engine='ray'`` cuts the matrix into ``block_size`` x ``block_size``
+    blocks of graph pairs solved as Ray tasks on the cluster at ``address``
+    (``None``: a local one, ``'auto'``, ``'host:port'``); ``store`` (a
+    folder, any engine) keeps finished blocks so that a re-run resumes.
+    The result is bit-for-bit the single-process matrix; see
+    :mod:`pyg_ext.distributed` (extra ``pyg_ext[distributed]``).
+
     The matrix is symmetric with an exactly zero diagonal and no negative
     entries. Raises as :func:`tree_movers_distance` (``graphs`` empty or a
     single ``Data`` instead of a list: ``ValueError`` / ``TypeError``;
-    ``n_jobs=0``: ``ValueError``).
+    ``n_jobs=0``: ``ValueError``); an unknown ``engine`` or a bad
+    ``block_size`` / ``threads_per_worker``: ``ValueError`` / ``TypeError``;
+    ``engine='ray'`` without ray installed: ``ImportError``; an unreachable
+    ``address``: ``RuntimeError``.
     """
     batch = prepare(graphs, flow)
+    from pyg_ext.distributed import use_engine
+    if use_engine(engine, address, block_size, store, threads_per_worker):
+        from pyg_ext.distributed.matrix import metric_matrix
+        return metric_matrix(
+            'tmd', batch, None, dict(depth=depth, weights=weights, p=p,
+                                     backend=backend, n_jobs=n_jobs),
+            engine=engine, address=address, block_size=block_size,
+            store=store, threads_per_worker=threads_per_worker)
     return _tmd_matrix(batch, None, depth, weights, p, backend, n_jobs,
                        progress_bar)
 
@@ -734,12 +802,24 @@ def tmd_cross(graphs_a: Sequence[Any], graphs_b: Sequence[Any],
               depth: int = 4, weights: float | Sequence[float] | str = 0.5, *,
               flow: str = 'source_to_target', p: float = 2.0,
               n_jobs: int | None = 1, progress_bar: bool = False,
-              backend: str = 'auto') -> np.ndarray:
+              backend: str = 'auto', engine: str = 'local',
+              address: str | None = None, block_size: int | None = None,
+              store: str | os.PathLike[str] | None = None,
+              threads_per_worker: int = 1) -> np.ndarray:
     """``[len(graphs_a), len(graphs_b)]`` matrix of exact TMDs (e.g. test x
     train for a precomputed-kernel SVM); arguments as in
     :func:`tmd_pairwise`."""
     a = prepare(graphs_a, flow, 'graphs_a')
     b = prepare(graphs_b, flow, 'graphs_b')
+    from pyg_ext.distributed import use_engine
+    if use_engine(engine, address, block_size, store, threads_per_worker):
+        from pyg_ext.distributed.matrix import metric_matrix
+        return metric_matrix(
+            'tmd', concat(a, b), a.num_graphs,
+            dict(depth=depth, weights=weights, p=p, backend=backend,
+                 n_jobs=n_jobs),
+            engine=engine, address=address, block_size=block_size,
+            store=store, threads_per_worker=threads_per_worker)
     return _tmd_matrix(concat(a, b), a.num_graphs, depth, weights, p,
                        backend, n_jobs, progress_bar)
 

@@ -277,6 +277,8 @@ def precompute_eigen_pe(
     k: int | AddEigenPE,
     progress_bar: bool = False,
     chunk_size: int = 16384,
+    engine: str = 'local',
+    address: str | None = None,
     **kwargs: Any,
 ) -> Any:
     r"""Add :class:`AddEigenPE`'s attributes to every graph of a dataset at
@@ -296,6 +298,13 @@ def precompute_eigen_pe(
             (default: :obj:`False`)
         chunk_size (int, optional): graphs per chunk (bounds memory; the
             progress bar advances per chunk). (default: :obj:`16384`)
+        engine (str, optional): ``'local'``, or ``'ray'``: every chunk is
+            a Ray task (:mod:`pyg_ext.distributed`; one thread per task),
+            with the same result as the local run with the same
+            :obj:`chunk_size` (choose it so that there are several chunks
+            per worker). (default: :obj:`'local'`)
+        address (str, optional): the Ray cluster with ``engine='ray'``
+            (``None``: a local one, ``'auto'``, ``'host:port'``).
         **kwargs: :class:`AddEigenPE` arguments when :obj:`k` is an int.
 
     Edge weights (the transform's :obj:`edge_weight_attr`) are used where a
@@ -311,7 +320,10 @@ def precompute_eigen_pe(
             :class:`AddEigenPE`), :obj:`chunk_size` is not an int, an
             ``edge_index`` is not an integer tensor.
         ValueError: :obj:`k < 1`, :obj:`chunk_size < 1`, malformed edges or
-            weights (the message names the argument).
+            weights (the message names the argument), an unknown
+            :obj:`engine`, an :obj:`address` without ``engine='ray'``.
+        ImportError: ``engine='ray'`` without ray installed
+            (``pip install "pyg_ext[distributed]"``).
     """
     if (isinstance(dataset, (str, bytes, Data))
             or not hasattr(dataset, '__len__')
@@ -322,6 +334,8 @@ def precompute_eigen_pe(
                         f'of Data objects, got {type(dataset).__name__}'
                         f'{hint}')
     chunk_size = check_positive_int(chunk_size, 'chunk_size')
+    from pyg_ext.distributed import use_engine
+    use_engine(engine, address)
     if isinstance(k, AddEigenPE):
         if kwargs:
             raise TypeError(f'precompute_eigen_pe: keyword arguments '
@@ -337,7 +351,7 @@ def precompute_eigen_pe(
         sizes = _graph_sizes_from_slices(data, slices)
         if sizes is not None:
             _precompute_collated(dataset, data, slices, sizes, transform,
-                                 progress_bar, chunk_size)
+                                 progress_bar, chunk_size, engine, address)
             return dataset
     graphs: Sequence[Data] = (dataset if isinstance(dataset, (list, tuple))
                               else [dataset[i] for i in range(len(dataset))])
@@ -345,7 +359,8 @@ def precompute_eigen_pe(
         if not isinstance(g, Data):
             raise TypeError(f'dataset must hold Data objects, but '
                             f'dataset[{i}] has type {type(g).__name__}')
-    _precompute_list(list(graphs), transform, progress_bar, chunk_size)
+    _precompute_list(list(graphs), transform, progress_bar, chunk_size,
+                     engine, address)
     return graphs
 
 
@@ -365,12 +380,44 @@ def _graph_edge_index(g: Data, i: int) -> Tensor:
     return e
 
 
+def _compute_chunks(transform: AddEigenPE, inputs: Any, engine: str,
+                    address: str | None) -> Any:
+    """``transform.compute(*args)`` for every chunk, in order: lazily in
+    this process, or as Ray tasks (:mod:`pyg_ext.distributed.eigen`)."""
+    if engine == 'local':
+        return (transform.compute(*args) for args in inputs)
+    from pyg_ext.distributed.eigen import compute_chunks
+    return compute_chunks(transform, inputs, address)
+
+
 def _precompute_list(graphs: list[Data], transform: AddEigenPE,
-                     progress_bar: bool, chunk_size: int) -> None:
+                     progress_bar: bool, chunk_size: int,
+                     engine: str = 'local',
+                     address: str | None = None) -> None:
     wa = transform.edge_weight_attr
     chunks = range(0, len(graphs), chunk_size)
-    for c0 in progress(chunks, progress_bar, desc='eigendecompositions',
-                       total=len(chunks)):
+    results = _compute_chunks(transform, _list_inputs(
+        graphs, wa, chunks, chunk_size), engine, address)
+    for c0, res in progress(zip(chunks, results), progress_bar,
+                            desc='eigendecompositions', total=len(chunks)):
+        part = graphs[c0:c0 + chunk_size]
+        sizes = torch.tensor([int(g.num_nodes or 0) for g in part])
+        vecs = torch.split(res.eigvecs, sizes.tolist())
+        vals = res.eigvals.split(1)
+        masks = res.mask.split(1)
+        va, la, ma = transform.vec_attr, transform.val_attr, \
+            transform.mask_attr
+        for g, v, lam, m in zip(part, vecs, vals, masks):
+            g[va] = v
+            g[la] = lam
+            g[ma] = m
+
+
+def _list_inputs(graphs: list[Data], wa: str | None, chunks: range,
+                 chunk_size: int) -> Any:
+    """The collated ``(edge_index, edge_graph, sizes, edge_weight)`` of
+    every chunk of a list of graphs."""
+    for c0 in chunks:
         part = graphs[c0:c0 + chunk_size]
         # as the per-graph transform: no edge_index means no edges; shapes
         # and dtypes here (O(1) each), id ranges in compute
@@ -392,21 +439,14 @@ def _precompute_list(graphs: list[Data], transform: AddEigenPE,
                     w.detach().view(-1).double() if w is not None
                     else torch.ones(e.size(1), dtype=torch.float64)
                     for w, e in zip(ws, eis)]) if eis else None
-        res = transform.compute(ei, eg, sizes, ew)
-        vecs = torch.split(res.eigvecs, sizes.tolist())
-        vals = res.eigvals.split(1)
-        masks = res.mask.split(1)
-        va, la, ma = transform.vec_attr, transform.val_attr, \
-            transform.mask_attr
-        for g, v, lam, m in zip(part, vecs, vals, masks):
-            g[va] = v
-            g[la] = lam
-            g[ma] = m
+        yield ei, eg, sizes, ew
 
 
 def _precompute_collated(dataset: Any, data: Data, slices: dict[str, Tensor],
                          sizes: Tensor, transform: AddEigenPE,
-                         progress_bar: bool, chunk_size: int) -> None:
+                         progress_bar: bool, chunk_size: int,
+                         engine: str = 'local',
+                         address: str | None = None) -> None:
     e_slices = slices['edge_index'].cpu()
     B = len(e_slices) - 1
     node_ptr = torch.zeros(B + 1, dtype=torch.long)
@@ -417,16 +457,21 @@ def _precompute_collated(dataset: Any, data: Data, slices: dict[str, Tensor],
         ew_all = data[wa].view(-1)
     vec_parts, val_parts, mask_parts = [], [], []
     chunks = range(0, B, chunk_size)
-    for c0 in progress(chunks, progress_bar, desc='eigendecompositions',
-                       total=len(chunks)):
-        c1 = min(c0 + chunk_size, B)
-        e0, e1 = int(e_slices[c0]), int(e_slices[c1])
-        ei = data.edge_index[:, e0:e1]
-        eg = torch.repeat_interleave(torch.arange(c1 - c0),
-                                     e_slices[c0 + 1:c1 + 1]
-                                     - e_slices[c0:c1])
-        ew = ew_all[e0:e1] if ew_all is not None else None
-        res = transform.compute(ei, eg, sizes[c0:c1], ew)
+
+    def inputs() -> Any:
+        for c0 in chunks:
+            c1 = min(c0 + chunk_size, B)
+            e0, e1 = int(e_slices[c0]), int(e_slices[c1])
+            ei = data.edge_index[:, e0:e1]
+            eg = torch.repeat_interleave(torch.arange(c1 - c0),
+                                         e_slices[c0 + 1:c1 + 1]
+                                         - e_slices[c0:c1])
+            ew = ew_all[e0:e1] if ew_all is not None else None
+            yield ei, eg, sizes[c0:c1], ew
+
+    results = _compute_chunks(transform, inputs(), engine, address)
+    for res in progress(results, progress_bar, desc='eigendecompositions',
+                        total=len(chunks)):
         vec_parts.append(res.eigvecs)
         val_parts.append(res.eigvals)
         mask_parts.append(res.mask)

@@ -487,3 +487,28 @@ def count_components(src, dst, w, eg, nptr, out):  # pragma: no cover
             if parent[i] == i:
                 cnt += 1
         out[g] = cnt
+
+
+def warmup() -> None:
+    """Compile (or load from the disk cache) every kernel for the argument
+    types :mod:`pyg_ext.utils.eigen` passes (int64 ids, float64 weights,
+    Python ``int``/``float``/``bool`` scalars, C-contiguous outputs): run
+    by :func:`pyg_ext.utils._numba_setup.kernels_if_ready` in a background
+    thread, so that no user call waits for a compilation."""
+    src = np.array([0, 1], dtype=np.int64)
+    dst = np.array([1, 2], dtype=np.int64)
+    w = np.ones(2)
+    eptr = np.array([0, 2], dtype=np.int64)
+    nptr = np.array([0, 3], dtype=np.int64)
+    comps = np.empty(1, dtype=np.int64)
+    count_components(src, dst, w, np.zeros(2, dtype=np.int64), nptr, comps)
+    k = 2
+    vecs = np.empty((3, k))
+    vals = np.empty((1, k))
+    mask = np.empty((1, k), dtype=np.bool_)
+    cut = np.empty(1, dtype=np.bool_)
+    ok = np.empty(1, dtype=np.bool_)
+    for canonical in (True, False):
+        graphs_lowest(src, dst, w, eptr, nptr, 1, k,
+                      np.ones(1, dtype=np.int64), 1e-6, canonical, 1e-6,
+                      vecs, vals, mask, cut, ok)

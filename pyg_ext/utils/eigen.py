@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -570,7 +571,20 @@ def _large_graph_pairs(src: np.ndarray, dst: np.ndarray, w: np.ndarray,
 # --------------------------------------------------------------------------
 # main entry point
 
-def batched_eigenpairs(
+def batched_eigenpairs(*args: Any, **kwargs: Any) -> EigenResult:
+    _wanted.flag = False
+    try:
+        return _batched_eigenpairs(*args, **kwargs)
+    finally:
+        if getattr(_wanted, 'flag', False):
+            # the compiled solver would have served this call: compile or
+            # load it in the background now that the call is done
+            _wanted.flag = False
+            from pyg_ext.utils._numba_setup import start_loading
+            start_loading(*_KERNELS)
+
+
+def _batched_eigenpairs(
     edge_index: Tensor,
     edge_graph: Tensor,
     num_nodes: Tensor,
@@ -761,6 +775,12 @@ def batched_eigenpairs(
                        mask_all.to(out_dev), cut_all.to(out_dev))
 
 
+# the public name carries the implementation's signature and docstring
+functools.update_wrapper(batched_eigenpairs, _batched_eigenpairs)
+batched_eigenpairs.__name__ = batched_eigenpairs.__qualname__ = \
+    'batched_eigenpairs'
+
+
 def _check_edges(edge_index: Tensor, edge_graph: Tensor, num_nodes: Tensor,
                  edge_weight: Tensor | None) -> None:
     """Clear errors for malformed input instead of a wrong answer (a local
@@ -798,7 +818,7 @@ def _compiled_pairs(edge_index: Tensor, edge_graph: Tensor,
     ``ntriv``: null-space size (components) of each graph, to drop it.
     ``None`` without numba or if QL failed to converge on some graph (the
     caller takes the LAPACK path)."""
-    kern = _eigen_kernels() if USE_COMPILED else None
+    kern = _eigen_kernels(want=True) if USE_COMPILED else None
     if kern is None:
         return None
     ei = edge_index.cpu()
@@ -835,13 +855,36 @@ def _compiled_pairs(edge_index: Tensor, edge_graph: Tensor,
             torch.from_numpy(mask), torch.from_numpy(cut))
 
 
-@functools.cache
-def _eigen_kernels() -> Any:
+#: the compiled kernels for :mod:`._numba_setup`: (module, what, seconds)
+_KERNELS = ('pyg_ext.utils._eigen_numba', 'eigenpairs', 20)
+_wanted = threading.local()  # a call that would have used the kernels
+
+
+def _eigen_kernels(want: bool = False) -> Any:
+    """The compiled kernels if they are loaded, else ``None``: never waits
+    for a compilation (the callers' LAPACK / scipy paths are exact).
+    ``want``: this call would use them, so :func:`batched_eigenpairs` starts
+    loading them in the background when it returns (once per process)."""
     from pyg_ext.typing import WITH_NUMBA
     if not WITH_NUMBA:
         return None
-    from pyg_ext.utils._numba_setup import load_kernels
-    return load_kernels('pyg_ext.utils._eigen_numba', 'eigenpairs', 20)
+    from pyg_ext.utils._numba_setup import kernels_if_ready
+    kern = kernels_if_ready(*_KERNELS, start=False)
+    if kern is None and want:
+        _wanted.flag = True
+    return kern
+
+
+def wait_for_kernels(timeout: float | None = None) -> bool:
+    """Load the compiled eigensolver now, waiting at most ``timeout``
+    seconds (e.g. before timing a benchmark); ``True`` when it is ready.
+    Without this, the first calls in a process use LAPACK while the kernels
+    compile (or load from the disk cache) in a background thread."""
+    from pyg_ext.typing import WITH_NUMBA
+    if not WITH_NUMBA:
+        return False
+    from pyg_ext.utils._numba_setup import wait_for_kernels as wait
+    return wait(*_KERNELS, timeout=timeout) is not None
 
 
 def _dense_single(ei: Tensor, edge_weight: Tensor | None, n: int, k: int,

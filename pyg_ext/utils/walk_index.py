@@ -391,36 +391,66 @@ def _resolve_num_remove(num_remove: int | None, ratio: float | None,
 # --------------------------------------------------------------------------
 def _one_wis_python(a: np.ndarray, b: np.ndarray, deg: np.ndarray,
                     undirected: bool, k: int) -> np.ndarray:
-    deg = deg.tolist()
-    al, bl = a.tolist(), b.tolist()
-    heap = []
-    for c in range(len(al)):
-        du, dv = deg[al[c]], deg[bl[c]]
-        lo, hi = (du, dv) if du < dv else (dv, du)
-        heap.append((-lo, -hi, c))
+    """1-WIS on a lazy heap of Python ints (the exact order of the numba
+    kernel; the fallback while it compiles). A candidate's entry is
+    ``(-lo * big - hi) * m + c``: smaller is removed first, ties by the
+    first candidate ``c``, and one int compares faster than a tuple."""
+    m = a.shape[0]
+    big = int(deg.max(initial=0)) + 1
+    lo = np.minimum(deg[a], deg[b])
+    hi = np.maximum(deg[a], deg[b])
+    if (big * big + big) * max(m, 1) < 2**62:
+        heap = ((-lo * big - hi) * m + np.arange(m)).tolist()
+    else:  # exact Python integers where int64 could overflow
+        heap = [(-x * big - y) * m + c for c, (x, y) in
+                enumerate(zip(lo.tolist(), hi.tolist()))]
     heapq.heapify(heap)
-    order = []
-    pop, push = heapq.heappop, heapq.heappush
+    degl, al, bl = deg.tolist(), a.tolist(), b.tolist()
+    order: list[int] = []
+    pop, replace = heapq.heappop, heapq.heapreplace
     while len(order) < k and heap:
-        nlo, nhi, c = pop(heap)
-        du, dv = deg[al[c]], deg[bl[c]]
-        lo, hi = (du, dv) if du < dv else (dv, du)
-        if lo != -nlo or hi != -nhi:  # stale: keys only get worse
-            push(heap, (-lo, -hi, c))
+        key = heap[0]
+        c = key % m
+        u, v = al[c], bl[c]
+        du, dv = degl[u], degl[v]
+        cur = ((-du * big - dv) if du < dv else (-dv * big - du)) * m + c
+        if cur != key:  # stale: keys only get worse
+            replace(heap, cur)
             continue
+        pop(heap)
         order.append(c)
-        deg[bl[c]] -= 1
+        degl[v] -= 1
         if undirected:
-            deg[al[c]] -= 1
+            degl[u] -= 1
     return np.asarray(order, dtype=np.int64)
 
 
-def _numba_one_wis() -> Callable[..., np.ndarray] | None:
-    """The compiled kernel (``None`` without numba, or with a warning when it
-    cannot be loaded); imported on first use so that ``import pyg_ext`` never
-    imports numba."""
-    from pyg_ext.utils._numba_setup import load_kernels
-    mod = load_kernels('pyg_ext.utils._wis_numba', '1-WIS', 3)
+def _one_wis_numba(kernel: Callable[..., np.ndarray], a: np.ndarray,
+                   b: np.ndarray, deg: np.ndarray, undirected: bool,
+                   k: int) -> np.ndarray:
+    """The compiled 1-WIS, its initial heap sorted here (numpy)."""
+    big = int(deg.max(initial=0)) + 1
+    lo = np.minimum(deg[a], deg[b])
+    hi = np.maximum(deg[a], deg[b])
+    hp = -lo * big - hi
+    hc = np.argsort(hp, kind='stable')
+    return kernel(a, b, deg, bool(undirected), int(k),
+                  np.ascontiguousarray(hp[hc]), hc, big)
+
+
+#: the 1-WIS kernel module for :mod:`._numba_setup`: (module, what, seconds)
+_WIS_KERNELS = ('pyg_ext.utils._wis_numba', '1-WIS', 3)
+
+
+def _numba_one_wis(wait: bool = False) -> Callable[..., np.ndarray] | None:
+    """The compiled kernel, imported on first use so that ``import pyg_ext``
+    never imports numba. ``None`` without numba, when it cannot be loaded
+    (one warning) or, unless ``wait``, while it still compiles or loads in
+    the background (:func:`._numba_setup.kernels_if_ready`): the caller then
+    runs the exact pure-Python heap, which gives the same order."""
+    from pyg_ext.utils import _numba_setup as S
+    mod = (S.wait_for_kernels(*_WIS_KERNELS) if wait
+           else S.kernels_if_ready(*_WIS_KERNELS, start=False))
     return None if mod is None else mod.one_wis_kernel
 
 
@@ -431,16 +461,22 @@ def _one_wis_order(cand: _Candidates, k: int, backend: str) -> np.ndarray:
         deg += np.bincount(cand.a, minlength=n)
     if k == 0 or cand.a.shape[0] == 0:
         return np.zeros(0, dtype=np.int64)
-    # numba's import and compilation cost more than small graphs take
+    # numba's import and compilation cost more than small graphs take; with
+    # 'auto' a large graph uses the kernel once it is loaded (never waiting)
     small = cand.a.shape[0] < NUMBA_MIN_EDGES
     kernel = (None if backend == 'python' or (backend == 'auto' and small)
-              else _numba_one_wis())
+              else _numba_one_wis(wait=backend == 'numba'))
     if backend == 'numba' and kernel is None:
         from pyg_ext.typing import require
         require('numba', "backend='numba'")
     if kernel is not None:
-        return kernel(cand.a, cand.b, deg, cand.undirected, k)
-    return _one_wis_python(cand.a, cand.b, deg, cand.undirected, k)
+        return _one_wis_numba(kernel, cand.a, cand.b, deg, cand.undirected,
+                              k)
+    order = _one_wis_python(cand.a, cand.b, deg, cand.undirected, k)
+    if backend == 'auto' and not small:  # compile for the next large graph,
+        from pyg_ext.utils._numba_setup import start_loading  # not waiting
+        start_loading(*_WIS_KERNELS)
+    return order
 
 
 # --------------------------------------------------------------------------
@@ -600,6 +636,10 @@ class _GeneralWIS:
         return _delta_key([(o, s) for _, o, s in self.changes(c)],
                           self.pos[c])
 
+    def keys(self, cs: list[int]) -> list[tuple]:
+        """:meth:`key` of several candidates."""
+        return [self.key(c) for c in cs]
+
     def remove(self, c: int) -> set[int]:
         """Remove candidate ``c``; return the candidates to re-score."""
         u, v = self.a[c], self.b[c]
@@ -638,6 +678,250 @@ class _GeneralWIS:
         dirty.discard(c)
         return {d for d in dirty if self.alive[d]}
 
+#: general WIS with L >= 4 keeps the walk-count matrices ``(A + I)^b``,
+#: ``b < L``, densely (int64) up to this many vertices: ``L n^2`` entries
+DENSE_WIS_MAX_NODES = 2500
+
+
+class _DenseWalkWIS(_GeneralWIS):
+    """Exact greedy (L-1)-WIS for ``L >= 4`` with incremental walk counts.
+
+    Keeps ``P_b = Â^b`` (``b = 0 .. L-1``, int64) and the closed walk counts
+    ``C = diag(Â^L)``. Removing ``e = {u, v}`` (``Â' = Â - D``, ``D = e_u
+    e_v^T + e_v e_u^T``) only loses the walks through ``e``:
+
+    * ``C_x`` drops by the closed walks at ``x`` that use ``e``; split at
+      their first use of ``e`` (after ``a`` steps, from ``p`` to ``q``):
+      ``sum_a sum_(p,q) (Â'^a)_xp (Â^(L-1-a))_qx``, where
+      ``r_a = Â'^a e_p = Â r_(a-1) - e_u r_(a-1)[v] - e_v r_(a-1)[u]``
+      expands into columns of the ``P_b`` and ``O(L^2)`` scalars, so the
+      change for many candidates is a few gathers of rows of ``P_b``;
+    * ``P'_b = P_b - sum_(j<b) (Â'^j e_u) P_(b-1-j)[v, :]
+      + (Â'^j e_v) P_(b-1-j)[u, :]`` (``Y^b = X^b - sum_j Y^j (X - Y)
+      X^(b-1-j)``): ``2b`` outer products per power, ``O(L^2 n^2)``.
+
+    Everything is exact integer arithmetic: every term counts a subset of
+    the closed walks of length ``L`` (checked against int64 at the start).
+    The candidates re-scored after a removal are those of the base class
+    (within ``L - 1`` hops), so the order is the base class's.
+    """
+
+    def __init__(self, cand: _Candidates, num_layers: int) -> None:
+        super().__init__(cand, num_layers)
+        n, L = cand.num_nodes, self.L
+        hat = np.eye(n, dtype=np.int64)
+        hat[cand.a, cand.b] = 1
+        hat[cand.b, cand.a] = 1
+        self.P = [np.eye(n, dtype=np.int64), hat]
+        for _ in range(2, L):
+            self.P.append(self.P[-1] @ hat)
+        self.closed = (self.P[L - 1] * hat).sum(axis=1)
+        self.deg = np.array([len(x) for x in self.adj], dtype=np.int64)
+
+    def _walk_loss(self, cs: list[int]) -> np.ndarray:
+        """``[len(cs), n]``: closed length-L walks at every vertex through
+        candidate ``c`` (the drop of ``C`` if ``c`` went)."""
+        L, P = self.L, self.P
+        U = np.asarray([self.a[c] for c in cs], dtype=np.int64)
+        V = np.asarray([self.b[c] for c in cs], dtype=np.int64)
+        Gu = [P[i][U] for i in range(L)]  # rows = columns (symmetric)
+        Gv = [P[i][V] for i in range(L)]
+        puu = [P[i][U, U] for i in range(L)]
+        puv = [P[i][U, V] for i in range(L)]
+        pvv = [P[i][V, V] for i in range(L)]
+        loss = np.zeros_like(Gu[0])
+        for first in (0, 1):  # p = u (then q = v), p = v (then q = u)
+            Gp = Gu if first == 0 else Gv
+            pup = puu if first == 0 else puv   # P[i][u, p]
+            pvp = puv if first == 0 else pvv   # P[i][v, p]
+            Gq = Gv if first == 0 else Gu
+            al: list[np.ndarray] = []  # r_j[v]
+            be: list[np.ndarray] = []  # r_j[u]
+            for a in range(L):
+                r = Gp[a].copy()
+                rv = pvp[a].copy()
+                ru = pup[a].copy()
+                for j in range(a):
+                    i = a - 1 - j
+                    r -= Gu[i] * al[j][:, None] + Gv[i] * be[j][:, None]
+                    rv -= puv[i] * al[j] + pvv[i] * be[j]
+                    ru -= puu[i] * al[j] + puv[i] * be[j]
+                al.append(rv)
+                be.append(ru)
+                loss += r * Gq[L - 1 - a]
+        return loss
+
+    def _new_scores(self, c: int, loss: np.ndarray
+                    ) -> list[tuple[int, int, int]]:
+        u, v = self.a[c], self.b[c]
+        verts = set(np.flatnonzero(loss).tolist())
+        verts.update((u, v))
+        out = []
+        for x in sorted(verts):
+            deg = int(self.deg[x]) - (1 if x in (u, v) else 0)
+            new = int(self.closed[x] - loss[x]) if deg > 0 else 0
+            out.append((x, self.score[x], new))
+        return out
+
+    def changes(self, c: int) -> list[tuple[int, int, int]]:
+        return self._new_scores(c, self._walk_loss([c])[0])
+
+    def keys(self, cs: list[int]) -> list[tuple]:
+        out: list[tuple] = []
+        step = max(1, (1 << 22) // max(1, len(self.closed) * self.L))
+        for s0 in range(0, len(cs), step):
+            part = cs[s0:s0 + step]
+            loss = self._walk_loss(part)
+            for c, row in zip(part, loss):
+                out.append(_delta_key(
+                    [(o, s) for _, o, s in self._new_scores(c, row)],
+                    self.pos[c]))
+        return out
+
+    def remove(self, c: int) -> set[int]:
+        loss = self._walk_loss([c])[0]
+        dirty = super().remove(c)  # scores, adjacency, dirty candidates
+        self._update(c, loss)
+        return dirty
+
+    def _update(self, c: int, loss: np.ndarray) -> None:
+        """Walk counts, degrees and ``P_b`` after removing ``c`` (whose
+        :meth:`_walk_loss` is ``loss``)."""
+        u, v = self.a[c], self.b[c]
+        self.closed -= loss
+        self.deg[u] -= 1
+        self.deg[v] -= 1
+        P, L = self.P, self.L
+        old = list(P)  # P[b] is replaced (not modified in place) below
+        for b in range(1, L):
+            new = old[b].copy()
+            for j in range(b):
+                new -= np.outer(P[j][:, u], old[b - 1 - j][v])
+                new -= np.outer(P[j][:, v], old[b - 1 - j][u])
+            P[b] = new
+
+    # -- the greedy loop on key tables (no per-candidate Python tuples) ---
+    def _key_rows(self, cs: np.ndarray, score: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:func:`_delta_key` of the candidates ``cs`` as three ``[c, W]``
+        tables ``(class, +-value, count)`` (padding ``(1, 0, 0)``, the
+        key's end marker), compared row-wise in column order."""
+        c = cs.shape[0]
+        loss = self._walk_loss(cs.tolist())
+        U, V = self.a_np[cs], self.b_np[cs]
+        rows = np.arange(c)
+        touched = loss != 0
+        touched[rows, U] = True
+        touched[rows, V] = True
+        ci, xi = np.nonzero(touched)
+        degn = self.deg[xi] - (xi == U[ci]) - (xi == V[ci])
+        new = np.where(degn > 0, self.closed[xi] - loss[ci, xi], 0)
+        old = score[xi]
+        ch = old != new
+        ci, old, new = ci[ch], old[ch], new[ch]
+        cc = np.concatenate([ci, ci])
+        val = np.concatenate([old, new])
+        dd = np.concatenate([-np.ones(ci.shape[0], np.int64),
+                             np.ones(ci.shape[0], np.int64)])
+        srt = np.lexsort((val, cc))
+        cc, val, dd = cc[srt], val[srt], dd[srt]
+        start = np.ones(cc.shape[0], dtype=bool)
+        start[1:] = (cc[1:] != cc[:-1]) | (val[1:] != val[:-1])
+        first = np.flatnonzero(start)
+        net = (np.add.reduceat(dd, first) if first.size
+               else np.zeros(0, np.int64))
+        gc, gv = cc[first], val[first]
+        nz = net != 0
+        gc, gv, net = gc[nz], gv[nz], net[nz]
+        idx = np.arange(gc.shape[0])
+        head = np.ones(gc.shape[0], dtype=bool)
+        head[1:] = gc[1:] != gc[:-1]
+        slot = idx - np.maximum.accumulate(np.where(head, idx, 0))
+        width = int(slot.max()) + 1 if slot.size else 0
+        kcls = np.ones((c, width), dtype=np.int64)
+        ksx = np.zeros((c, width), dtype=np.int64)
+        kd = np.zeros((c, width), dtype=np.int64)
+        neg = net < 0
+        kcls[gc, slot] = np.where(neg, 0, 2)
+        ksx[gc, slot] = np.where(neg, gv, -gv)
+        kd[gc, slot] = net
+        return kcls, ksx, kd
+
+    def run(self, k: int, chunk_size: int, pbar: Any = None) -> np.ndarray:
+        """The first ``k`` removals (``chunk_size`` per re-scoring): the
+        order of :func:`_general_order`'s heap loop, with every key kept
+        as a row of integer tables and the next removal found by
+        column-wise filtering. After a removal only the candidates with an
+        endpoint within ``2 h`` hops (``h = (L - 1) // 2``; walks through a
+        candidate stay within ``h`` hops of it) are re-scored."""
+        m, L = len(self.a), self.L
+        self.a_np = np.asarray(self.a, dtype=np.int64)
+        self.b_np = np.asarray(self.b, dtype=np.int64)
+        neg_pos = -np.asarray(self.pos, dtype=np.int64)
+        score = np.asarray(self.score, dtype=np.int64)
+        alive = np.ones(m, dtype=bool)
+        tables = [np.ones((m, 0), np.int64), np.zeros((m, 0), np.int64),
+                  np.zeros((m, 0), np.int64)]
+        reach = 2 * ((L - 1) // 2)
+
+        def rescore(cs: np.ndarray) -> None:
+            step = max(1, (1 << 22) // max(1, len(self.closed) * L))
+            for s0 in range(0, cs.shape[0], step):
+                part = cs[s0:s0 + step]
+                rows = self._key_rows(part, score)
+                width = rows[0].shape[1]
+                if width > tables[0].shape[1]:
+                    extra = width - tables[0].shape[1]
+                    for t, pad in zip(range(3), (1, 0, 0)):
+                        tables[t] = np.concatenate([tables[t], np.full(
+                            (m, extra), pad, np.int64)], 1)
+                for t, pad in zip(range(3), (1, 0, 0)):
+                    tables[t][part] = pad
+                    tables[t][part, :width] = rows[t]
+
+        def best(count: int) -> list[int]:
+            live = np.flatnonzero(alive)
+            if count == 1:
+                for col in range(tables[0].shape[1]):
+                    for t in tables:
+                        vals = t[live, col]
+                        live = live[vals == vals.min()]
+                    if live.shape[0] == 1:
+                        return [int(live[0])]
+                return [int(live[np.argmin(neg_pos[live])])]
+            keys = [neg_pos[live]]
+            for col in range(tables[0].shape[1] - 1, -1, -1):
+                keys.extend(t[live, col] for t in (tables[2], tables[1],
+                                                   tables[0]))
+            return live[np.lexsort(keys)[:count]].tolist()
+
+        rescore(np.arange(m))
+        order: list[int] = []
+        while len(order) < k and alive.any():
+            take = best(min(chunk_size, k - len(order)))
+            near = np.zeros(len(self.closed), dtype=bool)
+            for c in take:
+                u, v = self.a[c], self.b[c]
+                near |= (self.P[reach][u] > 0) | (self.P[reach][v] > 0)
+                loss = self._walk_loss([c])[0]
+                nd = self.deg.copy()
+                nd[u] -= 1
+                nd[v] -= 1
+                hit = np.flatnonzero(loss)
+                score[hit] = np.where(nd[hit] > 0,
+                                      self.closed[hit] - loss[hit], 0)
+                for x in (u, v):
+                    if nd[x] == 0:
+                        score[x] = 0
+                self._update(c, loss)
+                alive[c] = False
+            order.extend(take)
+            rescore(np.flatnonzero(alive & (near[self.a_np]
+                                            | near[self.b_np])))
+            if pbar is not None:
+                pbar.update(len(take))
+        return np.asarray(order, dtype=np.int64)
+
 
 def _general_order(cand: _Candidates, num_layers: int, k: int,
                    chunk_size: int, progress: bool = False) -> np.ndarray:
@@ -648,16 +932,22 @@ def _general_order(cand: _Candidates, num_layers: int, k: int,
             "algorithm='1-wis' for directed graphs")
     if chunk_size < 1:
         raise ValueError(f'chunk_size must be >= 1, got {chunk_size}')
-    state = _GeneralWIS(cand, num_layers)
-    m = len(state.a)
-    version = [0] * m
-    heap = [(state.key(c), c, 0) for c in range(m)]
-    heapq.heapify(heap)
-    order: list[int] = []
     pbar = None
     if progress:
         from pyg_ext.utils.log import progress as _progress
         pbar = _progress(total=k, desc=f'{num_layers - 1}-WIS')
+    if num_layers >= 4 and cand.num_nodes <= DENSE_WIS_MAX_NODES:
+        dense = _DenseWalkWIS(cand, num_layers)
+        order_np = dense.run(k, chunk_size, pbar)
+        if pbar is not None:
+            pbar.close()
+        return order_np
+    state = _GeneralWIS(cand, num_layers)
+    m = len(state.a)
+    version = [0] * m
+    heap = list(zip(state.keys(list(range(m))), range(m), [0] * m))
+    heapq.heapify(heap)
+    order: list[int] = []
     while len(order) < k and heap:
         chunk: list[int] = []
         while heap and len(chunk) < min(chunk_size, k - len(order)):
@@ -672,10 +962,10 @@ def _general_order(cand: _Candidates, num_layers: int, k: int,
             dirty |= state.remove(c)
             dirty.discard(c)
         order.extend(chunk)
-        dirty = {d for d in dirty if state.alive[d]}
-        for d in dirty:
+        fresh = sorted(d for d in dirty if state.alive[d])
+        for d, key in zip(fresh, state.keys(fresh)):
             version[d] += 1
-            heapq.heappush(heap, (state.key(d), d, version[d]))
+            heapq.heappush(heap, (key, d, version[d]))
         if pbar is not None:
             pbar.update(len(chunk))
     if pbar is not None:
