@@ -74,7 +74,8 @@ def test_ogb_runner_preset_reference(shared_root, tmp_path,  # noqa: ANN001
 
     monkeypatch.setattr(pe_pkg, 'build_pe_encoder', spy)
     root = shared_root('ogb')
-    common = ['--dataset', 'ogbg-molesol', '--root', str(root), '--pe',
+    common = ['--dataset', 'ogbg-molesol', '--root', str(root), '--quick',
+              '--pe',
               'none,signnet,basisnet,spe', '--epochs', '1', '--seeds', '1',
               '--max-graphs', '24', '--hidden', '16', '--layers', '1']
     res = run_suite('ogb', common + ['--preset', 'reference', '--json',
@@ -123,7 +124,8 @@ def test_ogb_runner_skips_single_node_batches(shared_root) -> None:  # noqa: ANN
     pytest.importorskip('ogb')
     root = shared_root('ogb')
     res = run_suite('ogb', [
-        '--dataset', 'ogbg-molfreesolv', '--root', str(root), '--pe',
+        '--dataset', 'ogbg-molfreesolv', '--root', str(root), '--quick',
+        '--pe',
         'none', '--epochs', '1', '--seeds', '1', '--max-graphs', '179',
         '--batch-size', '1', '--hidden', '8', '--layers', '1'])
     (run,) = res['runs']['none']

@@ -38,7 +38,7 @@ def test_ogb_runner_smoke(shared_root, tmp_path) -> None:  # noqa: ANN001
     pytest.importorskip('ogb')
     root = shared_root('ogb')
     res = run_suite('ogb', [
-        '--dataset', 'ogbg-molbace', '--root', str(root), '--pe',
+        '--dataset', 'ogbg-molbace', '--root', str(root), '--quick', '--pe',
         'none,signnet', '--epochs', '1', '--seeds', '1', '--max-graphs',
         '48', '--hidden', '16', '--layers', '1', '--json',
         str(tmp_path / 'r.json')])

@@ -126,6 +126,13 @@ def build_parser(name: str, prog: str | None = None) -> argparse.ArgumentParser:
         formatter_class=SuiteHelpFormatter)
     module.add_arguments(parser)
     add_common_arguments(parser)
+    # a suite may change a common option's default (ogb: --seeds None)
+    parser.set_defaults(**getattr(module, 'COMMON_DEFAULTS', {}))
+    # ... and its help (e.g. what the default means there)
+    helps = getattr(module, 'COMMON_HELP', {})
+    for action in parser._actions:
+        if action.dest in helps:
+            action.help = helps[action.dest]
     return parser
 
 
@@ -136,7 +143,8 @@ def prepare_args(args: argparse.Namespace) -> argparse.Namespace:
         ValueError: for invalid ``--seeds``.
     """
     try:
-        args.seeds = seeds_from_arg(args.seeds)
+        if args.seeds is not None:  # None: the suite's own default
+            args.seeds = seeds_from_arg(args.seeds)
     except ValueError as e:
         raise ValueError(f'invalid --seeds {args.seeds!r}: {e}') from None
     if getattr(args, 'progress', False) is None:

@@ -89,6 +89,12 @@ from pyg_ext.bench._heterophily_published import (
 
 logger = logging.getLogger(__name__)
 
+#: Help of the common ``--seeds`` in this suite (its default means: the
+#: seed of each run is its split id).
+COMMON_HELP: dict[str, str] = {
+    'seeds': "one seed per split, as a count (0..N-1) or a list like '7,' "
+             "or '0,3,7' (default: each run's seed is its split id)"}
+
 FULL = dict(hidden=512, steps=1000, lr=3e-5, layers='1,2,3,4,5',
             splits='all', dropout=0.2, weight_decay=0.0)
 QUICK = dict(hidden=64, steps=80, lr=3e-3, layers='2', splits='1',
