@@ -98,6 +98,22 @@ def _check_data(problem: Any, data: Any) -> int:
     return check_graph_data(data, node_weight=True)
 
 
+def _check_lift_inputs(V: Tensor, G: Tensor, rank: int) -> None:
+    """``V`` and ``G``: floating ``[N, rank]`` tensors of one shape.
+
+    Raises:
+        TypeError, ValueError: otherwise, naming the argument.
+    """
+    check_tensor(V, 'V', dim=2, floating=True)
+    check_tensor(G, 'G', dim=2, floating=True)
+    if V.size(1) != rank:
+        raise ValueError(f'V must have {rank} columns (rank), got '
+                         f'{V.size(1)}')
+    if G.shape != V.shape:
+        raise ValueError(f'G must have the shape of V {tuple(V.shape)}, '
+                         f'got {tuple(G.shape)}')
+
+
 class OptGNNLayer(torch.nn.Module):
     r"""One OptGNN layer: :math:`\mathbf{V}' = \mathrm{normalize}(
     [\mathbf{V}, \mathrm{normalize}(\mathbf{G})]\,\mathbf{W}^\top)`.
@@ -143,14 +159,7 @@ class OptGNNLayer(torch.nn.Module):
                 tensors of one shape.
         """
         if not torch.compiler.is_compiling():
-            check_tensor(V, 'V', dim=2, floating=True)
-            check_tensor(G, 'G', dim=2, floating=True)
-            if V.size(1) != self.rank:
-                raise ValueError(f'V must have {self.rank} columns (rank), '
-                                 f'got {V.size(1)}')
-            if G.shape != V.shape:
-                raise ValueError(f'G must have the shape of V '
-                                 f'{tuple(V.shape)}, got {tuple(G.shape)}')
+            _check_lift_inputs(V, G, self.rank)
         if self.normalize_direction:
             G = F.normalize(G, dim=-1)
         h = self.lin(torch.cat([V, G], dim=-1))
@@ -189,14 +198,7 @@ class OptGNNReferenceLayer(torch.nn.Module):
                 tensors of one shape.
         """
         if not torch.compiler.is_compiling():
-            check_tensor(V, 'V', dim=2, floating=True)
-            check_tensor(G, 'G', dim=2, floating=True)
-            if V.size(1) != self.rank:
-                raise ValueError(f'V must have {self.rank} columns (rank), '
-                                 f'got {V.size(1)}')
-            if G.shape != V.shape:
-                raise ValueError(f'G must have the shape of V '
-                                 f'{tuple(V.shape)}, got {tuple(G.shape)}')
+            _check_lift_inputs(V, G, self.rank)
         h = self.lin(torch.cat([V, F.normalize(G, dim=1)], dim=1))
         return F.normalize(h, dim=1)
 
