@@ -122,7 +122,9 @@ def test_time_limited_search_uses_its_budget(ls, n, p) -> None:
         t = time.process_time()
         go(limit)
         used = time.process_time() - t
-        assert 0.75 * limit <= used <= 1.25 * limit + 0.05, (limit, used)
+        # lower bound loose: CPU time per sweep varies on a shared machine
+        # (the defect this guards spent 0.36 of the budget)
+        assert 0.5 * limit <= used <= 1.25 * limit + 0.05, (limit, used)
 
 
 def test_decode_local_search_option() -> None:
