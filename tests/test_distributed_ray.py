@@ -172,6 +172,31 @@ def test_unreachable_address_fails_fast_with_one_line():
     assert secs < 15
 
 
+@needs_ray
+def test_default_address_is_a_new_local_cluster_not_ray_address():
+    """address=None starts a new local cluster: RAY_ADDRESS (or the
+    /tmp/ray file a stopped `ray start` leaves behind) naming a dead
+    cluster must not be joined (the old ray.init(address=None) did and
+    failed: 'num_cpus ... must not be provided')."""
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(('127.0.0.1', 0))
+        port = s.getsockname()[1]
+    res = _run_py(f'''
+        import os
+        os.environ['RAY_ADDRESS'] = '127.0.0.1:{port}'
+        from pyg_ext.distributed import connect
+        ray = connect(None, timeout=2)
+        print('CPU', ray.cluster_resources().get('CPU'))
+        print('GCS', ray.get_runtime_context().gcs_address)
+        ray.shutdown()
+    ''')
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert 'CPU ' in res.stdout
+    assert float(res.stdout.split('CPU ')[1].split()[0]) >= 1
+    gcs = res.stdout.split('GCS ')[1].split()[0]
+    assert not gcs.endswith(f':{port}')
+
+
 def test_bad_engine_arguments_name_the_argument():
     gs = continuous_graphs(3)
     with pytest.raises(ValueError, match='engine'):
@@ -293,11 +318,66 @@ def test_ray_matrices_equal_local_on_mutag(ray_cluster, mutag, backend):
                           didm_cross(a, b, 2, backend=backend))
 
 
+def test_write_rows_mirrors_like_mirror_upper():
+    """Row chunks written with their mirror image (what the workers do with
+    a shared level) give the level mirror_upper gives, bit for bit: the
+    part of a chunk below the diagonal (solved with the other row side) is
+    never used."""
+    rng = np.random.default_rng(0)
+    n = 23
+    full = rng.standard_normal((n + 1, n + 1))
+    full[3, 5], full[5, 3] = -0.0, 1.0  # the sign of zero is kept too
+    ref = full.copy()
+    dmatrix.mirror_upper(ref, n)
+    for cuts in ([0, n], [0, 1, 7, 8, 15, n], [0, 11, n]):
+        got = np.full_like(full, np.nan)
+        for r0, r1 in zip(cuts[:-1], cuts[1:]):
+            dmatrix.write_rows(got, full[r0:r1, r0:n], r0, r1, r0, True)
+        assert np.array_equal(got[:n, :n], ref[:n, :n])
+        assert np.signbit(got[3, 5]) and np.signbit(got[5, 3])
+    # not symmetric: the rows as they are
+    got = np.full((7, 9), np.nan)
+    vals = rng.standard_normal((3, 9))
+    dmatrix.write_rows(got, vals, 2, 5, 0, False)
+    assert np.array_equal(got[2:5], vals) and np.isnan(got[:2]).all()
+
+
 @needs_ray
 @pytest.mark.skipif(not WITH_NUMBA, reason='numba kernels')
-def test_ray_tmd_fused_and_memo_paths_equal_local(ray_cluster, monkeypatch):
+@pytest.mark.parametrize('mode', ['file', 'no-file', 'other-node'])
+def test_ray_tmd_fused_and_memo_paths_equal_local(ray_cluster, monkeypatch,
+                                                  mode):
     """Both numba graph-level kernels (top level memoised or solved per
-    pair) give the local matrix bit for bit."""
+    pair) give the local matrix bit for bit; a distributed level's rows
+    written by the workers into the shared level file and the pair blocks
+    gathering their slice from it (``'file'``), or (no such folder, or
+    workers on another node than the driver) the rows sent back and written
+    on the driver and the slices gathered on the driver."""
+    shared = mode != 'no-file'
+    if shared and (dmatrix.SHARED_LEVEL_DIR is None
+                   or not os.path.isdir(dmatrix.SHARED_LEVEL_DIR)):
+        pytest.skip('no shared-memory folder here')
+    if not shared:
+        monkeypatch.setattr(dmatrix, 'SHARED_LEVEL_DIR', None)
+    if mode == 'other-node':  # the workers see another node id
+        monkeypatch.setattr(dmatrix, '_driver_node', lambda ray: 'elsewhere')
+    here = []
+    orig_write = dmatrix.write_rows
+
+    def write_spy(*args):
+        here.append(args[2:4])
+        return orig_write(*args)
+
+    monkeypatch.setattr(dmatrix, 'write_rows', write_spy)
+    gathers = []
+    orig_plan = dmatrix.MemoBlockPlan.block_plan
+
+    def plan_spy(self, *args, gather=False):
+        out = orig_plan(self, *args, gather=gather)
+        gathers.append(type(out).__name__)
+        return out
+
+    monkeypatch.setattr(dmatrix.MemoBlockPlan, 'block_plan', plan_spy)
     seen = []
     orig = tmd_mod._memoise_top
 
@@ -330,6 +410,21 @@ def test_ray_tmd_fused_and_memo_paths_equal_local(ray_cluster, monkeypatch):
             tmd_cross(gs[:17], gs[17:], 3, backend='numba'))
     assert True in seen and False in seen
     assert levels  # the distributed level kernel ran
+    # with the shared file no row chunk comes back to the driver, and the
+    # pair blocks gather their slices themselves
+    assert (len(here) == 0) if mode == 'file' else (len(here) > 0)
+    assert gathers  # the memoised top level went by block slices
+    if mode == 'file':
+        assert set(gathers) == {'SharedMemoSubPlan'}
+    elif mode == 'other-node':  # each asked for again with its slice
+        assert gathers.count('SharedMemoSubPlan') == gathers.count(
+            'MemoSubPlan')
+    else:
+        assert set(gathers) == {'MemoSubPlan'}
+    if shared:  # and the files are gone
+        prefix = f'pyg_ext_level_{os.getpid()}_'
+        assert not [f for f in os.listdir(dmatrix.SHARED_LEVEL_DIR)
+                    if f.startswith(prefix)]
 
 
 @needs_ray
@@ -499,6 +594,11 @@ def test_bench_wis_cells_json_resumes(tmp_path, monkeypatch):
     assert len(calls) == 6  # all cells came from the file
     assert again['accuracy'] == res['accuracy']
     assert res['accuracy']['1-wis@0.0'] == res['accuracy']['random@0.0']
+    # another setting (here --epochs) is other cells: all run again, the
+    # file keeps both (the old cells were keyed by seed/method/ratio only
+    # and silently reused)
+    run_suite('wis', argv + ['--epochs', '4'])
+    assert len(calls) == 12 and len(load_finished(cells)) == 12
     from pyg_ext.bench import BenchArgumentError
     with pytest.raises(BenchArgumentError, match='--engine'):
         run_suite('wis', argv + ['--engine', 'spark'])

@@ -33,6 +33,12 @@ again skips the finished runs and continues the others from their last
 checkpoint; on CPU the resumed run is bit-for-bit the uninterrupted one.
 A different protocol (hidden size, lr, steps, ...) gets another folder.
 
+**Ray.** ``--engine ray [--address A]`` runs every (model, depth, split,
+seed) cell as a task of :func:`pyg_ext.distributed.run_grid` (retried, one
+thread per worker) and builds the same result from the finished cells;
+``--cells-json FILE`` streams them into FILE and a re-run skips them (also
+without ``--engine ray``). See ``docs/distributed.md``.
+
 **Names.** ``cornell``, ``texas``, ``wisconsin`` and ``actor`` are the
 Platonov et al. re-releases (printed as e.g. ``cornell (Platonov et al.
 re-release)``); PyG's own WebKB / Actor graphs (geom-gcn files) are
@@ -56,6 +62,7 @@ published table where the dataset has one, else the models run here).
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import json
 import logging
@@ -70,9 +77,11 @@ from typing import Any
 import torch
 
 from pyg_ext.bench._common import (
+    add_engine_arguments,
     dataset_errors,
     device_arg,
     dropout_rate,
+    engine_options,
     format_table,
     mean_std,
     nonneg_float,
@@ -196,6 +205,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         'slower elsewhere); head and sparse sums stay '
                         'float32')
     _track_explicit(parser, '--seeds', 'seeds_given')
+    add_engine_arguments(parser)
 
 
 def _track_explicit(parser: argparse.ArgumentParser, option: str,
@@ -840,6 +850,18 @@ def run_models(data: Any, name: str, metric: str, models: list[str],
             results.setdefault(model_name, {})[depth] = runs
         if stopped:
             break
+    return {'summary': summarize_runs(results, protos, splits, seeds),
+            'stopped_early': stopped,
+            'seconds': time.perf_counter() - t_start}
+
+
+def summarize_runs(results: dict[str, dict[int, list[dict[str, Any]]]],
+                   protos: dict[str, dict[str, Any]], splits: list[int],
+                   seeds: list[int]) -> dict[str, Any]:
+    """Per model (in the order of ``results``): the depth with the best mean
+    validation score and its mean ± std validation / test scores (in %),
+    from ``results[model][depth]`` (the :func:`run_cell` dicts, one per
+    split in the order of ``splits``)."""
     summary = {}
     for model_name, by_depth in results.items():
         best_depth = max(by_depth, key=lambda d: mean_std(
@@ -856,7 +878,131 @@ def run_models(data: Any, name: str, metric: str, models: list[str],
             'all_depths': {d: mean_std([100 * r['test'] for r in rs])
                            for d, rs in by_depth.items()},
         }
-    return {'summary': summary, 'stopped_early': stopped,
+    return summary
+
+
+# --- grid of cells on Ray (--engine ray) or resumable (--cells-json) ---------
+
+def _ray_device(arg: str) -> torch.device:
+    """The training device of ``--engine ray`` cells: the CPU (tasks hold
+    CPU slots only).
+
+    Raises:
+        ValueError: ``--device cuda`` with ``--engine ray``.
+    """
+    if arg not in ('auto', 'cpu'):
+        raise ValueError(f'--device {arg}: --engine ray trains every cell on '
+                         "a worker's CPU; use --device cpu (or auto) or "
+                         '--engine local')
+    return torch.device('cpu')
+
+
+def _grid_options(args: argparse.Namespace, device: torch.device
+                  ) -> dict[str, Any] | None:
+    """:func:`~pyg_ext.distributed.run_grid` keywords when the cells run as
+    a grid (``--engine ray`` or ``--cells-json``), else ``None`` (the plain
+    :func:`run_models` loop).
+
+    Raises:
+        ValueError: ``--address`` without ``--engine ray``, or an option the
+            grid cannot honour (``--time-budget``, ``--history``).
+    """
+    opts = engine_options(args)
+    if opts['engine'] == 'local' and opts['json_path'] is None:
+        return None
+    how = ('--engine ray' if opts['engine'] == 'ray' else '--cells-json')
+    for option, dest in (('--time-budget', 'time_budget'),
+                         ('--history', 'history')):
+        if getattr(args, dest, None) is not None:
+            raise ValueError(f'{option} is not supported with {how} (cells '
+                             'run as independent tasks); drop it or use '
+                             '--engine local without --cells-json')
+    return opts
+
+
+def cell_protocol(proto: dict[str, Any], heads: int, amp: bool,
+                  metric: str, device: torch.device) -> str:
+    """Hash of everything besides (model, depth, split, seed) that decides
+    a cell's scores: a grid file of another protocol is never reused."""
+    return protocol_hash({
+        'hidden': proto['hidden'], 'lr': proto['lr'],
+        'steps': proto['steps'], 'dropout': proto['dropout'],
+        'weight_decay': proto['weight_decay'],
+        'optimizer': proto['optimizer'], 'patience': proto['patience'],
+        'heads': heads, 'amp': amp, 'metric': metric,
+        'device': device.type, 'self_loop_mode': SELF_LOOP_MODE,
+        'gcn_degree': GCN_DEGREE, 'format': CHECKPOINT_FORMAT})
+
+
+def _grid_cell(ctx: dict[str, Any], cell: dict[str, Any]) -> dict[str, Any]:
+    """One grid cell (on a Ray worker or here): :func:`run_cell` of the
+    cell's (model, depth, split, seed) with its model's protocol."""
+    p = ctx['protocols'][cell['model']]
+    return run_cell(ctx['data'], ctx['dataset'], ctx['metric'],
+                    cell['model'], cell['layers'], cell['split'],
+                    seed=cell['seed'], hidden=p['hidden'],
+                    heads=ctx['heads'], dropout=p['dropout'], lr=p['lr'],
+                    steps=p['steps'], device=ctx['device'], amp=ctx['amp'],
+                    weight_decay=p['weight_decay'],
+                    optimizer=p['optimizer'], patience=p['patience'],
+                    checkpoint_dir=ctx['checkpoint'],
+                    checkpoint_every=ctx['checkpoint_every'],
+                    checkpoint_seconds=ctx['checkpoint_seconds'],
+                    log_every=ctx['log_every'])
+
+
+def run_models_grid(data: Any, name: str, metric: str, models: list[str],
+                    splits: list[int], seeds: list[int],
+                    protos: dict[str, dict[str, Any]],
+                    args: argparse.Namespace, device: torch.device,
+                    grid: dict[str, Any]) -> dict[str, Any]:
+    """:func:`run_models` with every (model, depth, split, seed) cell a
+    task of :func:`~pyg_ext.distributed.run_grid` (``grid``: its engine /
+    address / json_path keywords): Ray tasks with retries (``--engine
+    ray``, one thread per worker), finished cells streamed into
+    ``--cells-json`` and skipped when the same command runs again. Returns
+    the same dict as :func:`run_models` (same scores as the local run on
+    CPU); ``seconds`` is this run's wall time.
+
+    Raises:
+        RuntimeError: a cell still failing after its retries (the finished
+            cells are in ``--cells-json``).
+        ValueError: a ``--cells-json`` file that is not a grid file.
+    """
+    from pyg_ext.distributed import run_grid
+    t_start = time.perf_counter()
+    all_depths = sorted({d for p in protos.values() for d in p['depths']})
+    order = [(m, d) for d in all_depths for m in models
+             if d in protos[m]['depths']]
+    hashes = {m: cell_protocol(protos[m], args.heads, args.amp, metric,
+                               device) for m in models}
+    cells = [{'dataset': name, 'model': m, 'layers': d, 'split': s,
+              'seed': seed, 'protocol': hashes[m]}
+             for m, d in order for s, seed in zip(splits, seeds)]
+    ctx = {'data': data, 'dataset': name, 'metric': metric,
+           'protocols': protos, 'heads': args.heads, 'amp': args.amp,
+           'device': str(device), 'checkpoint': args.checkpoint,
+           'checkpoint_every': args.checkpoint_every,
+           'checkpoint_seconds': args.checkpoint_seconds,
+           'log_every': float(getattr(args, 'log_every', 60.0))}
+    where = ('Ray' if grid['engine'] == 'ray' else 'this process')
+    print(f'{len(cells)} cells on {where}'
+          + (f", finished cells in {grid['json_path']}"
+             if grid['json_path'] else ''), flush=True)
+
+    def report(cell: dict[str, Any], r: dict[str, Any]) -> None:
+        print(f"  {cell['model']} L={cell['layers']} split {cell['split']}: "
+              f"val {100 * r['val']:.2f} test {100 * r['test']:.2f} (step "
+              f"{r['best_step']}, {r['seconds']:.1f} s)", flush=True)
+
+    out = run_grid(cells, functools.partial(_grid_cell, ctx),
+                   on_result=report, **grid)
+    results: dict[str, dict[int, list[dict[str, Any]]]] = {}
+    for cell, r in zip(cells, out):
+        results.setdefault(cell['model'], {}).setdefault(
+            cell['layers'], []).append(r)
+    return {'summary': summarize_runs(results, protos, splits, seeds),
+            'stopped_early': False,
             'seconds': time.perf_counter() - t_start}
 
 
@@ -1076,7 +1222,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     splits = split_ids(args.splits or preset['splits'],
                        int(data.train_mask.size(1)))
     seeds = run_seeds(args, splits)
-    device = _device(args.device)
+    if engine_options(args)['engine'] == 'ray':
+        device = _ray_device(args.device)
+    else:
+        device = _device(args.device)
     if args.tf32 and device.type == 'cuda':
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
@@ -1100,18 +1249,23 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if args.checkpoint:
         print(f'checkpoints and finished runs: {args.checkpoint}/{name}/',
               flush=True)
-    res = run_models(data, name, metric, models, depths, splits,
-                     hidden=first['hidden'], heads=args.heads,
-                     dropout=first['dropout'], lr=first['lr'],
-                     steps=first['steps'], device=device,
-                     budget=args.time_budget, progress=args.progress,
-                     amp=args.amp, history=args.history,
-                     log_every=getattr(args, 'log_every', 60.0),
-                     bar=bool(args.progress and sys.stderr.isatty()),
-                     seeds=seeds, protocols=protos,
-                     checkpoint_dir=args.checkpoint,
-                     checkpoint_every=args.checkpoint_every,
-                     checkpoint_seconds=args.checkpoint_seconds)
+    grid = _grid_options(args, device)
+    if grid is not None:
+        res = run_models_grid(data, name, metric, models, splits, seeds,
+                              protos, args, device, grid)
+    else:
+        res = run_models(data, name, metric, models, depths, splits,
+                         hidden=first['hidden'], heads=args.heads,
+                         dropout=first['dropout'], lr=first['lr'],
+                         steps=first['steps'], device=device,
+                         budget=args.time_budget, progress=args.progress,
+                         amp=args.amp, history=args.history,
+                         log_every=getattr(args, 'log_every', 60.0),
+                         bar=bool(args.progress and sys.stderr.isatty()),
+                         seeds=seeds, protocols=protos,
+                         checkpoint_dir=args.checkpoint,
+                         checkpoint_every=args.checkpoint_every,
+                         checkpoint_seconds=args.checkpoint_seconds)
     rows = []
     starred = False
     for m, s in res['summary'].items():

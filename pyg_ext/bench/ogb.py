@@ -9,12 +9,15 @@ and validation score at the best-validation epoch (mean ± std over seeds) in
 the leaderboard's columns. ``--quick`` keeps the small smoke settings (3x64
 GIN, 20 epochs, 3 seeds). With ``--json`` every finished (model, PE, seed)
 cell is written at once and a re-run with the same file skips it (resume).
+``--engine ray [--address A]`` trains the cells as Ray tasks (retried, one
+thread per worker; same cells, same ``--json`` streaming and resume).
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import functools
 import hashlib
 import json
 import logging
@@ -27,10 +30,12 @@ from typing import Any
 import torch
 
 from pyg_ext.bench._common import (
+    add_engine_arguments,
     choice_list,
     dataset_errors,
     device_arg,
     dropout_rate,
+    engine_options,
     environment,
     fmt_mean_std,
     format_table,
@@ -229,6 +234,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "(SignNet, BasisNet, SPE; --quick; default: pyg_ext; "
                         "'reference' = the authors' architectures, see "
                         'docs/pe.md)')
+    add_engine_arguments(parser)
 
 
 def default_seeds(protocol: str) -> list[int]:
@@ -672,6 +678,74 @@ def run_cell(dataset: str, model: str, pe: str, seed: int,
     return res
 
 
+def _grid_cell(ctx: tuple[str, dict[str, dict[str, Any]], str],
+               cell: dict[str, Any]) -> dict[str, Any]:
+    """One ``--engine ray`` task: :func:`run_cell` on the worker's CPU."""
+    name, configs, root = ctx
+    return run_cell(name, cell['model'], cell['pe'], cell['seed'],
+                    configs[f"{cell['model']}+{cell['pe']}"], root, 'cpu')
+
+
+def _run_cells_grid(name: str, pairs: list[tuple[str, str]],
+                    seeds: list[int],
+                    configs: dict[tuple[str, str], dict[str, Any]],
+                    done: dict[str, Any], result: dict[str, Any],
+                    root: str | None, device: str, json_path: str | None,
+                    grid: dict[str, Any], protocol: str, preset: str,
+                    progress: bool) -> tuple[int, int]:
+    """The cells not in ``done`` as Ray tasks (:func:`~pyg_ext.distributed.
+    run_grid`, retried when they fail or their worker dies), each added to
+    ``result['cells']`` and written to ``--json`` as it finishes, as the
+    local loop does. The eigenpairs are computed (and cached on disk) here
+    first, so that the workers read them. Returns ``(ran, skipped)``.
+
+    Raises:
+        ValueError: a CUDA ``--device`` (cells train on the workers' CPUs).
+        RuntimeError: a cell still failing after its retries.
+    """
+    from pyg_ext.distributed import run_grid
+    from pyg_ext.utils.data_root import resolve_root
+    if device != 'cpu':
+        raise ValueError(f'--device {device}: --engine ray trains every cell '
+                         "on a worker's CPU; use --device cpu or --engine "
+                         'local')
+    for (_, p), cfg in configs.items():
+        if p != 'none':
+            load_dataset(name, root, k=cfg['k'],
+                         normalization=cfg.get('normalization', 'sym'),
+                         progress=progress)
+    cells, skipped = [], 0
+    for seed in seeds:
+        for m, p in pairs:
+            key = cell_key(name, configs[(m, p)], seed)
+            if key in done:
+                skipped += 1
+            else:
+                cells.append({'model': m, 'pe': p, 'seed': seed, 'key': key})
+    print(f'{len(cells)} cell(s) on Ray ({skipped} finished before)',
+          flush=True)
+    ran = 0
+
+    def finished(cell: dict[str, Any], res: dict[str, Any]) -> None:
+        nonlocal ran
+        ran += 1
+        done[cell['key']] = res
+        result['cells'].append(res)
+        if progress or protocol == 'ogb':
+            print(f"  {_label(cell['model'], cell['pe'], protocol, preset)} "
+                  f"seed {cell['seed']}: valid {res['valid']:.4f} test "
+                  f"{res['test']:.4f} (epoch {res['epoch']}, "
+                  f"{res['seconds']:.0f} s)", flush=True)
+        if json_path:
+            _write_partial(json_path, [], result)
+
+    ctx = (name, {f'{m}+{p}': c for (m, p), c in configs.items()},
+           str(resolve_root(root)))
+    run_grid(cells, functools.partial(_grid_cell, ctx), on_result=finished,
+             **grid)
+    return ran, skipped
+
+
 def cell_key(dataset: str, config: dict[str, Any], seed: int) -> str:
     """What resume matches: the dataset, the seed and the whole config."""
     return json.dumps({'dataset': dataset, 'seed': seed, 'config': config},
@@ -862,8 +936,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     result['ogb'] = ogb.__version__
     skipped = ran = 0
     pre_before = {k: v[2] for k, v in _LOADED.items()}
+    grid = engine_options(args)
+    if grid['json_path'] and grid['engine'] != 'ray':
+        raise ValueError('--cells-json needs --engine ray (the local run '
+                         'resumes from --json)')
     # seed-major: an interrupted run has every model at the same seeds
-    for seed in seeds:
+    for seed in (seeds if grid['engine'] == 'local' else []):
         for m, p in pairs:
             key = cell_key(name, configs[(m, p)], seed)
             if key in done:
@@ -881,6 +959,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                       f'{cell["seconds"]:.0f} s)', flush=True)
             if json_path:
                 _write_partial(json_path, [], result)
+    if grid['engine'] == 'ray':
+        ran, skipped = _run_cells_grid(name, pairs, seeds, configs, done,
+                                       result, root, device, json_path,
+                                       grid, protocol, preset, progress)
     result['cells_run'], result['cells_skipped'] = ran, skipped
     result['precompute_seconds'] = sum(
         v[2] for k, v in _LOADED.items() if k not in pre_before)

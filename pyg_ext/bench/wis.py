@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import hashlib
 import json
 import logging
 import os
@@ -405,7 +406,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 t0 = time.process_time()
                 orders[(seed, m)] = removal_order(m, ei, n, seed)
                 timings[m].append(time.process_time() - t0)
-    cells = [{'seed': seed, 'method': m, 'ratio': r}
+    # a cell's identity in --cells-json includes everything else that
+    # decides its accuracy: a file of another setting is never reused
+    setting = hashlib.sha1(json.dumps({
+        'dataset': args.dataset, 'ogb_meta': args.ogb_meta,
+        'split': split_kind, 'device': args.device,
+        **{k: getattr(args, k, None) for k in (
+            'model', 'layers', 'hidden', 'epochs', 'patience', 'lr',
+            'weight_decay', 'dropout', 'arch', 'split_seed', 'min_delta')}},
+        sort_keys=True, default=str).encode()).hexdigest()[:12]
+    cells = [{'seed': seed, 'method': m, 'ratio': r, 'setting': setting}
              for seed in args.seeds for i, m in enumerate(methods)
              for r in ratios if r != 0.0 or i == 0]
 

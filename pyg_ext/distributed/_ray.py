@@ -94,7 +94,10 @@ def connect(address: str | None = None, *,
     if address is None:
         kwargs['num_cpus'] = os.cpu_count() or 1
     try:
-        ray.init(address=address, **kwargs)
+        # None means a new local cluster: ray.init(address=None) would
+        # instead join RAY_ADDRESS or the last `ray start` cluster recorded
+        # in /tmp/ray (a stale file of a stopped one makes it fail)
+        ray.init(address='local' if address is None else address, **kwargs)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else (
             type(exc).__name__)

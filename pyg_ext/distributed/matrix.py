@@ -141,6 +141,10 @@ class MemoBlockPlan:
     def __init__(self, E: np.ndarray, rl: tuple[np.ndarray, ...],
                  cl: tuple[np.ndarray, ...]) -> None:
         self.E, self.rl, self.cl = E, rl, cl
+        #: ``(path, shape, node id)`` of the shared file holding ``E``
+        #: (see :class:`RayLevel`): block tasks on that node gather their
+        #: slice from it themselves.
+        self.shared: tuple[str, tuple[int, int], str] | None = None
 
     @staticmethod
     def _part(lists: tuple[np.ndarray, ...], g0: int, g1: int
@@ -153,16 +157,50 @@ class MemoBlockPlan:
                  np.ascontiguousarray(col[lo:hi]),
                  np.ascontiguousarray(cnt[lo:hi])), used)
 
-    def block_plan(self, r0: int, r1: int, c0: int, c1: int) -> MemoSubPlan:
+    def block_plan(self, r0: int, r1: int, c0: int, c1: int,
+                   gather: bool = False) -> MemoSubPlan | SharedMemoSubPlan:
+        """The block's slice of the tables: gathered here, or (``E`` in a
+        shared file and not ``gather``) only the rows / columns to gather
+        from the file on the worker."""
         rl, ru = self._part(self.rl, r0, r1)
         cl, cu = self._part(self.cl, c0, c1)
         rows = np.append(ru, self.E.shape[0] - 1)  # + the blank tree
         cols = np.append(cu, self.E.shape[1] - 1)
+        if self.shared is not None and not gather:
+            return SharedMemoSubPlan(self.shared, rows, cols, rl, cl, r0, c0)
         # one gather (no rows x all-columns intermediate)
         return MemoSubPlan(self.E[np.ix_(rows, cols)], rl, cl, r0, c0)
 
     def values(self, pi: np.ndarray, pj: np.ndarray) -> np.ndarray:
         return MemoSubPlan(self.E, self.rl, self.cl, 0, 0).values(pi, pj)
+
+
+class SharedMemoSubPlan:
+    """A :class:`MemoSubPlan` to gather on the worker from the shared file
+    of the memoised level (same entries, so the same values bit for
+    bit)."""
+
+    def __init__(self, shared: tuple[str, tuple[int, int], str],
+                 rows: np.ndarray, cols: np.ndarray,
+                 rl: tuple[np.ndarray, ...], cl: tuple[np.ndarray, ...],
+                 r0: int, c0: int) -> None:
+        self.shared, self.rows, self.cols = shared, rows, cols
+        self.rl, self.cl, self.r0, self.c0 = rl, cl, r0, c0
+
+    def load(self) -> MemoSubPlan | None:
+        """The gathered plan, or ``None`` where this process cannot read
+        the file (another node, or the file is gone)."""
+        path, shape, node = self.shared
+        if not _same_node(node):
+            return None
+        E = _open_shared(path, shape, write=False)
+        if E is None:
+            return None
+        sub = E[np.ix_(self.rows, self.cols)]  # a new, writeable array
+        del E
+        return MemoSubPlan(sub, tuple(np.array(a) for a in self.rl),
+                           tuple(np.array(a) for a in self.cl), self.r0,
+                           self.c0)
 
 
 def _memo_plan(kernel: Any) -> MemoBlockPlan | None:
@@ -284,6 +322,7 @@ def build_plan(metric: str, batch: GraphBatch, n_a: int | None,
             if level_matrix is not None:  # the Ray engine: memo by blocks
                 memo = _memo_plan(kernel)
                 if memo is not None:
+                    memo.shared = level_matrix.shared_file(memo.E)
                     return memo
             return KernelPlan(kernel, symmetric, 'numba')
         return NumpyTmdPlan(batch, n_a, r['depth'], w, r['p'])
@@ -324,13 +363,20 @@ def _inject(fault: tuple[Any, ...] | None, block: tuple[int, int]) -> None:
 
 def _block_task(plan_box: list[Any], i: int, j: int, r0: int, r1: int,
                 c0: int, c1: int, symmetric: bool, threads: int,
-                fault: tuple[Any, ...] | None) -> np.ndarray:
-    """Body of a Ray block task (runs in a worker process)."""
+                fault: tuple[Any, ...] | None) -> np.ndarray | None:
+    """Body of a Ray block task (runs in a worker process); ``None``: the
+    block's shared plan cannot be read here, send its slice."""
     from pyg_ext.distributed._ray import pin_threads
     pin_threads(threads)
     _inject(fault, (i, j))
     if plan_box[0] is None:  # this block's own tables
-        plan = plan_box[1].writeable()
+        sub = plan_box[1]
+        if isinstance(sub, SharedMemoSubPlan):
+            plan = sub.load()
+            if plan is None:  # not on the driver's node: ask for the slice
+                return None
+        else:
+            plan = sub.writeable()
     else:  # the shared plan, fetched once per worker
         plan = _cached(plan_box[0])
     pin_threads(threads)  # numba may have been imported just now
@@ -413,19 +459,23 @@ def metric_matrix(metric: str, batch: GraphBatch, n_a: int | None,
         if engine == 'ray':
             from pyg_ext.distributed._ray import connect
             level = RayLevel(connect(address), threads_per_worker, retries)
-        plan = build_plan(metric, batch, n_a, r, level)
-        logger.info('tables built in %.2f s; %d blocks to solve',
-                    time.perf_counter() - t0, len(todo))
-        done = _run_ray(plan, todo, symmetric, address, threads_per_worker,
-                        retries) if engine == 'ray' else _run_local(
-                            plan, todo, symmetric, r)
-        t1 = time.perf_counter()
-        for b, arr, sec in done:
-            D[b[2]:b[3], b[4]:b[5]] = arr
-            if bstore is not None:
-                bstore.save((b[0], b[1]), arr, sec)
-        logger.info('%d blocks solved in %.2f s', len(todo),
-                    time.perf_counter() - t1)
+        try:
+            plan = build_plan(metric, batch, n_a, r, level)
+            logger.info('tables built in %.2f s; %d blocks to solve',
+                        time.perf_counter() - t0, len(todo))
+            done = _run_ray(plan, todo, symmetric, address,
+                            threads_per_worker, retries) \
+                if engine == 'ray' else _run_local(plan, todo, symmetric, r)
+            t1 = time.perf_counter()
+            for b, arr, sec in done:
+                D[b[2]:b[3], b[4]:b[5]] = arr
+                if bstore is not None:
+                    bstore.save((b[0], b[1]), arr, sec)
+            logger.info('%d blocks solved in %.2f s', len(todo),
+                        time.perf_counter() - t1)
+        finally:
+            if level is not None:
+                level.close()
     if symmetric:
         mirror_upper(D, G)
     # distances are >= 0: the local paths clamp float cancellation too
@@ -476,16 +526,40 @@ def _row_chunks(R: int, C: int, symmetric: bool, n: int
             if b > a]
 
 
-def _level_task(box: list[Any], r0: int, r1: int, c0: int,
-                threads: int) -> np.ndarray:
+def write_rows(dst: np.ndarray, vals: np.ndarray, r0: int, r1: int,
+               c0: int, symmetric: bool) -> None:
+    """Put rows ``r0:r1`` x columns ``c0:`` of a level (``vals``) into
+    ``dst``; for a symmetric level (``c0 == r0``) also their mirror image,
+    as :func:`mirror_upper` would: every entry below the diagonal is the
+    one above it (pure copies, so the level is bit for bit the same)."""
+    C = c0 + vals.shape[1]
+    if not symmetric:
+        dst[r0:r1, c0:C] = vals
+        return
+    k = r1 - r0
+    sq = np.array(vals[:, :k])
+    low = np.tril_indices(k, -1)
+    sq[low] = sq.T[low]
+    dst[r0:r1, r0:r1] = sq
+    rest = vals[:, k:]
+    dst[r0:r1, r1:C] = rest
+    dst[r1:C, r0:r1] = rest.T
+
+
+def _level_task(box: list[Any], r0: int, r1: int, c0: int, threads: int,
+                share: tuple[str, tuple[int, int], str] | None,
+                symmetric: bool) -> np.ndarray | None:
     """Rows ``r0:r1`` x columns ``c0:`` of a memoised level, computed by the
     compiled ``level_matrix`` itself on those rows and columns (each entry
     is solved alone, with the row tree as the row side, as in the full
-    call)."""
+    call). With ``share = (path, shape, node id)`` and this worker on that
+    node, the rows (and, symmetric, their mirror image) are written straight
+    into the driver's shared level file and ``None`` is returned; otherwise
+    the rows are returned."""
     from pyg_ext.distributed._ray import pin_threads
     from pyg_ext.metrics import _ot
     pin_threads(threads)
-    args = _cached(box[0])
+    args = _cached_level(box[0])
     pin_threads(threads)
     (Eprev, E1, rroot, rch, rchc, rdeg, croot, cch, cchc, cdeg, w) = args
     R, C = r1 - r0, len(cdeg) - c0
@@ -494,7 +568,63 @@ def _level_task(box: list[Any], r0: int, r1: int, c0: int,
         Eprev, E1, rroot[r0:r1], rch[r0:r1], rchc[r0:r1], rdeg[r0:r1],
         croot[c0:], cch[c0:], cchc[c0:], cdeg[c0:], w, np.zeros(R),
         np.zeros(C), False, out)
+    if share is not None and _same_node(share[2]):
+        dst = _open_shared(share[0], share[1])
+        if dst is not None:
+            write_rows(dst, out[:R, :C], r0, r1, c0, symmetric)
+            del dst
+            return None
     return out[:R, :C]
+
+
+def _driver_node(ray: Any) -> str:
+    """The node id of this (driver) process."""
+    return ray.get_runtime_context().get_node_id()
+
+
+def _same_node(node_id: str) -> bool:
+    try:
+        import ray
+        return ray.get_runtime_context().get_node_id() == node_id
+    except Exception:  # not in a Ray worker
+        return False
+
+
+#: Folder of the shared files of big memoised levels (a RAM-backed tmpfs;
+#: ``None``: always ship the rows through the object store).
+SHARED_LEVEL_DIR: str | None = '/dev/shm'
+
+
+def _open_shared(path: str, shape: tuple[int, int], write: bool = True
+                 ) -> np.ndarray | None:
+    """A float64 view (writeable with ``write``) of the shared level file at
+    ``path`` (``None`` when it is not there or has another size)."""
+    import mmap
+    try:
+        with open(path, 'r+b' if write else 'rb') as f:
+            nbytes = 8 * shape[0] * shape[1]
+            if os.fstat(f.fileno()).st_size != nbytes:
+                return None
+            buf = mmap.mmap(f.fileno(), nbytes, access=mmap.ACCESS_WRITE
+                            if write else mmap.ACCESS_READ)
+    except OSError:
+        return None
+    return np.frombuffer(buf, dtype=np.float64).reshape(shape)
+
+
+def _cached_level(ref: Any) -> Any:
+    """The arguments of a level task behind ``ref``, once per worker
+    process, as writeable copies (read-only object-store arrays would make
+    numba compile another specialisation of the kernel)."""
+    key = 'level:' + ref.hex()
+    obj = _PLANS.get(key)
+    if obj is None:
+        import ray
+        obj = tuple(np.array(a) if isinstance(a, np.ndarray) else a
+                    for a in ray.get(ref))
+        _PLANS.clear()
+        _PLANS[key] = obj
+    return obj
 
 
 def _cached(ref: Any) -> Any:
@@ -511,11 +641,28 @@ def _cached(ref: Any) -> Any:
     return obj
 
 
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
 class RayLevel:
     """Drop-in for the compiled ``level_matrix``: row chunks of a big
     memoised level as Ray tasks (each entry solved by the same kernel with
-    the same row / column roles as in the single call), assembled and
-    mirrored here."""
+    the same row / column roles as in the single call).
+
+    The caller allocates the level with :meth:`empty`: a big one lives in a
+    file of :data:`SHARED_LEVEL_DIR` mapped by the driver, and the workers
+    on the driver's node write their rows and their mirror image straight
+    into it (no copy through the object store, no assembly or mirroring on
+    the driver); rows from other nodes come back as arrays and are written
+    here as they arrive. The top level's file is kept until :meth:`close`
+    (at the end of :func:`metric_matrix`): the pair-block tasks on the
+    driver's node gather their slice of it themselves
+    (:class:`SharedMemoSubPlan`); the driver's mapping stays valid after
+    the file is removed."""
 
     def __init__(self, ray: Any, threads: int, retries: int) -> None:
         from pyg_ext.distributed._ray import cpu_slots, task_options
@@ -526,6 +673,40 @@ class RayLevel:
             _REMOTE['level'] = ray.remote(_level_task)
         self.remote = _REMOTE['level'].options(
             **task_options(threads, retries))
+        self._shared: dict[int, str] = {}  # id(array) -> file
+        # id(level) -> (file, shape, node) of the levels solved into a file
+        self._done: dict[int, tuple[str, tuple[int, int], str]] = {}
+
+    def empty(self, shape: tuple[int, int]) -> np.ndarray:
+        """An uninitialised float64 level of ``shape``: shared through a
+        file of :data:`SHARED_LEVEL_DIR` when it is big enough to be solved
+        by the workers and the folder has room, else ``np.empty``."""
+        import mmap
+        import uuid
+        import weakref
+        R, C = shape[0] - 1, shape[1] - 1
+        nbytes = 8 * shape[0] * shape[1]
+        folder = SHARED_LEVEL_DIR
+        if R * C < MIN_LEVEL_PROBLEMS or folder is None or nbytes == 0:
+            return np.empty(shape)
+        try:
+            st = os.statvfs(folder)
+            if st.f_bavail * st.f_frsize < nbytes + (64 << 20):
+                logger.info('%s has no room for a %.1f GB level: rows go '
+                            'through the object store', folder, nbytes / 1e9)
+                return np.empty(shape)
+            path = os.path.join(folder, f'pyg_ext_level_{os.getpid()}_'
+                                f'{uuid.uuid4().hex}.f64')
+            with open(path, 'w+b') as f:
+                f.truncate(nbytes)
+                buf = mmap.mmap(f.fileno(), nbytes)
+        except OSError as exc:
+            logger.info('no shared level file in %s (%s)', folder, exc)
+            return np.empty(shape)
+        arr = np.frombuffer(buf, dtype=np.float64).reshape(shape)
+        self._shared[id(arr)] = path
+        weakref.finalize(arr, _unlink, path)
+        return arr
 
     def __call__(self, Eprev: np.ndarray, E1: np.ndarray, rroot: np.ndarray,
                  rch: np.ndarray, rchc: np.ndarray, rdeg: np.ndarray,
@@ -534,41 +715,91 @@ class RayLevel:
                  bcol: np.ndarray, symmetric: bool, out: np.ndarray) -> None:
         from pyg_ext.metrics import _ot
         R, C = len(rdeg), len(cdeg)
+        path = self._shared.pop(id(out), None)
         if R * C < MIN_LEVEL_PROBLEMS:
+            if path is not None:
+                _unlink(path)
             _ot.numba_kernels().level_matrix(
                 Eprev, E1, rroot, rch, rchc, rdeg, croot, cch, cchc, cdeg, w,
                 brow, bcol, symmetric, out)
             return
-        from ray import cloudpickle
-        t0 = time.perf_counter()
-        ref = self.ray.put(cloudpickle.dumps(
-            (Eprev, E1, rroot, rch, rchc, rdeg, croot, cch, cchc, cdeg, w),
-            protocol=5))
-        chunks = _row_chunks(R, C, symmetric, max(16, 8 * self.slots))
+        t0, cpu0 = time.perf_counter(), time.process_time()
+        share = None
+        if path is not None:
+            share = (path, (int(out.shape[0]), int(out.shape[1])),
+                     _driver_node(self.ray))
+        try:
+            self._solve(Eprev, E1, rroot, rch, rchc, rdeg, croot, cch, cchc,
+                        cdeg, w, symmetric, out, share, t0, cpu0)
+        except BaseException:
+            if path is not None:
+                _unlink(path)
+            raise
+        if share is not None:  # kept for the pair blocks until close()
+            self._done[id(out)] = share
+        out[:R, C] = brow
+        out[R, :C] = bcol
+        out[R, C] = 0.0
+
+    def shared_file(self, level: np.ndarray
+                    ) -> tuple[str, tuple[int, int], str] | None:
+        """``(path, shape, node id)`` of the file ``level`` was solved into
+        (``None``: not a shared level)."""
+        return self._done.get(id(level))
+
+    def close(self) -> None:
+        """Remove the shared files (the driver's mappings stay valid)."""
+        for path in self._shared.values():
+            _unlink(path)
+        for path, _, _ in self._done.values():
+            _unlink(path)
+        self._shared.clear()
+        self._done.clear()
+
+    def _solve(self, Eprev: np.ndarray, E1: np.ndarray, rroot: np.ndarray,
+               rch: np.ndarray, rchc: np.ndarray, rdeg: np.ndarray,
+               croot: np.ndarray, cch: np.ndarray, cchc: np.ndarray,
+               cdeg: np.ndarray, w: float, symmetric: bool, out: np.ndarray,
+               share: tuple[str, tuple[int, int], str] | None,
+               t0: float, cpu0: float) -> None:
+        R, C = len(rdeg), len(cdeg)
+        ref = self.ray.put((Eprev, E1, rroot, rch, rchc, rdeg, croot, cch,
+                            cchc, cdeg, float(w)))
+        t_put = time.perf_counter() - t0
+        chunks = _row_chunks(R, C, symmetric, max(32, 16 * self.slots))
         pending = {}
         queue = list(chunks)
         window = 2 * self.slots + 1
+        written = here = 0
+        t_here = 0.0
         try:
             while queue or pending:
                 while queue and len(pending) < window:
                     r0, r1 = queue.pop(0)
                     c0 = r0 if symmetric else 0
-                    pending[self.remote.remote([ref], r0, r1, c0,
-                                               self.threads)] = (r0, r1, c0)
+                    pending[self.remote.remote(
+                        [ref], r0, r1, c0, self.threads, share,
+                        symmetric)] = (r0, r1, c0)
                 ready, _ = self.ray.wait(list(pending), num_returns=1)
                 for fut in ready:
                     r0, r1, c0 = pending.pop(fut)
-                    out[r0:r1, c0:C] = self.ray.get(fut)
+                    vals = self.ray.get(fut)
+                    if vals is None:
+                        written += 1
+                        continue
+                    t1 = time.perf_counter()
+                    write_rows(out, vals, r0, r1, c0, symmetric)
+                    t_here += time.perf_counter() - t1
+                    here += 1
         finally:
             for fut in pending:
                 self.ray.cancel(fut)
-        if symmetric:
-            mirror_upper(out, R)
-        out[:R, C] = brow
-        out[R, :C] = bcol
-        out[R, C] = 0.0
-        logger.info('level of %d x %d trees in %d row chunks: %.1f s', R, C,
-                    len(chunks), time.perf_counter() - t0)
+        logger.info('level of %d x %d trees in %d row chunks: %.1f s (args '
+                    'put %.2f s; %d chunks written by the workers into %s, '
+                    '%d here in %.2f s; driver CPU %.2f s)', R, C,
+                    len(chunks), time.perf_counter() - t0, t_put, written,
+                    'the shared file' if share else '-', here, t_here,
+                    time.process_time() - cpu0)
 
 
 def _run_ray(plan: Any, todo: list[tuple[int, ...]], symmetric: bool,
@@ -592,12 +823,14 @@ def _run_ray(plan: Any, todo: list[tuple[int, ...]], symmetric: bool,
     queue = list(todo)
     pending: dict[Any, tuple[tuple[int, ...], float]] = {}
 
-    def submit() -> None:
-        b = queue.pop(0)
+    def submit(b: tuple[int, ...] | None = None, gather: bool = False
+               ) -> None:
+        b = queue.pop(0) if b is None else b
         # a block's own slice goes as a task argument (one copy into the
-        # object store); a shared plan was put once
+        # object store; only its indices when the level is in a shared
+        # file); a shared plan was put once
         box = [plan_ref] if not per_block else [None, plan.block_plan(
-            *b[2:])]
+            *b[2:], gather=gather)]
         ref = remote.remote(box, b[0], b[1], *b[2:], symmetric, threads,
                             fault)
         pending[ref] = (b, time.perf_counter())
@@ -617,6 +850,9 @@ def _run_ray(plan: Any, todo: list[tuple[int, ...]], symmetric: bool,
                         f'block {b[:2]} (rows {b[2]}:{b[3]}, columns '
                         f'{b[4]}:{b[5]}) failed after {retries} retries: '
                         f'{type(cause).__name__}: {cause}') from exc
+                if arr is None:  # a worker off the driver's node
+                    submit(b, gather=True)
+                    continue
                 if queue:
                     submit()
                 yield b, arr, time.perf_counter() - started
