@@ -101,7 +101,8 @@ def test_forward_shapes_and_gradients(name: str, out: int) -> None:
     else:
         loss = F.cross_entropy(z[mask], y[mask])
     extra = model.extra_loss()
-    if name in ('gbkgnn', 'cpgnn'):
+    # the registry's GBK-GNN is the reference run's GraphSAGE (no gate)
+    if name == 'cpgnn':
         assert extra is not None and extra.dim() == 0
         loss = loss + extra
     else:
@@ -180,6 +181,25 @@ def test_gprgnn_exempts_gamma_from_weight_decay() -> None:
     assert all(p is not m.prop.temp for p in groups[0]['params'])
 
 
+def test_gprgnn_binary_drops_class_channels_separately() -> None:
+    """A binary GPR-GNN is the authors' two-class model: its MLP ends in
+    two class channels, ``dprate`` dropout drops each on its own and the
+    output is ``z_1 - z_0`` (a single channel would be dropped whole)."""
+    ei = graph()
+    x = torch.randn(N, F_IN, dtype=D)
+    two = GPRGNN(F_IN, 2, hidden_channels=8, alpha=0.1).double()
+    one = GPRGNN(F_IN, 1, hidden_channels=8, alpha=0.1).double()
+    assert one.lins[-1].out_features == 2
+    one.load_state_dict(two.state_dict())
+    for train in (False, True):
+        two.train(train)
+        one.train(train)
+        torch.manual_seed(5)
+        z = two(x, ei)
+        torch.manual_seed(5)
+        torch.testing.assert_close(one(x, ei), z[:, 1] - z[:, 0])
+
+
 def test_sgc_features_match_dense_powers() -> None:
     ei = graph()
     with_loop = torch.cat([ei, torch.tensor([[3], [3]])], 1)
@@ -246,14 +266,43 @@ def test_jacobiconv_forward_is_combination_of_basis() -> None:
         m.theta.copy_(torch.randn_like(m.theta))
     h = m.lins[0](x)
     al = (2.0 * torch.tanh(m.theta)).tolist()
-    xs = HS.jacobi_basis(h, sym(dense_adj(ei, N)), 4, 0.5, 0.25, al)
+    # build_specific_model's default: the authors' recurrence
+    assert m.reference_sign
+    xs = HS.jacobi_basis(h, sym(dense_adj(ei, N)), 4, 0.5, 0.25, al,
+                         reference_sign=True)
     ref = sum(m.comb[0, k] * xs[k] for k in range(5))
     torch.testing.assert_close(m(x, ei), ref)
+    paper = make('jacobiconv', 3, K=4, num_layers=1,
+                 reference_sign=False).eval()
+    paper.load_state_dict(m.state_dict())
+    xs = HS.jacobi_basis(h, sym(dense_adj(ei, N)), 4, 0.5, 0.25, al)
+    torch.testing.assert_close(
+        paper(x, ei), sum(m.comb[0, k] * xs[k] for k in range(5)))
     # theta initialised to min(1/alpha, 1), so alpha_k = 2 tanh(0.5)
     fresh = JacobiConv(F_IN, 3)
     assert torch.allclose(fresh.alphas(),
                           torch.full((11,), 2 * torch.tanh(
                               torch.tensor(0.5)).item()))
+
+
+def test_jacobiconv_binary_keeps_a_filter_per_class() -> None:
+    """A binary JacobiConv filters two class channels (the authors'
+    two-class softmax model) and returns their difference (a single
+    channel learns one filter only)."""
+    torch.manual_seed(0)
+    ei = graph()
+    x = torch.randn(N, F_IN, dtype=D)
+    two = JacobiConv(F_IN, 2, K=4).double().eval()
+    one = JacobiConv(F_IN, 1, K=4).double().eval()
+    assert tuple(one.comb.shape) == (1, 5, 2)
+    with torch.no_grad():
+        two.comb.copy_(torch.randn_like(two.comb))
+        two.theta.copy_(torch.randn_like(two.theta))
+    one.load_state_dict(two.state_dict())
+    z = two(x, ei)
+    torch.testing.assert_close(one(x, ei), z[:, 1] - z[:, 0])
+    # per-class filters: z_1 - z_0 is not one filter of one projection
+    assert not torch.allclose(two.comb[..., 0], two.comb[..., 1])
 
 
 def bfs_distances(ei: torch.Tensor, n: int) -> list[list[int]]:
@@ -330,6 +379,35 @@ def test_fagcn_matches_faconv_and_dense_formula() -> None:
     gl, gr = conv.att_l(h).squeeze(-1), conv.att_r(h).squeeze(-1)
     coef = torch.tanh(gr[:, None] + gl[None, :]) * a * d[:, None] * d[None]
     torch.testing.assert_close(conv(h, h0, ei), 0.3 * h0 + coef @ h)
+
+
+def test_fagcn_gate_has_the_reference_bias() -> None:
+    """The reference gate is ``nn.Linear(2 * d, 1)`` on ``[h_dst, h_src]``
+    (with a bias; PyG's FAConv has none): FAGCN's layers compute
+    ``eps * h0 + sum_{u->v} tanh(w.[h_v, h_u] + c) h_u / sqrt(d_u d_v)``."""
+    torch.manual_seed(0)
+    ei = graph()
+    x = torch.randn(N, F_IN, dtype=D)
+    m = make('fagcn', 3, eps=0.3).eval()
+    a = dense_adj(ei, N)
+    d = a.sum(1).clamp(min=1).pow(-0.5)
+    raw = torch.relu(m.t1(x))
+    h = raw
+    for conv in m.convs:
+        assert conv.att_r.bias is not None
+        with torch.no_grad():
+            conv.att_r.bias.fill_(0.7)
+        w = torch.cat([conv.att_r.weight, conv.att_l.weight], 1)[0]
+        k = h.size(1)
+        s = (h @ w[:k])[:, None] + (h @ w[k:])[None, :] + 0.7
+        h = 0.3 * raw + (torch.tanh(s) * a * d[:, None] * d[None]) @ h
+    torch.testing.assert_close(m(x, ei), m.t2(h))
+    # the gate initialised as one [1, 2d] Xavier-normal matrix (gain 1.414)
+    big = FAGCN(F_IN, 2, hidden_channels=256)
+    w = torch.cat([c.att_r.weight for c in big.convs]
+                  + [c.att_l.weight for c in big.convs], 1)
+    want = 1.414 * (2.0 / (1 + 2 * 256)) ** 0.5
+    assert abs(float(w.detach().std()) / want - 1) < 0.1
 
 
 def test_glognn_aggregation_matches_explicit_coefficients() -> None:
@@ -480,6 +558,41 @@ def test_gbk_gate_loss() -> None:
     m.eval()
     m(x, ei)
     assert m.extra_loss() is None  # evaluation forward
+
+
+def test_gbkgnn_registry_default_is_reference_graphsage() -> None:
+    """Platonov et al.'s GBK-GNN runs (``run_train.sh`` without ``--aug``)
+    trained a 2-layer GraphSAGE (hidden 16, ReLU, dropout 0.5, mean
+    aggregation with a root weight): the runner's default is that model;
+    ``bi_kernel=True`` is the gated model of the GBK-GNN paper."""
+    from torch_geometric.nn import SAGEConv
+    torch.manual_seed(0)
+    ei = graph()
+    x = torch.randn(N, F_IN, dtype=D)
+    d = SPECIFIC_DEFAULTS['gbkgnn']
+    m = build_specific_model('gbkgnn', F_IN, 3, hidden_channels=d['hidden'],
+                             num_layers=d['layers'],
+                             dropout=d['dropout']).double().eval()
+    assert not m.bi_kernel
+    c1 = SAGEConv(F_IN, 16).double()
+    c2 = SAGEConv(16, 3).double()
+    c1.load_state_dict(m.convs[0].state_dict())
+    c2.load_state_dict(m.convs[1].state_dict())
+    # the mean over in-neighbours, written out
+    a = dense_adj(ei, N)
+    mean = a / a.sum(1, keepdim=True).clamp(min=1)
+    h = F.relu(mean @ x @ c1.lin_l.weight.t() + c1.lin_l.bias
+               + x @ c1.lin_r.weight.t())
+    ref = (mean @ h @ c2.lin_l.weight.t() + c2.lin_l.bias
+           + h @ c2.lin_r.weight.t())
+    torch.testing.assert_close(m(x, ei), ref)
+    y, mask = labels(3)
+    m.set_train_labels(y, mask)
+    m.train()
+    m(x, ei)
+    assert m.extra_loss() is None  # no gate, no gate loss
+    gated = build_specific_model('gbkgnn', F_IN, 3, bi_kernel=True)
+    assert isinstance(gated.convs[0], HS.GBKConv)
 
 
 def test_fsgnn_features_and_forward() -> None:

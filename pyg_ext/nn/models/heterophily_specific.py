@@ -16,9 +16,10 @@ stores both directions of every undirected edge, and returns logits:
 ``[N, out_channels]``, or ``[N]`` when ``out_channels == 1`` (binary tasks
 trained with ``binary_cross_entropy_with_logits``, as the baselines). Models
 whose internals are class-structured (CPGNN's compatibility matrix,
-GloGNN's class-space propagation) run with two classes internally when
-``out_channels == 1`` and return ``z_1 - z_0``, which is what a two-class
-softmax cross-entropy (the authors' setting) reduces to.
+GloGNN's class-space propagation, JacobiConv's filter per class channel,
+GPR-GNN's dropout on the class channels) run with two classes internally
+when ``out_channels == 1`` and return ``z_1 - z_0``, which is what a
+two-class softmax cross-entropy (the authors' setting) reduces to.
 
 **Training protocol** (the runner calls these generically; each is
 optional, check with ``hasattr``):
@@ -61,7 +62,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
-from torch_geometric.nn import FAConv
+from torch_geometric.nn import FAConv, SAGEConv
 from torch_geometric.nn.conv.gcn_conv import gcn_norm
 from torch_geometric.utils import scatter
 
@@ -147,19 +148,20 @@ SPECIFIC_DEFAULTS: dict[str, dict[str, Any]] = {
         optimizer='adam', lr=0.01, lr_grid=(0.001, 0.003, 0.01, 0.03, 0.1),
         weight_decay=1e-5, weight_decay_grid=(0.0, 1e-5, 1e-4, 1e-3),
         hidden=16, layers=2, dropout=0.5, steps=500, patience=100,
-        model_kwargs=dict(lamda=30.0),
+        model_kwargs=dict(lamda=30.0, bi_kernel=False),
         source='GBK-GNN/run_train.sh: GraphSage, --lamda 30, dim_size 16; '
-               'note: the script runs without --aug (its README says not '
-               'to set it), i.e. plain GraphSAGE'),
+               'the script runs without --aug (its README says not to set '
+               'it), i.e. plain GraphSAGE: bi_kernel=False'),
     'jacobiconv': dict(
         optimizer='adam', lr=0.05, lr_grid=(0.01, 0.03, 0.05, 0.1),
         weight_decay=1e-5, weight_decay_grid=(0.0, 1e-6, 1e-5, 1e-4),
         hidden=64, layers=1, dropout=0.4, steps=1000, patience=100,
         model_kwargs=dict(K=10, a=0.5, b=0.25, alpha=2.0,
-                          dropout_trans=0.1),
+                          dropout_trans=0.1, reference_sign=True),
         source='JacobiConv/run_real_world.sh: --dpb 0.4 --dpt 0.1 --a 0.5 '
                '--b 0.25 --alpha 2.0, conv_layer 10, aggr gcn; hidden is '
-               'unused with layers=1 (the linear map goes to the classes)'),
+               'unused with layers=1 (the linear map goes to the classes); '
+               'impl/PolyConv.py JacobiConv recurrence (reference_sign)'),
     'resnet-sgc': dict(
         dropout=0.2, layers=2, model_kwargs=dict(num_props=5),
         source='yandex-research/heterophilous-graphs train.py --model '
@@ -864,7 +866,11 @@ class GPRGNN(_SpecificModel):
         dprate (float, optional): dropout before propagation. (default: 0.7)
 
     :math:`\gamma` is exempt from weight decay in
-    :meth:`parameter_groups`, as in the reference optimiser.
+    :meth:`parameter_groups`, as in the reference optimiser. With
+    ``out_channels == 1`` the MLP outputs two class channels, dropped out
+    (``dprate``) and propagated each on its own, and the model returns
+    :math:`z_1 - z_0` (the authors' two-class model; one channel would be
+    dropped as a whole).
 
     Raises:
         TypeError, ValueError: bad arguments; in forward, bad input.
@@ -882,8 +888,11 @@ class GPRGNN(_SpecificModel):
         self.num_layers = check_positive_int(num_layers, 'num_layers')
         self.dropout = _dropout(dropout)
         self.dprate = _dropout(dprate, 'dprate')
+        # a binary task keeps two class channels (the authors' two-class
+        # model): ``dprate`` drops each channel on its own
+        self.num_classes = max(out_channels, 2)
         dims = [in_channels] + [hidden_channels] * (num_layers - 1) + [
-            out_channels]
+            self.num_classes]
         self.lins = nn.ModuleList(nn.Linear(a, b)
                                   for a, b in zip(dims[:-1], dims[1:]))
         self.prop = GPRProp(K, alpha)
@@ -1164,8 +1173,11 @@ class FAGCN(_SpecificModel):
     authors' code bdy9527/FAGCN): dropout, linear, ReLU, dropout, then
     ``num_layers`` :class:`torch_geometric.nn.FAConv` layers
     (:math:`h \leftarrow \epsilon h^{(0)} + \sum_{u \to v}
-    \tanh(a^\top[h_v, h_u]) h_u / \sqrt{d_u d_v}`, no self-loops,
-    attention dropout), then linear.
+    \tanh(a^\top[h_v, h_u] + c) h_u / \sqrt{d_u d_v}`, no self-loops,
+    attention dropout), then linear. The gate has the reference's bias
+    :math:`c` (``FALayer.gate = nn.Linear(2 * d, 1)``; PyG's ``FAConv`` has
+    none: it is put on ``att_r``) and its initialisation (Xavier-normal,
+    gain 1.414, of the whole :math:`[1, 2d]` gate).
 
     Args:
         in_channels (int), out_channels (int): sizes.
@@ -1191,19 +1203,28 @@ class FAGCN(_SpecificModel):
         self.convs = nn.ModuleList(
             FAConv(hidden_channels, eps=self.eps, dropout=self.dropout,
                    add_self_loops=False) for _ in range(num_layers))
+        for conv in self.convs:  # the reference gate's bias
+            conv.att_r = nn.Linear(hidden_channels, 1)
         self.t2 = nn.Linear(hidden_channels, out_channels)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        """Xavier-normal (gain 1.414) linear weights, as the reference."""
+        """Xavier-normal (gain 1.414) weights, the gate's as one
+        ``[1, 2 * hidden]`` matrix (target half on ``att_r``, source half on
+        ``att_l``), PyTorch's default bias, as the reference."""
         self.t1.reset_parameters()
         self.t2.reset_parameters()
         nn.init.xavier_normal_(self.t1.weight, gain=1.414)
         nn.init.xavier_normal_(self.t2.weight, gain=1.414)
         for conv in self.convs:
             conv.reset_parameters()
-            nn.init.xavier_normal_(conv.att_l.weight, gain=1.414)
-            nn.init.xavier_normal_(conv.att_r.weight, gain=1.414)
+            d = conv.channels
+            gate = nn.Linear(2 * d, 1)
+            nn.init.xavier_normal_(gate.weight, gain=1.414)
+            with torch.no_grad():
+                conv.att_r.weight.copy_(gate.weight[:, :d])
+                conv.att_l.weight.copy_(gate.weight[:, d:])
+                conv.att_r.bias.copy_(gate.bias)
 
     def forward(self, x: Tensor, edge_index: Tensor) -> Tensor:
         """Logits."""
@@ -1295,12 +1316,22 @@ class GBKGNN(_SpecificModel):
     between :math:`\sigma_{uv}` and :math:`[y_u = y_v]` over the arcs whose
     two ends are training nodes (labels from :meth:`set_train_labels`).
 
+    ``bi_kernel=False`` is the reference script's path without ``--aug``
+    (``GBK-GNN/run_train.sh`` of Platonov et al.'s adaptation, whose README
+    says not to set ``--aug``): plain GraphSAGE layers
+    (:class:`torch_geometric.nn.SAGEConv`, mean aggregation, root weight),
+    no gate and no gate loss. That is the model behind the paper's GBK-GNN
+    numbers, so :data:`SPECIFIC_DEFAULTS` (the runner) uses it;
+    the class default is the gated model of the GBK-GNN paper.
+
     Args:
         in_channels (int), out_channels (int): sizes.
         hidden_channels (int, optional): (default: 16)
         num_layers (int, optional): (default: 2)
         dropout (float, optional): (default: 0.5)
         lamda (float, optional): gate-loss weight. (default: 30.0)
+        bi_kernel (bool, optional): gated bi-kernel layers; ``False``:
+            GraphSAGE layers (see above). (default: :obj:`True`)
 
     Raises:
         TypeError, ValueError: bad arguments; in forward, bad input.
@@ -1308,16 +1339,19 @@ class GBKGNN(_SpecificModel):
 
     def __init__(self, in_channels: int, out_channels: int,
                  hidden_channels: int = 16, num_layers: int = 2,
-                 dropout: float = 0.5, lamda: float = 30.0) -> None:
+                 dropout: float = 0.5, lamda: float = 30.0,
+                 bi_kernel: bool = True) -> None:
         super().__init__(in_channels, out_channels)
         hidden_channels = check_positive_int(hidden_channels,
                                              'hidden_channels')
         self.num_layers = check_positive_int(num_layers, 'num_layers')
         self.dropout = _dropout(dropout)
         self.lamda = check_real(lamda, 'lamda', low=0.0)
+        self.bi_kernel = check_bool(bi_kernel, 'bi_kernel')
         dims = [in_channels] + [hidden_channels] * (num_layers - 1) + [
             out_channels]
-        self.convs = nn.ModuleList(GBKConv(a, b)
+        layer = GBKConv if self.bi_kernel else SAGEConv
+        self.convs = nn.ModuleList(layer(a, b)
                                    for a, b in zip(dims[:-1], dims[1:]))
         self._y: Tensor | None = None
         self._train_mask: Tensor | None = None
@@ -1342,8 +1376,11 @@ class GBKGNN(_SpecificModel):
                 min=1).to(x.dtype))
         sigmas = []
         for i, conv in enumerate(self.convs):
-            x, sigma = conv(x, edge_index, inv_deg)
-            sigmas.append(sigma)
+            if self.bi_kernel:
+                x, sigma = conv(x, edge_index, inv_deg)
+                sigmas.append(sigma)
+            else:
+                x = conv(x, edge_index)
             if i < len(self.convs) - 1:
                 x = F.dropout(F.relu(x), self.dropout, self.training)
         self._sigmas = sigmas if self.training else []
@@ -1383,7 +1420,10 @@ class JacobiConv(_SpecificModel):
     self-loops), each recurrence step scaled by a learnable
     :math:`\alpha_k = \alpha_{\max} \tanh(\theta_k)` (polynomial coefficient
     dilation, :math:`\theta_k` initialised to :math:`\min(1/\alpha_{\max},
-    1)`), :math:`w` initialised to ones.
+    1)`), :math:`w` initialised to ones. With ``out_channels == 1`` it
+    filters two class channels and returns :math:`z_1 - z_0` (a filter per
+    class, as the authors' two-class model; one channel would learn a
+    single filter).
 
     Args:
         in_channels (int), out_channels (int): sizes.
@@ -1422,12 +1462,16 @@ class JacobiConv(_SpecificModel):
         self.b = check_real(b, 'b', low=-1.0, low_open=True)
         self.alpha = check_real(alpha, 'alpha', low=0.0, low_open=True)
         self.reference_sign = check_bool(reference_sign, 'reference_sign')
+        # one filter per class channel: a binary task keeps two channels
+        # (the authors' two-class softmax), not one
+        self.num_classes = max(out_channels, 2)
         dims = [in_channels] + [hidden_channels] * (num_layers - 1) + [
-            out_channels]
+            self.num_classes]
         self.lins = nn.ModuleList(nn.Linear(p, q)
                                   for p, q in zip(dims[:-1], dims[1:]))
         self.theta = nn.Parameter(torch.empty(self.K + 1))
-        self.comb = nn.Parameter(torch.empty(1, self.K + 1, out_channels))
+        self.comb = nn.Parameter(torch.empty(1, self.K + 1,
+                                             self.num_classes))
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
