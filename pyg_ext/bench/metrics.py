@@ -20,11 +20,23 @@ Reports, on a TU dataset (``<root>/tu``):
 5. **DIDM** (Rauchwerger-Jegelka-Levie) matrix time at ``--didm-depth``.
 
 Skip parts with ``--skip svm,stability,didm,accuracy``.
+
+``--n-jobs 1,2`` times the matrix once per thread count (numba's own
+thread pool; the result must not change, and the run says so).
+
+``--pair N`` runs one single-pair case instead: two graphs of about ``N``
+nodes (``--pair-kind random``: G(N, 4/N) with 8-dim Gaussian features,
+every computation tree distinct, the worst case for memoisation;
+``dataset``: the two graphs of ``--dataset`` closest to ``N`` nodes), our
+backends timed ``--pair-repeats`` times (mean ± std) against the
+reference-style anchor timed ``--pair-ref-repeats`` times on the same pair;
+prints the ratio and, with ``--json``, writes it.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from typing import Any
 
@@ -60,8 +72,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         type=choice_list(('numpy', 'numba'), what='backend'),
                         help='comma-separated TMD backends to time '
                         '(numpy, numba; default: all installed)')
-    parser.add_argument('--n-jobs', type=n_jobs_arg, default=1,
-                        help='threads for the matrix (-1: all cores)')
+    parser.add_argument('--n-jobs', type=n_jobs_list_arg, default=[1],
+                        help='threads for the matrix (-1: all cores); a '
+                        'list like 1,2 times each count in the same run')
+    parser.add_argument('--pair', type=nonneg_int, default=0,
+                        help='single-pair case: two graphs of about this '
+                        'many nodes against the reference-style anchor '
+                        '(0: the matrix suite)')
+    parser.add_argument('--pair-kind', default='random',
+                        choices=('random', 'dataset'),
+                        help="--pair graphs: 'random' (G(N, 4/N), 8-dim "
+                        "Gaussian features) or 'dataset' (the two graphs "
+                        'of --dataset closest to N nodes)')
+    parser.add_argument('--pair-repeats', type=positive_int, default=20,
+                        help='timed repeats of our backends on the pair')
+    parser.add_argument('--pair-ref-repeats', type=positive_int, default=1,
+                        help='timed repeats of the reference-style anchor '
+                        'on the pair (about a minute each at N = 300)')
     parser.add_argument('--ref-pairs', type=positive_int, default=20,
                         help='random pairs timed with the reference-style '
                         'implementation')
@@ -114,6 +141,29 @@ def n_jobs_arg(text: str) -> int:
     except argparse.ArgumentTypeError as e:
         raise argparse.ArgumentTypeError(f'{e} (or -1 for all cores)'
                                          ) from None
+
+
+def n_jobs_list_arg(text: str) -> list[int]:
+    """``type=`` of ``--n-jobs``: one thread count or a comma-separated
+    list of them (each ``-1`` or ``>= 1``).
+
+    Raises:
+        argparse.ArgumentTypeError: for anything else.
+    """
+    parts = [t for t in str(text).split(',')]
+    if not parts or any(not t.strip() for t in parts):
+        raise argparse.ArgumentTypeError(
+            f'expected thread counts like 1 or 1,2, got {text!r}')
+    return [n_jobs_arg(t) for t in parts]
+
+
+def _jobs_list(value: Any) -> list[int]:
+    """``args.n_jobs`` as a list (Python callers may pass one int)."""
+    if isinstance(value, str):
+        return n_jobs_list_arg(value)
+    if isinstance(value, (list, tuple)):
+        return [int(v) for v in value]
+    return [int(value)]
 
 
 def _weights(text: Any) -> Any:
@@ -179,6 +229,104 @@ def reference_style_tmd(g1: Any, g2: Any, depth: int, weights: Any) -> float:
     return float(ot.emd2(np.ones(n), np.ones(n), M[np.ix_(r, c)]))
 
 
+def _load() -> float | None:
+    """The 1-minute load average (``None`` where the OS has none)."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):  # pragma: no cover - Windows
+        return None
+
+
+def random_pair_graph(n: int, seed: int) -> Any:
+    """G(n, 4/n), undirected, with 8-dim standard Gaussian features: every
+    computation tree distinct (no memoisation), the ``--pair`` worst case
+    (the same graphs as the 500-node example of ``docs/metrics.md``)."""
+    import torch
+    from torch_geometric.data import Data
+    g = torch.Generator().manual_seed(seed)
+    A = (torch.rand(n, n, generator=g) < 4 / n).triu(1)
+    ei = A.nonzero().t()
+    return Data(x=torch.randn(n, 8, generator=g),
+                edge_index=torch.cat([ei, ei.flip(0)], 1))
+
+
+def run_pair(args: argparse.Namespace, w: Any,
+             jobs: list[int]) -> dict[str, Any]:
+    """The ``--pair`` case: one pair of graphs of about ``args.pair`` nodes,
+    our backends against the reference-style anchor in the same run.
+
+    Raises:
+        ValueError: an unavailable backend; ``--pair-kind dataset`` with a
+            dataset of fewer than 2 graphs.
+        DatasetMissingError: ``--pair-kind dataset`` and the dataset is
+            absent and cannot be downloaded.
+    """
+    from pyg_ext.metrics import tmd_cross
+    n = int(args.pair)
+    kind = getattr(args, 'pair_kind', 'random')
+    if kind == 'dataset':
+        graphs = list(load_registered(args.dataset, args.root))
+        if len(graphs) < 2:
+            raise ValueError(f'--dataset {args.dataset} has {len(graphs)} '
+                             'graph(s); --pair needs 2')
+        sizes = np.array([g.num_nodes for g in graphs])
+        a, b = np.argsort(np.abs(sizes - n), kind='stable')[:2]
+        g1, g2 = graphs[int(a)], graphs[int(b)]
+        what = (f'{args.dataset} graphs {int(a)} and {int(b)} '
+                f'({g1.num_nodes} and {g2.num_nodes} nodes)')
+    else:
+        g1, g2 = random_pair_graph(n, 0), random_pair_graph(n, 1)
+        what = f'two G({n}, 4/{n}) graphs, 8-dim Gaussian features'
+    print(f'pair: {what}, {g1.num_edges} and {g2.num_edges} edges, depth '
+          f'{args.depth}, weights {w}')
+    backends = _backends() if args.backends is None else (
+        choice_list(('numpy', 'numba'))(args.backends)
+        if isinstance(args.backends, str) else list(args.backends))
+    for be in backends:
+        if be not in _backends():
+            raise ValueError(f'--backends: {be!r} is not available here '
+                             f'(available: {_backends()})')
+    small = (random_pair_graph(20, 3), random_pair_graph(20, 4))
+    rows, values = [], {}
+    for be in backends:
+        for nj in jobs:
+            tmd_cross([small[0]], [small[1]], args.depth, w, backend=be)
+            times, cpu = [], []
+            for _ in range(args.pair_repeats):
+                t0, c0 = time.perf_counter(), time.process_time()
+                val = float(tmd_cross([g1], [g2], args.depth, w, backend=be,
+                                      n_jobs=nj)[0, 0])
+                times.append(time.perf_counter() - t0)
+                cpu.append(time.process_time() - c0)
+            values[(be, nj)] = val
+            rows.append({'backend': be, 'n_jobs': nj,
+                         'pair_ms': fmt_mean_std(times, 2, 1e3),
+                         'cpu_ms': fmt_mean_std(cpu, 2, 1e3),
+                         'value': val, 'times': times, 'cpu_times': cpu,
+                         'load_avg': _load()})
+    ref_t, ref_cpu = [], []
+    ref = float('nan')
+    for _ in range(args.pair_ref_repeats):
+        t0, c0 = time.perf_counter(), time.process_time()
+        ref = reference_style_tmd(g1, g2, args.depth, w)
+        ref_t.append(time.perf_counter() - t0)
+        ref_cpu.append(time.process_time() - c0)
+    rm, rc = mean_std(ref_t)[0], mean_std(ref_cpu)[0]
+    for row in rows:
+        row['speedup_wall'] = rm / mean_std(row['times'])[0]
+        row['speedup_cpu'] = rc / mean_std(row['cpu_times'])[0]
+        row['rel_dev'] = abs(row['value'] - ref) / max(abs(ref), 1e-300)
+    print(format_table([{k: v for k, v in r.items()
+                         if k not in ('times', 'cpu_times')} for r in rows]))
+    print(f'reference-style: {fmt_mean_std(ref_t, 2)} s wall '
+          f'({fmt_mean_std(ref_cpu, 2)} s CPU) over {len(ref_t)} run(s), '
+          f'value {ref!r}')
+    return {'pair': n, 'pair_kind': kind, 'graphs': what,
+            'depth': args.depth, 'weights': w, 'rows': rows,
+            'reference': {'times': ref_t, 'cpu_times': ref_cpu,
+                          'value': ref}}
+
+
 def _backends() -> list[str]:
     from pyg_ext.typing import WITH_NUMBA
     return ['numpy'] + (['numba'] if WITH_NUMBA else [])
@@ -205,6 +353,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if isinstance(w, list) and len(w) != args.depth - 1:
         raise ValueError(f'--weights: a list needs depth - 1 = '
                          f'{args.depth - 1} values, got {len(w)}')
+    jobs = _jobs_list(args.n_jobs)
+    if getattr(args, 'pair', 0):
+        return run_pair(args, w, jobs)
     ds = load_registered(args.dataset, args.root)
     graphs = list(ds)
     G = len(graphs)
@@ -226,24 +377,30 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             raise ValueError(f'--backends: {be!r} is not available here '
                              f'(available: {_backends()})')
     for be in backends:
-        try:
-            tmd_pairwise(graphs[:4], args.depth, w, backend=be)  # compile
-            times, cpu = [], []
-            for _ in range(max(1, args.repeats)):
-                t0, c0 = time.perf_counter(), time.process_time()
-                Db = tmd_pairwise(graphs, args.depth, w, backend=be,
-                                  n_jobs=args.n_jobs,
-                                  progress_bar=args.progress)
-                times.append(time.perf_counter() - t0)
-                cpu.append(time.process_time() - c0)
-        except MemoryError as e:  # the numpy path memoises every level
-            print(f'backend {be}: not computed: {e}')
-            result.setdefault('errors', {})[be] = str(e)
-            continue
-        D = Db
-        rows.append({'backend': be, 'matrix_s': fmt_mean_std(times),
-                     'cpu_s': fmt_mean_std(cpu), 'times': times,
-                     'cpu_times': cpu})
+        for nj in jobs:
+            try:
+                tmd_pairwise(graphs[:4], args.depth, w, backend=be)  # compile
+                times, cpu = [], []
+                for _ in range(max(1, args.repeats)):
+                    t0, c0 = time.perf_counter(), time.process_time()
+                    Db = tmd_pairwise(graphs, args.depth, w, backend=be,
+                                      n_jobs=nj, progress_bar=args.progress)
+                    times.append(time.perf_counter() - t0)
+                    cpu.append(time.process_time() - c0)
+            except MemoryError as e:  # the numpy path memoises every level
+                print(f'backend {be}: not computed: {e}')
+                result.setdefault('errors', {})[be] = str(e)
+                break
+            row = {'backend': be, 'n_jobs': nj,
+                   'matrix_s': fmt_mean_std(times),
+                   'cpu_s': fmt_mean_std(cpu), 'times': times,
+                   'cpu_times': cpu, 'load_avg': _load()}
+            row['same_as_first'] = ''
+            if D is not None and be == rows[-1]['backend']:
+                # more threads must not change a single bit
+                row['same_as_first'] = bool(np.array_equal(Db, D))
+            D = Db
+            rows.append(row)
     if D is None:
         result['error'] = 'no backend computed the matrix'
         return result
@@ -345,7 +502,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             didm_pairwise(graphs[:4], args.didm_depth, backend=be)
             t0 = time.perf_counter()
             didm_pairwise(graphs, args.didm_depth, backend=be,
-                          n_jobs=args.n_jobs)
+                          n_jobs=jobs[0])
             be_times.append({'backend': be,
                              'didm_matrix_s': time.perf_counter() - t0})
         print(format_table(be_times))

@@ -1,9 +1,10 @@
 """Optional numba kernels for the graph metrics (imported only when numba is
 installed; see :func:`pyg_ext.metrics._ot.numba_kernels`).
 
-Exact: assignment problems by enumeration, subset DP or a rectangular
-Hungarian algorithm (potentials in float64, the returned value re-summed from
-the optimal assignment), run in parallel over independent problems with
+Exact: assignment problems by closed forms (two rows), candidate
+enumeration (three rows), enumeration, subset DP or a rectangular Hungarian
+algorithm (potentials in float64, the returned value re-summed from the
+optimal assignment), run in parallel over independent problems with
 ``prange``; the TMD kernels are described in the section comment below.
 """
 
@@ -206,57 +207,80 @@ def hist_pairs(E, rptr, ridx, rcnt, cptr, cidx, ccnt, rn, cn, pi, pj,
 def rect_hungarian(C, n, m, u, v, p, way, minv, used):  # pragma: no cover
     """Min-cost assignment of the ``n`` rows of ``C[:n, :m]`` to distinct
     columns (``n <= m``): shortest augmenting paths with potentials
-    (Kuhn-Munkres, O(n^2 m)); among equally short paths a free column is
+    (Kuhn-Munkres, O(n^2 m)), one Dijkstra search per row over the
+    columns not yet reached, with the potentials updated once per search
+    (not after every step); among equally short paths a free column is
     taken first, which matters with the many ties of discrete features.
-    Work arrays have length ``>= m + 1``."""
+    Work arrays: ``u`` (rows), ``v``, ``minv``, ``way`` of length
+    ``>= m``, ``p`` of length ``>= 2 m + n`` (:func:`_solver_work`);
+    ``used`` is not needed any more (kept for the signature)."""
     inf = np.inf
-    for j in range(m + 1):
+    row4col = p[:m]
+    col4row = p[m:m + n]
+    remaining = p[m + n:2 * m + n]
+    shortest = minv
+    path = way
+    for j in range(m):
         v[j] = 0.0
-        p[j] = 0
-        way[j] = 0
-    for i in range(n + 1):
+        row4col[j] = -1
+    for i in range(n):
         u[i] = 0.0
-    for i in range(1, n + 1):
-        p[0] = i
-        j0 = 0
-        for j in range(m + 1):
-            minv[j] = inf
-            used[j] = False
+        col4row[i] = -1
+    for cur in range(n):
+        for j in range(m):
+            remaining[j] = j
+            shortest[j] = inf
+        nrem = m
+        min_val = 0.0
+        i = cur
+        sink = -1
+        while sink == -1:
+            lowest = inf
+            index = -1
+            ui = u[i]
+            for it in range(nrem):
+                j = remaining[it]
+                r = min_val + C[i, j] - ui - v[j]
+                if r < shortest[j]:
+                    path[j] = i
+                    shortest[j] = r
+                sj = shortest[j]
+                if sj < lowest or (sj == lowest and row4col[j] == -1):
+                    lowest = sj
+                    index = it
+            if index == -1:  # pragma: no cover - only with infinite costs
+                return inf
+            min_val = lowest
+            j = remaining[index]
+            nrem -= 1
+            # the reached columns collect at the tail of ``remaining``
+            remaining[index] = remaining[nrem]
+            remaining[nrem] = j
+            if row4col[j] == -1:
+                sink = j
+            else:
+                i = row4col[j]
+        # potentials of the rows and columns this search reached
+        u[cur] += min_val
+        for it in range(nrem, m):
+            j = remaining[it]
+            if j != sink:
+                d = min_val - shortest[j]
+                u[row4col[j]] += d
+                v[j] -= d
+        # augment along the path back to ``cur``
+        j = sink
         while True:
-            used[j0] = True
-            i0 = p[j0]
-            ui = u[i0]
-            delta = inf
-            j1 = 0
-            for j in range(1, m + 1):
-                if not used[j]:
-                    cur = C[i0 - 1, j - 1] - ui - v[j]
-                    if cur < minv[j]:
-                        minv[j] = cur
-                        way[j] = j0
-                    mj = minv[j]
-                    if mj < delta or (mj == delta and p[j] == 0):
-                        delta = mj
-                        j1 = j
-            for j in range(m + 1):
-                if used[j]:
-                    u[p[j]] += delta
-                    v[j] -= delta
-                else:
-                    minv[j] -= delta
-            j0 = j1
-            if p[j0] == 0:
+            i = path[j]
+            row4col[j] = i
+            prev = col4row[i]
+            col4row[i] = j
+            if i == cur:
                 break
-        while True:
-            j1 = way[j0]
-            p[j0] = p[j1]
-            j0 = j1
-            if j0 == 0:
-                break
+            j = prev
     cost = 0.0
-    for j in range(1, m + 1):
-        if p[j] != 0:
-            cost += C[p[j] - 1, j - 1]
+    for i in range(n):
+        cost += C[i, col4row[i]]
     return cost
 
 
@@ -445,6 +469,116 @@ def children_ot(Eprev, rch, rchc, i, ka, cch, cchc, j, kb, blank_r, blank_c,
     return base + rect_min(W, nb, na, u, v, p, way, minv, used, dp)
 
 
+# --- small rectangular assignments by candidate columns --------------------
+#
+# In a min-cost assignment of ``n`` rows to distinct columns (``n <= m``)
+# some optimal solution gives every row one of *its own* ``n`` cheapest
+# columns: if row ``r`` sits on a column outside that list, at most ``n - 1``
+# of the list are taken by the other rows, so a free one exists and costs
+# no more; moving ``r`` there keeps the others. Two rows are then a closed
+# form (each row's best and second best), three an enumeration of at most
+# 27 candidate triples (larger problems go to :func:`rect_min`). Exact: the
+# same minimum.
+
+
+@njit(cache=True, nogil=True)
+def _two_rows(W, m):  # pragma: no cover - compiled
+    """Min-cost assignment of the two rows of ``W[:2, :m]`` (``m >= 2``)
+    from each row's cheapest and second cheapest column."""
+    b0 = 0
+    for y in range(1, m):
+        if W[0, y] < W[0, b0]:
+            b0 = y
+    b1 = 0
+    for y in range(1, m):
+        if W[1, y] < W[1, b1]:
+            b1 = y
+    if b0 != b1:
+        return W[0, b0] + W[1, b1]
+    # both want column b0: one of them takes its best other column
+    s0 = np.inf
+    s1 = np.inf
+    for y in range(m):
+        if y != b0:
+            if W[0, y] < s0:
+                s0 = W[0, y]
+            if W[1, y] < s1:
+                s1 = W[1, y]
+    return min(W[0, b0] + s1, s0 + W[1, b0])
+
+
+@njit(cache=True, nogil=True, inline='always')
+def _top3(W, r, m):  # pragma: no cover - compiled
+    """The three cheapest columns of row ``r`` of ``W[:, :m]`` (``m >= 3``),
+    cheapest first."""
+    c0 = 0
+    c1 = 1
+    if W[r, c1] < W[r, c0]:
+        c0 = 1
+        c1 = 0
+    c2 = 2
+    if W[r, c2] < W[r, c1]:
+        c2 = c1
+        c1 = 2
+        if W[r, c1] < W[r, c0]:
+            c1 = c0
+            c0 = 2
+    for y in range(3, m):
+        val = W[r, y]
+        if val < W[r, c2]:
+            if val < W[r, c1]:
+                c2 = c1
+                if val < W[r, c0]:
+                    c1 = c0
+                    c0 = y
+                else:
+                    c1 = y
+            else:
+                c2 = y
+    return c0, c1, c2
+
+
+@njit(cache=True, nogil=True)
+def _three_rows(W, m):  # pragma: no cover - compiled
+    """Min-cost assignment of the three rows of ``W[:3, :m]`` (``m >= 3``)
+    over each row's three cheapest columns."""
+    a0, a1, a2 = _top3(W, 0, m)
+    b0, b1, b2 = _top3(W, 1, m)
+    c0, c1, c2 = _top3(W, 2, m)
+    best = np.inf
+    for ka in range(3):
+        ca = a0 if ka == 0 else (a1 if ka == 1 else a2)
+        va = W[0, ca]
+        for kb in range(3):
+            cb = b0 if kb == 0 else (b1 if kb == 1 else b2)
+            if cb == ca:
+                continue
+            vb = va + W[1, cb]
+            for kc in range(3):
+                cc = c0 if kc == 0 else (c1 if kc == 1 else c2)
+                if cc == ca or cc == cb:
+                    continue
+                val = vb + W[2, cc]
+                if val < best:
+                    best = val
+                break  # the cheaper candidates of row 2 come first
+    return best
+
+
+@njit(cache=True, nogil=True)
+def small_assign(W, n, m, u, v, p, way, minv, used,
+                 dp):  # pragma: no cover - compiled
+    """Min-cost assignment of the ``2 <= n <= m`` rows of ``W`` to distinct
+    columns (``W`` may be overwritten): closed form for two rows,
+    candidate triples for three (see the section comment), otherwise
+    :func:`rect_min`, whose work arrays it takes."""
+    if n == 2:
+        return _two_rows(W, m)
+    if n == 3:
+        return _three_rows(W, m)
+    return rect_min(W, n, m, u, v, p, way, minv, used, dp)
+
+
 # --- batched small assignments -----------------------------------------------
 #
 # After cancellation most child problems are tiny (PROTEINS, depth 4: 3 x 4,
@@ -580,13 +714,9 @@ def tree_block(Eprev, E1, w, rroot, rch, rchc, rdeg, rows, croot, cch, cchc,
                 m = na
                 for x in range(na):
                     base += Eprev[rch[i, ia[x]], blank_c]
-            if n <= 1 or m > BATCH_MAX:  # no bucket: at once
+            if n <= 1:  # nothing left, or one row: its cheapest column
                 val = base
-                if m > BATCH_MAX:  # rare: cancels again
-                    val = children_ot(Eprev, rch, rchc, i, ka, cch, cchc, j,
-                                      kb, blank_r, blank_c, W, ia, ib, u, v,
-                                      p, way, minv, used, dp1)
-                elif n == 1:  # one row: its cheapest column
+                if n == 1:
                     best = np.inf
                     if na <= nb:
                         row = rch[i, ia[0]]
@@ -601,6 +731,25 @@ def tree_block(Eprev, E1, w, rroot, rch, rchc, rdeg, rows, croot, cch, cchc,
                             best = min(best, Eprev[row, col]
                                        - Eprev[row, blank_c])
                     val += best
+                out[orow[a], ocol[b]] = root + w * val
+                if mirror:
+                    out[ocol[b], orow[a]] = root + w * val
+                continue
+            if n == 2 or m > BATCH_MAX:  # no bucket: at once
+                if na <= nb:
+                    for x in range(na):
+                        row = rch[i, ia[x]]
+                        for y in range(nb):
+                            col = cch[j, ib[y]]
+                            W[x, y] = Eprev[row, col] - Eprev[blank_r, col]
+                else:
+                    for y in range(nb):
+                        col = cch[j, ib[y]]
+                        for x in range(na):
+                            row = rch[i, ia[x]]
+                            W[y, x] = Eprev[row, col] - Eprev[row, blank_c]
+                val = base + small_assign(W, n, m, u, v, p, way, minv, used,
+                                          dp1)
                 out[orow[a], ocol[b]] = root + w * val
                 if mirror:
                     out[ocol[b], orow[a]] = root + w * val
@@ -800,7 +949,7 @@ def _solver_work(K):  # pragma: no cover - compiled
     """Work arrays of :func:`rect_min` for problems with at most ``K`` rows
     or columns."""
     return (np.empty(K + 1), np.empty(K + 1), np.empty(K + 1),
-            np.empty(K + 1, np.int64), np.empty(K + 1, np.int64),
+            np.empty(3 * K + 3, np.int64), np.empty(K + 1, np.int64),
             np.empty(K + 1, np.bool_), np.empty(1 << RECT_DP_MAX))
 
 

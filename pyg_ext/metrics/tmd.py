@@ -63,6 +63,7 @@ Things users trip over:
 
 from __future__ import annotations
 
+import logging
 import numbers
 import os
 from collections.abc import Sequence
@@ -80,6 +81,8 @@ from pyg_ext.metrics._wl import (
     refine,
 )
 from pyg_ext.utils.validation import check_int
+
+logger = logging.getLogger(__name__)
 
 BACKENDS = ('auto', 'numpy', 'numba')
 
@@ -265,16 +268,30 @@ def _n_jobs(n_jobs: int | None) -> int:
 
 
 class _Threads:
-    """Set numba's thread count for a block."""
+    """Set numba's thread count for a block.
+
+    Also puts torch's intra-op thread count back afterwards: with numba's
+    ``'omp'`` threading layer (the one numba picks when TBB is absent)
+    numba and torch share one OpenMP runtime, and numba's first parallel
+    launch and :func:`numba.set_num_threads` set that runtime's thread
+    count for the calling thread, i.e. ``torch.get_num_threads()`` went
+    from 1 to the number of cores after any numba TMD / DIDM call, and
+    every later torch op ran oversubscribed (34x the CPU time of a
+    256 x 256 matmul on the shared 2-core machine)."""
 
     def __init__(self, n: int, backend: str) -> None:
         self.n = n
         self.backend = backend
         self.old: int | None = None
+        self.torch_old: int | None = None
 
     def __enter__(self) -> _Threads:
         if self.backend == 'numba':
+            import sys
+
             import numba
+            if 'torch' in sys.modules:
+                self.torch_old = sys.modules['torch'].get_num_threads()
             self.old = numba.get_num_threads()
             numba.set_num_threads(min(self.n, numba.config.NUMBA_NUM_THREADS))
         return self
@@ -283,6 +300,13 @@ class _Threads:
         if self.old is not None:
             import numba
             numba.set_num_threads(self.old)
+        if self.torch_old is not None:
+            import sys
+            torch = sys.modules['torch']
+            if torch.get_num_threads() != self.torch_old:
+                logger.debug('numba changed torch threads to %d; restoring '
+                             '%d', torch.get_num_threads(), self.torch_old)
+                torch.set_num_threads(self.torch_old)
 
 
 def _norms(F: np.ndarray, p: float) -> np.ndarray:
@@ -636,7 +660,9 @@ def _tmd_matrix_numba(batch: GraphBatch, n_a: int | None, depth: int,
         rchc = np.ascontiguousarray(ref.children[Rn])
         cchc = np.ascontiguousarray(ref.children[Cn])
         check_matrix_size(len(Rn), len(Cn), t + 2, copies=1)
-        E = np.empty((len(Rn) + 1, len(Cn) + 1))
+        # a distributed level_matrix may allocate the level (shared memory)
+        E = getattr(level_matrix, 'empty', np.empty)(
+            (len(Rn) + 1, len(Cn) + 1))
         level_matrix(Eprev, E1, rpos1[root[Rn]].astype(np.int64),
                           np.ascontiguousarray(rpos[rchc]), rchc,
                           ref.degree[Rn].astype(np.int64),
