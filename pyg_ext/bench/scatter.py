@@ -374,41 +374,63 @@ CAL_FEATURES = '1,16,64'
 CAL_REDUCES = ('sum', 'mean', 'max')
 
 
+#: most interleaved rounds per case: cheap cases (E = 1e4, 25-300 us a
+#: call) get up to this many within their budget, so that their medians
+#: are stable to ~1 % (with at most 101 rounds, identical calls measured
+#: up to 10-20 % apart there)
+MAX_ROUNDS = 2001
+
+
 def _interleaved(calls: dict[str, Callable[[], Any]],
                  budget: float) -> dict[str, tuple[float, float]]:
     """``(CPU ms, wall ms)`` medians of each call, timed in interleaved
-    rounds (one call of each per round, in a random order), as many
-    rounds as fit in ``budget`` seconds (3 to 101). The CPU time is this
-    thread's (``time.thread_time``): on a machine shared with other jobs it
-    leaves out the time the thread waits for a core, which dominates wall
-    times there. Calls that raise are left out."""
+    rounds (one call of each per round, in a random order) until
+    ``budget`` seconds of wall time are spent (3 to :data:`MAX_ROUNDS`
+    rounds), with
+    Python's garbage collector off during the rounds (a collection landing
+    in one call would charge it for everyone's garbage; a full collection
+    costs ~0.1 s with torch loaded, so none is forced either: tensors are
+    freed by reference counting). The CPU time is
+    this thread's (``time.thread_time``): on a machine shared with other
+    jobs it leaves out the time the thread waits for a core, which
+    dominates wall times there. Calls that raise are left out."""
+    import gc
+
     ok: dict[str, Callable[[], Any]] = {}
-    first: dict[str, float] = {}
     for name, fn in calls.items():
         try:
-            t0 = time.perf_counter()
             fn()  # warm-up (and the caches of the ops)
-            first[name] = time.perf_counter() - t0
             ok[name] = fn
         except (RuntimeError, NotImplementedError, ValueError):
             continue
-    per_round = sum(first.values()) or 1e-6
-    rounds = int(min(101, max(3, budget / per_round)))
     cpu: dict[str, list[float]] = {n: [] for n in ok}
     wall: dict[str, list[float]] = {n: [] for n in ok}
     names = list(ok)
     # a new random order every round: a call that follows a heavy one
     # finds the caches cold, and a fixed (or rotating) order would make
     # that the same call every round
-    order = random.Random(len(names) * 7919 + rounds)
-    for _ in range(rounds):
-        order.shuffle(names)
-        for name in names:
-            c0 = time.thread_time_ns()
-            t0 = time.perf_counter_ns()
-            ok[name]()
-            wall[name].append((time.perf_counter_ns() - t0) * 1e-6)
-            cpu[name].append((time.thread_time_ns() - c0) * 1e-6)
+    order = random.Random(len(names) * 7919)
+    enabled = gc.isenabled()
+    gc.disable()
+    start = time.perf_counter()
+    try:
+        rounds = 0
+        # rounds until the budget of wall time is spent (a round-count
+        # estimate from one pass overshoots many times over on a busy
+        # machine, where this process gets a fraction of a core)
+        while rounds < 3 or (rounds < MAX_ROUNDS and
+                             time.perf_counter() - start < budget):
+            rounds += 1
+            order.shuffle(names)
+            for name in names:
+                c0 = time.thread_time_ns()
+                t0 = time.perf_counter_ns()
+                ok[name]()
+                wall[name].append((time.perf_counter_ns() - t0) * 1e-6)
+                cpu[name].append((time.thread_time_ns() - c0) * 1e-6)
+    finally:
+        if enabled:
+            gc.enable()
     return {n: (statistics.median(cpu[n]), statistics.median(wall[n]))
             for n in ok}
 

@@ -104,8 +104,9 @@ def scatter_torch(src: Tensor, index: Tensor, dim: int, dim_size: int,
                   reduce: str, path: str = 'scatter_add') -> Tensor:
     """``torch_geometric.utils.scatter`` with torch ops only (``dim`` must
     be non-negative). ``path`` ``'index_add'`` runs ``sum``/``mean`` with
-    ``index_add_`` (no expanded index), anything else with
-    ``scatter_add_`` as PyG does."""
+    ``index_add_`` (no expanded index), ``'scatter_reduce'`` a floating
+    ``mean`` with ``scatter_reduce_(..., 'mean', include_self=False)``,
+    anything else with ``scatter_add_`` as PyG does."""
     if reduce in ('max', 'min', 'amax', 'amin'):
         if src.requires_grad and torch.is_grad_enabled():
             return _TieSplit.apply(src, index, None, dim, dim_size, reduce)
@@ -122,6 +123,10 @@ def scatter_torch(src: Tensor, index: Tensor, dim: int, dim_size: int,
         return out
     index = index.long()
     size = src.shape[:dim] + (dim_size,) + src.shape[dim + 1:]
+    if (reduce == 'mean' and path == 'scatter_reduce'
+            and src.is_floating_point()):
+        return src.new_zeros(size).scatter_reduce_(
+            dim, broadcast(index, src, dim), src, 'mean', include_self=False)
     if reduce in ('sum', 'add'):
         return src.new_zeros(size).scatter_add_(dim, broadcast(index, src, dim),
                                                 src)
@@ -231,7 +236,11 @@ def csr_matrix(x: Tensor, rowptr: Tensor, col: Tensor,
     n = rowptr.numel() - 1
     values = (weight.to(x.dtype) if weight is not None
               else x.new_ones(col.numel()))
-    adj = _sparse_csr(rowptr.long(), col.long(), values, (n, x.size(0)))
+    crow, cols = rowptr.long(), col.long()
+    perm = _row_major_order(crow, cols, x.size(0))
+    if perm is not None:
+        cols, values = cols.index_select(0, perm), values.index_select(0, perm)
+    adj = _sparse_csr(crow, cols, values, (n, x.size(0)))
     deg = (rowptr[1:] - rowptr[:-1]).clamp(min=1).to(x.dtype).view(-1, 1)
     if (weight is not None and weight.requires_grad
             and torch.is_grad_enabled()) or torch.compiler.is_compiling():
@@ -246,6 +255,29 @@ def csr_matrix(x: Tensor, rowptr: Tensor, col: Tensor,
         refs, (_stamp(rowptr), _stamp(col), _stamp(weight)), adj, deg,
         checked)
     return adj, deg, checked
+
+
+#: from this many entries on, :func:`csr_matrix` lists each row's columns
+#: in increasing order (the gathers of ``x`` then walk memory forward:
+#: ``torch.sparse.mm`` up to 1.3x faster at F = 16, E = 1e5..1e6; no gain
+#: below, where ``x`` sits in cache, so small matrices skip the sort)
+CSR_SORT_MIN = 1 << 16
+
+
+def _row_major_order(crow: Tensor, col: Tensor, m: int) -> Tensor | None:
+    """The permutation that sorts the entries of each CSR row by column,
+    or ``None`` when they are sorted already, the matrix is small, or
+    ``torch.compile`` traces (a permutation of entries within rows
+    changes no product, only the order of its additions)."""
+    if col.numel() < CSR_SORT_MIN or torch.compiler.is_compiling():
+        return None
+    rows = torch.repeat_interleave(
+        torch.arange(crow.numel() - 1, dtype=torch.int64,
+                     device=crow.device), crow.diff())
+    key = rows * max(m, 1) + col
+    if not bool((key[1:] < key[:-1]).any()):
+        return None
+    return torch.argsort(key, stable=True)
 
 
 _CSR_QUIET = False

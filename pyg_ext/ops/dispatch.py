@@ -315,10 +315,11 @@ def _default_timer(dev: torch.device) -> object:
 #: (the first is the fallback). ``min`` follows ``max``.
 CPU_PATHS: dict[tuple[str, str], tuple[str, ...]] = {
     ('scatter', 'sum'): ('index_add', 'scatter_add'),
-    ('scatter', 'mean'): ('index_add', 'scatter_add'),
+    ('scatter', 'mean'): ('index_add', 'scatter_add', 'scatter_reduce'),
     ('scatter', 'max'): ('scatter_reduce',),
     ('segment', 'sum'): ('index_add', 'scatter_add', 'segment_reduce'),
-    ('segment', 'mean'): ('index_add', 'scatter_add', 'segment_reduce'),
+    ('segment', 'mean'): ('index_add', 'scatter_add', 'segment_reduce',
+                          'scatter_reduce'),
     ('segment', 'max'): ('scatter_reduce', 'segment_reduce'),
     ('softmax_ptr', 'sum'): ('scatter', 'segment_reduce'),
     ('spmm', 'sum'): ('sort_csr', 'gather_index_add', 'gather_scatter'),
@@ -341,14 +342,14 @@ F_EDGES = (4, 32)
 #: choice is noise
 CPU_DEFAULTS: dict[tuple[str, str], dict[tuple[int, int], str]] = {
     ('scatter', 'mean'): {
-        (0, 0): 'index_add', (0, 1): 'scatter_add', (0, 2): 'scatter_add',
-        (1, 0): 'scatter_add', (1, 1): 'index_add', (1, 2): 'scatter_add',
-        (2, 0): 'scatter_add', (2, 1): 'scatter_add', (2, 2): 'index_add'
+        (0, 0): 'index_add', (0, 1): 'scatter_add', (0, 2): 'scatter_reduce',
+        (1, 0): 'index_add', (1, 1): 'index_add', (1, 2): 'scatter_add',
+        (2, 0): 'scatter_add', (2, 1): 'scatter_add', (2, 2): 'scatter_add'
     },
     ('scatter', 'sum'): {
         (0, 0): 'scatter_add', (0, 1): 'scatter_add', (0, 2): 'scatter_add',
-        (1, 0): 'scatter_add', (1, 1): 'scatter_add', (1, 2): 'scatter_add',
-        (2, 0): 'scatter_add', (2, 1): 'index_add', (2, 2): 'index_add'
+        (1, 0): 'index_add', (1, 1): 'scatter_add', (1, 2): 'index_add',
+        (2, 0): 'index_add', (2, 1): 'index_add', (2, 2): 'index_add'
     },
     ('segment', 'max'): {
         (0, 0): 'segment_reduce', (0, 1): 'scatter_reduce',
@@ -358,15 +359,16 @@ CPU_DEFAULTS: dict[tuple[str, str], dict[tuple[int, int], str]] = {
         (2, 2): 'scatter_reduce'
     },
     ('segment', 'mean'): {
-        (0, 0): 'segment_reduce', (0, 1): 'scatter_add', (0, 2): 'scatter_add',
-        (1, 0): 'scatter_add', (1, 1): 'index_add', (1, 2): 'scatter_add',
-        (2, 0): 'index_add', (2, 1): 'segment_reduce', (2, 2): 'scatter_add'
+        (0, 0): 'segment_reduce', (0, 1): 'scatter_add',
+        (0, 2): 'scatter_reduce', (1, 0): 'scatter_add',
+        (1, 1): 'scatter_reduce', (1, 2): 'scatter_reduce',
+        (2, 0): 'index_add', (2, 1): 'segment_reduce', (2, 2): 'scatter_reduce'
     },
     ('segment', 'sum'): {
         (0, 0): 'segment_reduce', (0, 1): 'scatter_add', (0, 2): 'scatter_add',
         (1, 0): 'segment_reduce', (1, 1): 'segment_reduce',
         (1, 2): 'scatter_add', (2, 0): 'segment_reduce',
-        (2, 1): 'segment_reduce', (2, 2): 'scatter_add'
+        (2, 1): 'segment_reduce', (2, 2): 'index_add'
     },
     ('softmax_ptr', 'sum'): {
         (0, 0): 'segment_reduce', (0, 1): 'scatter', (0, 2): 'scatter',
@@ -394,12 +396,12 @@ CPU_DEFAULTS: dict[tuple[str, str], dict[tuple[int, int], str]] = {
         (2, 0): 'sparse_mm', (2, 1): 'sparse_mm', (2, 2): 'sparse_mm'
     },
     ('spmm_csr', 'mean'): {
-        (0, 0): 'sparse_mv', (0, 1): 'sparse_mv', (0, 2): 'sparse_mm_mean',
-        (1, 0): 'sparse_mv', (1, 1): 'sparse_mm', (1, 2): 'sparse_mm_mean',
-        (2, 0): 'sparse_mv', (2, 1): 'sparse_mm', (2, 2): 'sparse_mm'
+        (0, 0): 'sparse_mv', (0, 1): 'sparse_mm', (0, 2): 'sparse_mm_mean',
+        (1, 0): 'sparse_mv', (1, 1): 'sparse_mv', (1, 2): 'sparse_mm_mean',
+        (2, 0): 'sparse_mv', (2, 1): 'sparse_mm', (2, 2): 'sparse_mm_mean'
     },
     ('spmm_csr', 'sum'): {
-        (0, 0): 'sparse_mv', (0, 1): 'sparse_mv', (0, 2): 'sparse_mv',
+        (0, 0): 'sparse_mv', (0, 1): 'sparse_mm', (0, 2): 'sparse_mm',
         (1, 0): 'sparse_mv', (1, 1): 'sparse_mm', (1, 2): 'sparse_mm',
         (2, 0): 'sparse_mv', (2, 1): 'sparse_mm', (2, 2): 'sparse_mv'
     },
