@@ -17,6 +17,7 @@ from pyg_ext.combopt.facility_baselines import (
     mettu_plaxton,
 )
 from pyg_ext.combopt.facility_location import (
+    expected_facility_cost,
     facility_cost,
     facility_table,
     make_facility_instance,
@@ -25,6 +26,8 @@ from pyg_ext.nn.unifl import (
     PRETRAINED_UNIFL,
     UniFLMPNN,
     _ball_counts,
+    _marginal_cost,
+    extend_unifl,
     load_unifl,
     save_unifl,
     train_unifl,
@@ -50,13 +53,15 @@ def test_ball_counts_match_brute_force() -> None:
         assert torch.allclose(got[:, j], torch.log1p(cnt.to(got.dtype)) / 2)
 
 
-@pytest.mark.parametrize('refine', [False, True])
-def test_scale_free_model_is_scale_invariant(refine: bool) -> None:
+@pytest.mark.parametrize('refine,grad', [(False, False), (True, False),
+                                         (True, True)])
+def test_scale_free_model_is_scale_invariant(refine: bool,
+                                             grad: bool) -> None:
     """Scaling all points and f together changes no input of the model:
     the same noise gives the same probabilities."""
     torch.manual_seed(0)
     m = UniFLMPNN(hidden_channels=8, recursive_steps=2, max_neighbors=40,
-                  scale_free=True, refine=refine)
+                  scale_free=True, refine=refine, grad_features=grad)
     for p in m.parameters():  # non-trivial heads
         torch.nn.init.normal_(p, std=0.3)
     d = make_facility_instance('gaussian', 200, seed=1, avg_neighbors=20)
@@ -85,6 +90,77 @@ def test_refine_rounds_start_as_identity() -> None:
                                      avg_neighbors=10))
     losses = train_unifl(m, [d2], steps=30, lr=1e-2, seed=0)
     assert losses[-1] < losses[0]
+
+
+def test_marginal_cost_matches_finite_differences() -> None:
+    """The refinement rounds' gain input is dE[cost]/dq_x of the closed
+    form: check it against central differences of
+    expected_facility_cost (float64)."""
+    d = make_facility_instance('uniform', 60, seed=5, avg_neighbors=8)
+    t = facility_table(d.pos, 1.0, max_neighbors=59)
+    g0 = torch.Generator().manual_seed(0)
+    q = torch.rand(60, generator=g0, dtype=torch.float64) * 0.9 + 0.05
+    fx = torch.ones(60, dtype=torch.float64)
+    g = _marginal_cost(q, t, fx)
+    eps = 1e-6
+    for x in range(0, 60, 7):
+        e = torch.zeros_like(q)
+        e[x] = eps
+        num = (expected_facility_cost(q + e, t, 1.0)
+               - expected_facility_cost(q - e, t, 1.0)) / (2 * eps)
+        assert abs(float(g[x]) - float(num)) < 1e-6
+    assert not g.requires_grad
+
+
+def test_extend_unifl_keeps_rounds_and_starts_near_identity() -> None:
+    torch.manual_seed(0)
+    m = UniFLMPNN(hidden_channels=8, recursive_steps=1, scale_free=True,
+                  refine=True, max_neighbors=40)
+    for p in m.parameters():  # non-trivial trained-like weights
+        torch.nn.init.normal_(p, std=0.3)
+    m.meta = {'command': 'x'}
+    torch.manual_seed(1)
+    m2 = extend_unifl(m, 2)
+    assert m2.recursive_steps == 3 and len(m2.rounds) == 4
+    assert m2.meta == {'command': 'x'}
+    sd, sd2 = m.state_dict(), m2.state_dict()
+    for k, v in sd.items():
+        if k in ('log_scale', 'bias'):
+            assert torch.equal(sd2[k][:v.numel()], v)
+        else:
+            assert torch.equal(sd2[k], v)
+    # the copy is independent of the source
+    with torch.no_grad():
+        m2.rounds[0]['head'].bias.add_(1.0)
+    assert not torch.equal(m2.rounds[0]['head'].bias,
+                           m.rounds[0]['head'].bias)
+    with torch.no_grad():
+        m2.rounds[0]['head'].bias.sub_(1.0)
+    d = _pts(make_facility_instance('uniform', 150, seed=2,
+                                    avg_neighbors=10))
+    noise = torch.rand(150)
+    with torch.no_grad():
+        q, ps = m(d, return_all=True, noise=noise)
+        q2, ps2 = m2(d, return_all=True, noise=noise)
+    for a, b in zip(ps, ps2[:2]):
+        assert torch.allclose(a, b)
+    # new rounds: identity up to the p_min clamp
+    assert torch.allclose(q2, q, atol=0.02)
+    with pytest.raises(TypeError, match='model'):
+        extend_unifl(object(), 1)
+    with pytest.raises(ValueError, match='extra_rounds'):
+        extend_unifl(m, -1)
+    with pytest.raises(ValueError, match='refine'):
+        extend_unifl(UniFLMPNN(hidden_channels=8, refine=False), 1)
+    # adding the marginal-cost inputs: zero input weights, same output
+    m3 = extend_unifl(m, 0, grad_features=True)
+    assert m3.grad_features and m3.recursive_steps == 1
+    with torch.no_grad():
+        assert torch.allclose(m3(d, noise=noise), q)
+    with pytest.raises(ValueError, match='grad_features'):
+        extend_unifl(m3, 1, grad_features=False)
+    with pytest.raises(TypeError, match='grad_features'):
+        extend_unifl(m, 1, grad_features=1)
 
 
 def test_save_load_roundtrip(tmp_path) -> None:
@@ -143,7 +219,7 @@ def test_packaged_checkpoint_small_and_holds_across_densities() -> None:
     assert m.scale_free and 'command' in m.meta
     torch.manual_seed(0)
     untrained = UniFLMPNN(**m.config())
-    for dens, bar in ((2.0, 1.03), (60.0, BAR_DENSE)):
+    for dens in (2.0, 60.0):
         d = make_facility_instance('uniform', 400, seed=7,
                                    avg_neighbors=dens)
         _, ip = facility_ilp(d)
@@ -152,15 +228,20 @@ def test_packaged_checkpoint_small_and_holds_across_densities() -> None:
         torch.manual_seed(0)
         _, info = unifl_solve(m, _pts(d))
         alone = info['cost_decoded'] / opt
-        assert alone <= bar
+        # issue #20 bar (model alone <= 1.03 x OPT); one model draw here.
+        # The checkpoint before the marginal-cost inputs gave 1.0358 at
+        # density 60 (1.0064 at 2)
+        assert alone <= 1.03
         assert info['cost'] / opt <= 1.01
+        # best of 4 model draws (the bench's --draws 4): never worse
+        torch.manual_seed(0)
+        _, info4 = unifl_solve(m, _pts(d), local_search=False, draws=4)
+        assert info4['cost_decoded'] <= info['cost_decoded'] + 1e-9
+        assert info4['cost_decoded'] / opt <= 1.03
         torch.manual_seed(0)
         _, uinfo = unifl_solve(untrained, _pts(d), local_search=False)
         mp = facility_cost(d.pos, mettu_plaxton(d), 1.0) / opt
         assert alone < min(mp, uinfo['cost_decoded'] / opt) - 0.05
-
-
-BAR_DENSE = 1.05  # measured 1.036 at density 60 (1.006 at density 2)
 
 
 def test_bench_density_argument() -> None:
@@ -169,3 +250,14 @@ def test_bench_density_argument() -> None:
     for bad in ('2,x', '0', '-1', 'nan'):
         with pytest.raises(argparse.ArgumentTypeError, match='densities'):
             density_list(bad)
+
+
+def test_bench_draws_argument() -> None:
+    from pyg_ext.bench.unifl import add_arguments
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    assert parser.parse_args([]).draws == 1
+    assert parser.parse_args(['--draws', '4']).draws == 4
+    for bad in ('0', '-2', 'x'):
+        with pytest.raises(SystemExit):
+            parser.parse_args(['--draws', bad])

@@ -179,3 +179,38 @@ def test_decode_ls_neighbors_narrow_search_exact_costs():
                      ('8', TypeError)):
         with pytest.raises(exc, match='ls_neighbors'):
             unifl_decode(p, table, 1.0, ls_neighbors=bad)
+
+
+def test_solve_draws_keeps_cheapest_model_draw(trained):
+    """draws=K runs the randomised model K times (fresh random features),
+    rounds each without search and keeps the cheapest; the first draw is
+    the draws=1 solution (same RNG state), so K draws are never worse."""
+    model, _ = trained
+    d = make_facility_instance('uniform', 400, seed=3, avg_neighbors=30)
+
+    def pts():
+        return Data(pos=d.pos, opening_cost=d.opening_cost, num_nodes=400)
+
+    torch.manual_seed(5)
+    om1, inf1 = unifl_solve(model, pts(), local_search=False)
+    torch.manual_seed(5)
+    omk, infk = unifl_solve(model, pts(), local_search=False, draws=4)
+    assert len(infk['cost_draws']) == 4
+    assert abs(infk['cost_draws'][0] - inf1['cost_decoded']) < 1e-9
+    assert infk['cost_decoded'] == min(infk['cost_draws'])
+    assert infk['cost_decoded'] <= inf1['cost_decoded']
+    assert abs(facility_cost(d.pos, omk, 1.0) - infk['cost_decoded']) \
+        < 1e-6 * infk['cost_decoded']
+    assert infk['iterations'] == 0
+    # with local search: it starts from the kept draw
+    torch.manual_seed(5)
+    oml, infl = unifl_solve(model, pts(), draws=4)
+    assert infl['cost_decoded'] == infk['cost_decoded']
+    assert infl['cost'] <= infl['cost_decoded'] + 1e-9
+    assert abs(facility_cost(d.pos, oml, 1.0) - infl['cost']) \
+        < 1e-6 * infl['cost']
+    for bad in (0, -1):
+        with pytest.raises(ValueError, match='draws'):
+            unifl_solve(model, pts(), draws=bad)
+    with pytest.raises(TypeError, match='draws'):
+        unifl_solve(model, pts(), draws=1.5)

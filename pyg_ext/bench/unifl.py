@@ -11,6 +11,9 @@ radius-f graph; where the ILP is skipped or hits its time limit, its dual
 bound, else the sum of radii Σr_x, flagged), and times. MPNN inference time is
 wall-clock and process CPU time, single thread, from points to a solution
 (neighbour table, forward pass, decoding, local search), best of ``--repeat``.
+"Model alone" is the rounding (``p > 0.5``) plus F2, no local search; with
+``--draws K`` the (randomised) model runs K times and the cheapest rounding is
+kept, for the trained and the untrained model alike.
 """
 
 from __future__ import annotations
@@ -73,6 +76,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "path from save_unifl, or 'packaged' for the "
                         'shipped density-mixture checkpoint (default: train a '
                         'model in the run)')
+    parser.add_argument('--draws', type=positive_int, default=1,
+                        help='runs of the (randomised) model per instance, '
+                        'each rounded without local search; the cheapest is '
+                        'kept ("model alone") and, for "+ LS", searched '
+                        'from (default: 1)')
     parser.add_argument('--ilp-cache', default=None,
                         help='JSON file caching ILP results per instance '
                         '(read and written; default: none)')
@@ -207,6 +215,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     for name in ('checkpoint', 'ilp_cache'):
         if not hasattr(args, name):
             setattr(args, name, None)
+    draws = getattr(args, 'draws', 1)
+    if isinstance(draws, bool) or not isinstance(draws, int) or draws < 1:
+        raise ValueError(f'--draws must be a positive int, got {draws!r}')
 
     model, train_info = _load_or_train(args, families, train_sizes)
     # the same architecture with its initial weights: separates what
@@ -230,7 +241,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             d = make_facility_instance(fam, n, seed=seed, **kw)
             f = float(d.opening_cost)
             rec: dict[str, Any] = {'family': fam, 'n': n, 'seed': seed,
-                                   'density': dn}
+                                   'density': dn, 'draws': draws}
             rsum = facility_radius_sum(d)
             rec['sum_r'] = rsum
             costs: dict[str, float] = {}  # absolute costs first
@@ -259,7 +270,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                            num_nodes=n)
                 seed_all(seed)
                 (o, inf), w, c = _cpu_wall(
-                    lambda pts=pts: unifl_solve(model, pts))
+                    lambda pts=pts: unifl_solve(model, pts, draws=draws))
                 if best is None or w < best[1]:
                     best = (o, w, c, inf)
             o, w, c, inf = best
@@ -270,7 +281,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             rec['mpnn_ls_rounds'] = inf['iterations']
             upts = Data(pos=d.pos, opening_cost=d.opening_cost, num_nodes=n)
             seed_all(seed)
-            uo, uinf = unifl_solve(untrained, upts)
+            uo, uinf = unifl_solve(untrained, upts, draws=draws)
             costs['untrained_ls'] = facility_cost(d.pos, uo, f)
             costs['untrained_no_ls'] = uinf['cost_decoded']
             # MP + the same local search (separates model from search)

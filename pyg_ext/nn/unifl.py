@@ -35,7 +35,10 @@ Deviations (stated assumptions): the network does not take :math:`n` as an
 input (the paper's :math:`p_x = \mathrm{FNN}(n, \hat r_x)`), so that one model
 serves every size; probabilities are clamped to
 :math:`[p_{\min}, 1-p_{\min}]` (a third-party reconstruction reports sigmoid
-saturation otherwise).
+saturation otherwise); with ``grad_features`` (the packaged model) every
+refinement round also sees the derivative of the closed-form expected cost
+at its input (:func:`_marginal_cost`), and :func:`unifl_solve` can keep the
+cheapest rounding of ``draws`` runs of the randomised model.
 """
 
 from __future__ import annotations
@@ -83,6 +86,7 @@ __all__ = [
     'UniFLConv',
     'UniFLMPNN',
     'UniFLRadius',
+    'extend_unifl',
     'load_unifl',
     'pretrain_unifl',
     'save_unifl',
@@ -438,14 +442,17 @@ class UniFLMPNN(torch.nn.Module):
     def __init__(self, hidden_channels: int = 32, num_layers: int = 2,
                  num_bins: int = 16, recursive_steps: int = 1,
                  p_min: float = 0.005, max_neighbors: int | None = 15,
-                 scale_free: bool = False, refine: bool = False) -> None:
+                 scale_free: bool = False, refine: bool = False,
+                 grad_features: bool = False) -> None:
         super().__init__()
-        for name, val in (('scale_free', scale_free), ('refine', refine)):
+        for name, val in (('scale_free', scale_free), ('refine', refine),
+                          ('grad_features', grad_features)):
             if not isinstance(val, bool):
                 raise TypeError(f'{name} must be a bool, got '
                                 f'{type(val).__name__}')
         self.scale_free = scale_free
         self.refine = refine
+        self.grad_features = grad_features
         hidden_channels = check_positive_int(hidden_channels,
                                              'hidden_channels')
         num_layers = check_int(num_layers, 'num_layers', low=0)
@@ -468,6 +475,8 @@ class UniFLMPNN(torch.nn.Module):
         self.rounds = torch.nn.ModuleList()
         for t in range(recursive_steps + 1):
             extra = 0 if t == 0 else (3 + _REFINE_EXTRA if refine else 3)
+            if t > 0 and grad_features:
+                extra += _GRAD_EXTRA
             enc = torch.nn.Linear(in_dim + extra, hidden_channels)
             convs = torch.nn.ModuleList(
                 [UniFLConv(hidden_channels) for _ in range(num_layers)])
@@ -592,6 +601,8 @@ class UniFLMPNN(torch.nn.Module):
                      (ed / rr).clamp(max=10).view(-1, 1) / 10]
                 if self.refine:
                     x.append(_refine_features(q, table, fx, r_hat, unit))
+                if self.grad_features:
+                    x.append(_gain_features(q, table, fx))
                 x = torch.cat(x, dim=1)
             h = torch.relu(rnd['enc'](x))
             for conv in rnd['convs']:
@@ -620,7 +631,9 @@ class UniFLMPNN(torch.nn.Module):
         return (f'{self.__class__.__name__}(hidden={self.hidden_channels}, '
                 f'layers={self.num_layers}, bins={self.num_bins}, '
                 f'recursive_steps={self.recursive_steps}, '
-                f'scale_free={self.scale_free}, refine={self.refine})')
+                f'scale_free={self.scale_free}, refine={self.refine}'
+                + (', grad_features=True' if self.grad_features else '')
+                + ')')
 
     def config(self) -> dict:
         """Constructor arguments (what :func:`load_unifl` needs)."""
@@ -628,13 +641,47 @@ class UniFLMPNN(torch.nn.Module):
                 'num_layers': self.num_layers, 'num_bins': self.num_bins,
                 'recursive_steps': self.recursive_steps,
                 'p_min': self.p_min, 'max_neighbors': self.max_neighbors,
-                'scale_free': self.scale_free, 'refine': self.refine}
+                'scale_free': self.scale_free, 'refine': self.refine,
+                'grad_features': self.grad_features}
 
 
 _SF_BALLS = (0.5, 1.0, 1.5, 2.0, 3.0)
 _SF_REACH = 3.0
 _REFINE_BALLS = (1.0, 2.0, 3.0)
 _REFINE_EXTRA = len(_REFINE_BALLS) + 1
+_GRAD_EXTRA = 2
+
+
+def _marginal_cost(q: Tensor, table: NeighborTable, fx: Tensor) -> Tensor:
+    r""":math:`\partial\,\mathbb E[\mathrm{cost}(q)] / \partial q_x` of the
+    closed-form expected cost (the formula of
+    :func:`~pyg_ext.combopt.expected_facility_cost`, without its input
+    checks): the expected change in cost from raising :math:`x`'s opening
+    probability, i.e. :math:`f` minus the expected savings of the clients
+    :math:`x` would serve. A two-hop sum aggregation (client rows, then back
+    to the facilities), computed by autograd on a detached copy of ``q``
+    (no gradient flows through it)."""
+    with torch.enable_grad():
+        qd = q.detach().requires_grad_(True)
+        qq = _take(qd, table.index) * table.mask
+        surv = torch.cumprod(1 - qq, dim=1)
+        excl = torch.cat([torch.ones_like(surv[:, :1]), surv[:, :-1]],
+                         dim=1)
+        conn = (table.dist.to(qd.dtype) * qq * excl).sum(1)
+        total = (fx * qd + fx * surv[:, -1] + conn).sum()
+        (g,) = torch.autograd.grad(total, qd)
+    return g.detach()
+
+
+def _gain_features(q: Tensor, table: NeighborTable, fx: Tensor) -> Tensor:
+    r"""Inputs of a refinement round with ``grad_features``: the marginal
+    expected cost :math:`g_x` of :func:`_marginal_cost` in units of
+    :math:`f` (scale-free: scaling points and :math:`f` together scales
+    :math:`g` by the same factor), as :math:`\mathrm{clamp}(g/f, -4, 4)/4`
+    and :math:`\tanh(g/f)`. Negative: opening more at :math:`x` would lower
+    the expected cost; positive: closing would."""
+    g = _marginal_cost(q, table, fx) / fx
+    return torch.stack([g.clamp(-4.0, 4.0) / 4, torch.tanh(g)], dim=1)
 
 
 def _refine_features(q: Tensor, table: NeighborTable, fx: Tensor,
@@ -823,46 +870,95 @@ def unifl_decode(p: Tensor, table: NeighborTable, f: float | Tensor,
         raise ValueError(f"mode must be 'threshold' or 'sample', got {mode!r}")
     info = {'cost_decoded': c0, 'cost': c0, 'iterations': 0}
     if local_search:
-        ls_table = table
-        if ls_neighbors is not None and table.index.size(1) > ls_neighbors:
-            w = ls_neighbors
-            ls_table = NeighborTable._make(
-                (table.index[:, :w].contiguous(),
-                 table.dist[:, :w].contiguous(),
-                 table.mask[:, :w].contiguous()))
-        om, ls = facility_local_search(ls_table, om, f, max_iter=max_iter)
-        info['cost'] = (ls['cost'] if ls_table is table
-                        else facility_table_cost(table, om, f))
-        info['iterations'] = ls['iterations']
+        om = _polish(om, table, f, max_iter, ls_neighbors, info)
     return om, info
+
+
+def _polish(om: Tensor, table: NeighborTable, f: float | Tensor,
+            max_iter: int, ls_neighbors: int | None, info: dict) -> Tensor:
+    """The local-search stage of :func:`unifl_decode` (validated inputs):
+    search on the ``ls_neighbors`` nearest columns, cost on the full table;
+    sets ``info['cost']`` and ``info['iterations']``."""
+    ls_table = table
+    if ls_neighbors is not None and table.index.size(1) > ls_neighbors:
+        w = ls_neighbors
+        ls_table = NeighborTable._make(
+            (table.index[:, :w].contiguous(),
+             table.dist[:, :w].contiguous(),
+             table.mask[:, :w].contiguous()))
+    om, ls = facility_local_search(ls_table, om, f, max_iter=max_iter)
+    info['cost'] = (ls['cost'] if ls_table is table
+                    else facility_table_cost(table, om, f))
+    info['iterations'] = ls['iterations']
+    return om
 
 
 @torch.no_grad()
 def unifl_solve(model: UniFLMPNN, data: Data, mode: str = 'threshold',
-                local_search: bool = True, **kwargs) -> tuple[Tensor, dict]:
+                local_search: bool = True, draws: int = 1,
+                **kwargs) -> tuple[Tensor, dict]:
     """Model forward + :func:`unifl_decode` on one instance; ``info`` adds
-    the seconds spent in the table, the forward pass and decoding.
+    the seconds spent in the table, the forward passes and decoding.
+
+    The model is randomised (its random node features ``u``); with
+    ``draws = K > 1`` it runs ``K`` times with fresh features, each output
+    is rounded by :func:`unifl_decode` without local search, and the
+    cheapest rounded solution is kept (``info['cost_draws']`` lists the
+    ``K`` costs); then, with ``local_search``, the search starts from it.
+    ``info['cost_decoded']`` is always the model-alone cost (rounding and
+    :math:`F_2`, no search).
 
     Raises:
         TypeError, ValueError: ``model`` not a :class:`UniFLMPNN`, an
-            invalid instance or decoding option (see :func:`unifl_decode`).
+            invalid instance or decoding option (see :func:`unifl_decode`),
+            ``draws`` not a positive int.
     """
     if not isinstance(model, UniFLMPNN):
         raise TypeError(f'model must be a UniFLMPNN, got '
                         f'{type(model).__name__}')
     _check_data(data)
     check_choice(mode, 'mode', ('threshold', 'sample'))
+    draws = check_positive_int(draws, 'draws')
+    if not isinstance(local_search, bool):
+        raise TypeError(f'local_search must be a bool, got '
+                        f'{type(local_search).__name__}')
     model.eval()
     t0 = time.perf_counter()
-    _prepare(data, model.max_neighbors)
+    table = _prepare(data, model.max_neighbors)
     t1 = time.perf_counter()
-    p = model(data)
-    t2 = time.perf_counter()
-    om, info = unifl_decode(p, data._unifl_table, data.opening_cost,
-                            mode=mode, local_search=local_search, **kwargs)
-    t3 = time.perf_counter()
-    info.update(time_table=t1 - t0, time_forward=t2 - t1,
-                time_decode=t3 - t2, time=t3 - t0)
+    if draws == 1:
+        p = model(data)
+        t2 = time.perf_counter()
+        om, info = unifl_decode(p, table, data.opening_cost, mode=mode,
+                                local_search=local_search, **kwargs)
+        t3 = time.perf_counter()
+        info.update(time_table=t1 - t0, time_forward=t2 - t1,
+                    time_decode=t3 - t2, time=t3 - t0)
+        return om, info
+    t_fwd = t_dec = 0.0
+    best, costs = None, []
+    for _ in range(draws):
+        ta = time.perf_counter()
+        p = model(data)
+        tb = time.perf_counter()
+        om, info = unifl_decode(p, table, data.opening_cost, mode=mode,
+                                local_search=False, **kwargs)
+        t_dec += time.perf_counter() - tb
+        t_fwd += tb - ta
+        costs.append(info['cost_decoded'])
+        if best is None or info['cost_decoded'] < best[1]['cost_decoded']:
+            best = (om, info)
+    om, info = best
+    info['cost_draws'] = costs
+    if local_search:
+        tb = time.perf_counter()
+        om = _polish(om, table, data.opening_cost,
+                     check_int(kwargs.get('max_iter', 50), 'max_iter',
+                               low=0),
+                     kwargs.get('ls_neighbors', 32), info)
+        t_dec += time.perf_counter() - tb
+    info.update(time_table=t1 - t0, time_forward=t_fwd, time_decode=t_dec,
+                time=time.perf_counter() - t0)
     return om, info
 
 
@@ -957,6 +1053,65 @@ def train_unifl_mixture(model: UniFLMPNN,
     return losses
 
 
+def extend_unifl(model: UniFLMPNN, extra_rounds: int,
+                 grad_features: bool | None = None) -> UniFLMPNN:
+    r"""A copy of ``model`` with ``extra_rounds`` more refinement rounds
+    (``0`` allowed) and, with ``grad_features=True`` on a model without
+    them, the marginal-cost inputs (:class:`UniFLMPNN` ``grad_features``)
+    added to every refinement round with zero input weights (so they change
+    nothing until trained).
+
+    The existing rounds keep their weights; each new round gets fresh
+    weights from the current torch seed with a zero head, so that for a
+    ``refine=True`` model it starts as the identity on :math:`q` up to the
+    clamp :math:`p \mapsto p_{\min} + (1 - 2p_{\min})p` (the returned model
+    computes almost the same probabilities as ``model`` until it is
+    trained). Used to warm-start deeper refinement (paper: more rounds of
+    the recursive rounding) from a trained checkpoint.
+
+    Raises:
+        TypeError: ``model`` not a :class:`UniFLMPNN`, ``grad_features``
+            not a bool or :obj:`None`.
+        ValueError: ``extra_rounds < 0``, ``model.refine`` is False (an
+            additive recursive round does not start as the identity),
+            ``grad_features=False`` for a model that has them.
+    """
+    if not isinstance(model, UniFLMPNN):
+        raise TypeError(f'model must be a UniFLMPNN, got '
+                        f'{type(model).__name__}')
+    extra_rounds = check_int(extra_rounds, 'extra_rounds', low=0)
+    if grad_features is not None and not isinstance(grad_features, bool):
+        raise TypeError(f'grad_features must be a bool or None, got '
+                        f'{type(grad_features).__name__}')
+    if not model.refine:
+        raise ValueError('model: extend_unifl needs a refine=True model '
+                         '(only refinement rounds start as the identity)')
+    if grad_features is False and model.grad_features:
+        raise ValueError('grad_features: cannot remove the marginal-cost '
+                         'inputs of a model that has them')
+    add_grad = bool(grad_features) and not model.grad_features
+    cfg = model.config()
+    cfg['recursive_steps'] = model.recursive_steps + extra_rounds
+    cfg['grad_features'] = model.grad_features or add_grad
+    out = UniFLMPNN(**cfg)
+    sd = out.state_dict()
+    for k, v in model.state_dict().items():
+        if k in ('log_scale', 'bias'):
+            sd[k][:v.numel()] = v
+        elif add_grad and k.endswith('enc.weight') and \
+                sd[k].shape != v.shape:
+            # the new input columns (marginal-cost features) start at zero
+            w = torch.zeros_like(sd[k])
+            w[:, :v.size(1)] = v
+            sd[k] = w
+        else:
+            sd[k] = v.clone()
+    out.load_state_dict(sd)
+    out.meta = dict(getattr(model, 'meta', {}))
+    out.train(model.training)
+    return out
+
+
 #: How the packaged checkpoint was trained (stored in its ``meta``).
 PRETRAIN_COMMAND = (
     "python -c \"from pyg_ext.nn.unifl import pretrain_unifl; "
@@ -976,8 +1131,13 @@ def pretrain_unifl(path: str | Path, log_every: int = 250) -> UniFLMPNN:
     ``torch.manual_seed(1)``, 1500 steps at lr 2e-3 (seed 100), then 1000 at
     lr 5e-4 (seed 101). Phase 3: ``torch.manual_seed(2)``, n in {600,
     1000}, densities {2, 8, 15, 30, 45, 60, 60} (dense instances weigh
-    more), 1500 steps at lr 1e-3 (seed 200). One torch thread; about 7 min
-    of process CPU on the shared machine (45 min wall).
+    more), 1500 steps at lr 1e-3 (seed 200). Phase 4:
+    ``torch.manual_seed(4)``, :func:`extend_unifl` with 2 more rounds and
+    ``grad_features=True`` (every refinement round also sees the marginal
+    expected cost of its input), the phase-3 mixture, 4 x 1000 steps at lr
+    1e-3, 1e-3, 3.3e-4, 3.3e-4 (seeds 400-403). One torch thread; about
+    15 min of process CPU on the shared machine (phase 4: 8 min CPU, 28
+    min wall).
 
     Raises:
         TypeError, ValueError: as :func:`train_unifl_mixture`.
@@ -1013,5 +1173,16 @@ def pretrain_unifl(path: str | Path, log_every: int = 250) -> UniFLMPNN:
                         densities=(2, 8, 15, 30, 45, 60, 60),
                         schedule=[(1500, 1e-3)], seed=200,
                         log_every=log_every)
+    # phase 4: marginal-cost inputs for every refinement round (zero input
+    # weights at first) and 2 more rounds; the shipped file ran this phase
+    # from the phase-3 checkpoint loaded from disk
+    torch.manual_seed(4)
+    model = extend_unifl(model, 2, grad_features=True)
+    for i, st in enumerate([(1000, 1e-3), (1000, 1e-3), (1000, 1e-3 / 3),
+                            (1000, 1e-3 / 3)]):
+        train_unifl_mixture(model, sizes=(600, 1000),
+                            densities=(2, 8, 15, 30, 45, 60, 60),
+                            schedule=[st], seed=400 + i,
+                            log_every=log_every)
     save_unifl(model, path, meta={'command': PRETRAIN_COMMAND})
     return model
