@@ -279,13 +279,7 @@ def run_pair(args: argparse.Namespace, w: Any,
         what = f'two G({n}, 4/{n}) graphs, 8-dim Gaussian features'
     print(f'pair: {what}, {g1.num_edges} and {g2.num_edges} edges, depth '
           f'{args.depth}, weights {w}')
-    backends = _backends() if args.backends is None else (
-        choice_list(('numpy', 'numba'))(args.backends)
-        if isinstance(args.backends, str) else list(args.backends))
-    for be in backends:
-        if be not in _backends():
-            raise ValueError(f'--backends: {be!r} is not available here '
-                             f'(available: {_backends()})')
+    backends = _selected_backends(args)
     small = (random_pair_graph(20, 3), random_pair_graph(20, 4))
     rows, values = [], {}
     for be in backends:
@@ -332,6 +326,19 @@ def _backends() -> list[str]:
     return ['numpy'] + (['numba'] if WITH_NUMBA else [])
 
 
+def _selected_backends(args: argparse.Namespace) -> list[str]:
+    """The ``--backends`` asked for (all available ones by default); raises
+    ``ValueError`` naming ``--backends`` for one not available here."""
+    backends = _backends() if args.backends is None else (
+        choice_list(('numpy', 'numba'))(args.backends)
+        if isinstance(args.backends, str) else list(args.backends))
+    for be in backends:
+        if be not in _backends():
+            raise ValueError(f'--backends: {be!r} is not available here '
+                             f'(available: {_backends()})')
+    return backends
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Run the suite.
 
@@ -369,13 +376,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     # 1. matrix time per backend
     rows = []
     D = None
-    backends = _backends() if args.backends is None else (
-        choice_list(('numpy', 'numba'))(args.backends)
-        if isinstance(args.backends, str) else list(args.backends))
-    for be in backends:
-        if be not in _backends():
-            raise ValueError(f'--backends: {be!r} is not available here '
-                             f'(available: {_backends()})')
+    backends = _selected_backends(args)
     for be in backends:
         for nj in jobs:
             try:
