@@ -18,6 +18,7 @@ import torch
 from pyg_ext.bench.heterophily import (
     StepReporter,
     cell_paths,
+    model_code_version,
     run_cell,
     train_one,
 )
@@ -78,7 +79,8 @@ def test_resumed_run_equals_uninterrupted_run(chameleon: Any, tmp_path: Path,
     pt, done_json = cell_paths(ckdir, 'chameleon_filtered', model, 2, 1, 3, {
         'hidden': 16, 'heads': 4, 'dropout': 0.2, 'lr': 3e-3, 'steps': 30,
         'amp': False, 'weight_decay': 0.0, 'metric': 'accuracy',
-        'self_loop_mode': 'append', 'gcn_degree': 'out', 'format': 1})
+        'self_loop_mode': 'append', 'gcn_degree': 'out', 'format': 1,
+        'code': model_code_version(model)})
     assert pt.exists() and not done_json.exists()
     state = torch.load(pt, weights_only=True)
     assert state['step'] == 15  # the last multiple of 5 before the stop
@@ -192,3 +194,52 @@ def test_cli_resume_skips_finished_runs(tmp_path: Path,
     run_suite('heterophily', [*argv, '--lr', '0.01'])
     assert 'finished earlier' not in capsys.readouterr().out
     assert len(list((tmp_path / 'ck' / 'questions').iterdir())) == 2
+
+
+def test_changed_model_code_is_trained_again(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A run finished under older model code is not read back: the model's
+    source files enter the protocol hash (before, only the hyperparameters
+    did, so a fixed model still reported its old, stale scores)."""
+    from test_heterophily_datasets import write_npz
+
+    import pyg_ext.bench.heterophily as H
+    from pyg_ext.bench import run_suite
+    write_npz(tmp_path / 'heterophilous', 'questions', n=40, c=2, e=80)
+    argv = ['--dataset', 'questions', '--model', 'gcn', '--steps', '4',
+            '--hidden', '8', '--layers', '1', '--splits', '1', '--root',
+            str(tmp_path), '--checkpoint', str(tmp_path / 'ck')]
+    run_suite('heterophily', argv)
+    capsys.readouterr()
+    run_suite('heterophily', argv)
+    assert 'finished earlier' in capsys.readouterr().out
+    # the same arguments after an edit of the model's module
+    monkeypatch.setattr(H, 'model_code_version', lambda name: 'edited')
+    run_suite('heterophily', argv)
+    assert 'finished earlier' not in capsys.readouterr().out
+    assert len(list((tmp_path / 'ck' / 'questions').iterdir())) == 2
+
+
+def test_model_code_version_follows_the_model_source() -> None:
+    """The hash is the model's own source files: baselines share one module,
+    specific models another; it leaves the caller's RNG untouched."""
+    import pyg_ext.bench.heterophily as H
+    H.model_code_version.cache_clear()
+    torch.manual_seed(0)
+    expected = torch.rand(3)
+    torch.manual_seed(0)
+    v = {m: H.model_code_version(m) for m in ('gcn', 'gat-sep', 'h2gcn')}
+    assert torch.equal(torch.rand(3), expected)
+    assert v['gcn'] == v['gat-sep'] != v['h2gcn']
+    assert all(len(x) == 12 for x in v.values())
+
+
+def test_grid_cell_protocol_includes_model_code() -> None:
+    import pyg_ext.bench.heterophily as H
+    proto = dict(hidden=8, lr=0.01, steps=4, dropout=0.2, weight_decay=0.0,
+                 optimizer='adamw', patience=None)
+    dev = torch.device('cpu')
+    a = H.cell_protocol(proto, 2, False, 'accuracy', dev, 'gcn')
+    b = H.cell_protocol(proto, 2, False, 'accuracy', dev, 'h2gcn')
+    assert a != b

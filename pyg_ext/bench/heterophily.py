@@ -697,6 +697,49 @@ def train_one(data: Any, model_name: str, num_layers: int, split: int,
             'resumed_from': start}
 
 
+@functools.cache
+def model_code_version(model_name: str) -> str:
+    """Short hash of the source files of the code a model runs: every module
+    of ``pyg_ext`` that defines a class in a small instance of the model
+    (built under a forked RNG, so the caller's random state is untouched),
+    plus PyG's version when the model uses PyG's layers.
+
+    It enters every checkpoint and grid-cell protocol, so a run finished
+    (or checkpointed) before a change to the model's code is trained again
+    rather than read back. A model that cannot be built small falls back to
+    the files of the two heterophily model modules.
+    """
+    files: set[str] = set()
+    uses_pyg = False
+    try:
+        with torch.random.fork_rng(devices=[]):
+            model = build_model(model_name, 4, 3, hidden=8, num_layers=2,
+                                heads=2, dropout=0.0, num_nodes=6)
+        for mod in model.modules():
+            name = type(mod).__module__
+            if name.startswith('torch_geometric'):
+                uses_pyg = True
+            if name.split('.')[0] == 'pyg_ext':
+                f = getattr(sys.modules.get(name), '__file__', None)
+                if f:
+                    files.add(f)
+    except Exception:  # noqa: BLE001 - fall back to the model modules
+        import pyg_ext.nn.models.heterophily as base
+        files.add(str(base.__file__))
+        spec = _specific()
+        if spec is not None and getattr(spec, '__file__', None):
+            files.add(str(spec.__file__))
+        uses_pyg = True
+    h = hashlib.sha1()
+    for f in sorted(files):
+        h.update(Path(f).name.encode())
+        h.update(Path(f).read_bytes())
+    if uses_pyg:
+        import torch_geometric
+        h.update(torch_geometric.__version__.encode())
+    return h.hexdigest()[:12]
+
+
 def protocol_hash(protocol: dict[str, Any]) -> str:
     """Short hash of a protocol dict (the checkpoint folder's name)."""
     text = json.dumps(protocol, sort_keys=True, default=str)
@@ -741,7 +784,8 @@ def run_cell(data: Any, dataset: str, metric: str, model_name: str,
                 'lr': lr, 'steps': steps, 'amp': amp,
                 'weight_decay': weight_decay, 'metric': metric,
                 'self_loop_mode': SELF_LOOP_MODE, 'gcn_degree': GCN_DEGREE,
-                'format': CHECKPOINT_FORMAT}
+                'format': CHECKPOINT_FORMAT,
+                'code': model_code_version(model_name)}
     if optimizer != 'adamw' or patience is not None:
         protocol.update(optimizer=optimizer, patience=patience)
     label = f'{model_name} L={depth} split {split}'
@@ -921,10 +965,15 @@ def _grid_options(args: argparse.Namespace, device: torch.device
 
 
 def cell_protocol(proto: dict[str, Any], heads: int, amp: bool,
-                  metric: str, device: torch.device) -> str:
+                  metric: str, device: torch.device,
+                  model_name: str | None = None) -> str:
     """Hash of everything besides (model, depth, split, seed) that decides
-    a cell's scores: a grid file of another protocol is never reused."""
+    a cell's scores, the model's code included (:func:`model_code_version`)
+    when ``model_name`` is given: a grid file of another protocol or of
+    older model code is never reused."""
+    code = None if model_name is None else model_code_version(model_name)
     return protocol_hash({
+        'code': code,
         'hidden': proto['hidden'], 'lr': proto['lr'],
         'steps': proto['steps'], 'dropout': proto['dropout'],
         'weight_decay': proto['weight_decay'],
@@ -975,7 +1024,7 @@ def run_models_grid(data: Any, name: str, metric: str, models: list[str],
     order = [(m, d) for d in all_depths for m in models
              if d in protos[m]['depths']]
     hashes = {m: cell_protocol(protos[m], args.heads, args.amp, metric,
-                               device) for m in models}
+                               device, m) for m in models}
     cells = [{'dataset': name, 'model': m, 'layers': d, 'split': s,
               'seed': seed, 'protocol': hashes[m]}
              for m, d in order for s, seed in zip(splits, seeds)]
