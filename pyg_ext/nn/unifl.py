@@ -1135,9 +1135,13 @@ def pretrain_unifl(path: str | Path, log_every: int = 250) -> UniFLMPNN:
     ``torch.manual_seed(4)``, :func:`extend_unifl` with 2 more rounds and
     ``grad_features=True`` (every refinement round also sees the marginal
     expected cost of its input), the phase-3 mixture, 4 x 1000 steps at lr
-    1e-3, 1e-3, 3.3e-4, 3.3e-4 (seeds 400-403). One torch thread; about
-    15 min of process CPU on the shared machine (phase 4: 8 min CPU, 28
-    min wall).
+    1e-3, 1e-3, 3.3e-4, 3.3e-4 (seeds 400-403). Phase 5:
+    ``torch.manual_seed(5)``, :func:`extend_unifl` with 2 more rounds (8
+    refinement rounds; the new ones start as the identity), a mixture with
+    more dense instances (n in {600, 1000}, densities {2, 8, 15, 30, 45, 60,
+    60, 60, 80}), 1000 steps at lr 1e-3, 1e-3, 3e-4 (seeds 500-502). One
+    torch thread; about 23 min of process CPU on the shared machine (phase
+    4: 8 min CPU, 28 min wall; phase 5: 8 min CPU, 36 min wall).
 
     Raises:
         TypeError, ValueError: as :func:`train_unifl_mixture`.
@@ -1183,6 +1187,17 @@ def pretrain_unifl(path: str | Path, log_every: int = 250) -> UniFLMPNN:
         train_unifl_mixture(model, sizes=(600, 1000),
                             densities=(2, 8, 15, 30, 45, 60, 60),
                             schedule=[st], seed=400 + i,
+                            log_every=log_every)
+    # phase 5: 2 more refinement rounds (identity at first) and more weight
+    # on dense instances (density 80 lies beyond the benchmark's range); the
+    # shipped file ran this phase from the phase-4 checkpoint loaded from
+    # disk
+    torch.manual_seed(5)
+    model = extend_unifl(model, 2)
+    for i, st in enumerate([(1000, 1e-3), (1000, 1e-3), (1000, 3e-4)]):
+        train_unifl_mixture(model, sizes=(600, 1000),
+                            densities=(2, 8, 15, 30, 45, 60, 60, 60, 80),
+                            schedule=[st], seed=500 + i,
                             log_every=log_every)
     save_unifl(model, path, meta={'command': PRETRAIN_COMMAND})
     return model
