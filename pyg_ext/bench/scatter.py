@@ -619,6 +619,8 @@ def calibrate_cpu(args: argparse.Namespace) -> dict[str, Any]:
                     key = case['key']
                     path = (dispatch.cpu_path(key[0], key[1], E, F) if key
                             else 'scatter')
+                    if path == 'by_degree':  # the choice for this graph
+                        path = f'by_degree:{dispatch.degree_path(g[3])}'
                     row = {'op': case['op'], 'reduce': case['reduce'],
                            'E': E, 'F': F, 'dist': dist, 'path': path,
                            'ours_ms': t['ours'], 'best': best,

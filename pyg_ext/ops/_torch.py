@@ -236,7 +236,13 @@ def csr_matrix(x: Tensor, rowptr: Tensor, col: Tensor,
     n = rowptr.numel() - 1
     values = (weight.to(x.dtype) if weight is not None
               else x.new_ones(col.numel()))
-    crow, cols = rowptr.long(), col.long()
+    # int32 ids where they fit: ``torch.sparse.mm``'s plain product (and
+    # ``torch.mv``) run 6-20 % faster on them than on int64 ids (E = 1e4
+    # and 1e5, F = 1..64, one thread; the ``amax``/``mean`` reductions
+    # take the same time), with the same values
+    idt = (torch.int32 if max(col.numel(), n + 1, x.size(0)) < 2**31
+           else torch.int64)
+    crow, cols = rowptr.to(idt), col.to(idt)
     perm = _row_major_order(crow, cols, x.size(0))
     if perm is not None:
         cols, values = cols.index_select(0, perm), values.index_select(0, perm)
