@@ -209,7 +209,8 @@ def test_cpu_table_json_roundtrip_and_loading(tmp_path: Path,
     data = dispatch.table_to_json(table)
     assert dispatch.table_from_json(data) == table
     path = tmp_path / 'cpu.json'
-    path.write_text(json.dumps({'table': data}))
+    path.write_text(json.dumps({'table': data,
+                                'candidates': dispatch.candidates_json()}))
     try:
         assert dispatch.load_cpu_table(str(path))
         assert dispatch.cpu_path('segment', 'sum', 10**4, 1) == \
@@ -755,3 +756,42 @@ def test_segment_reduce_plans_use_int32_offsets_for_sum_and_mean(
             assert ('sum', torch.int32) in seen
             assert ('amax', torch.int64) in seen
     fn.clear_caches()
+
+
+def test_stale_calibration_file_keeps_new_defaults(tmp_path: Any) -> None:
+    """A CPU table calibrated by an older version (no candidate record, or
+    other candidates) or under another torch must not override the
+    built-in choices of ops whose candidate paths changed since (before,
+    any old file on disk silently replaced e.g. the new per-graph path)."""
+    import json
+
+    import torch
+
+    from pyg_ext.ops import dispatch as D
+    key = ('segment', 'max')
+    cell = (2, 1)
+    other = next(p for p in D.CPU_PATHS[key]
+                 if p != D.CPU_DEFAULTS[key][cell])
+    table = {f'{key[0]}/{key[1]}': {f'{cell[0]},{cell[1]}': other}}
+    path = tmp_path / 'table.json'
+    try:
+        # an old file: no candidate record -> built-in choice kept
+        path.write_text(json.dumps({'torch': torch.__version__,
+                                    'threads': 1, 'table': table}))
+        assert D.load_cpu_table(str(path))
+        assert D.CPU_TABLE[key][cell] == D.CPU_DEFAULTS[key][cell]
+        # another torch -> dropped whole
+        path.write_text(json.dumps({'torch': '0.0.1', 'threads': 1,
+                                    'candidates': D.candidates_json(),
+                                    'table': table}))
+        assert D.load_cpu_table(str(path))
+        assert D.CPU_TABLE[key][cell] == D.CPU_DEFAULTS[key][cell]
+        # a current file is used
+        path.write_text(json.dumps({'torch': torch.__version__,
+                                    'threads': 1,
+                                    'candidates': D.candidates_json(),
+                                    'table': table}))
+        assert D.load_cpu_table(str(path))
+        assert D.CPU_TABLE[key][cell] == other
+    finally:
+        D.set_cpu_table(None)

@@ -666,6 +666,7 @@ def calibrate_cpu(args: argparse.Namespace) -> dict[str, Any]:
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with open(path, 'w') as f:
         json.dump({'torch': torch.__version__, 'threads': threads,
+                   'candidates': dispatch.candidates_json(),
                    'table': dispatch.table_to_json(table)}, f, indent=2)
     print(f'CPU path table written to {path}')
     return {'rows': rows, 'phase1': phase1, 'summary': summary,

@@ -28,6 +28,7 @@ under ``TRITON_INTERPRET=1`` (how the tests exercise them without a GPU).
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -36,6 +37,8 @@ from typing import Any
 import torch
 
 from pyg_ext.typing import has_package
+
+logger = logging.getLogger(__name__)
 
 BACKENDS = ('auto', 'triton', 'torch')
 _state = {'backend': 'auto'}
@@ -568,10 +571,47 @@ def set_cpu_table(table: dict[tuple[str, str], dict[tuple[int, int], str]]
         CPU_TABLE.setdefault(key, {}).update(cells)
 
 
+def candidates_json() -> dict[str, list[str]]:
+    """``{'op/reduce': [paths]}``: the candidate paths of this version, which
+    a calibrated table records (:func:`load_cpu_table` keeps a table's
+    choices only for ops whose candidates are still the same)."""
+    return {f'{op}/{red}': sorted(paths)
+            for (op, red), paths in sorted(CPU_PATHS.items())}
+
+
+def _current_entries(data: dict[str, Any], path: str
+                     ) -> dict[str, dict[str, str]]:
+    """The table of a calibration file, less what an older version or
+    another torch measured: a file written under another torch version is
+    dropped whole, and an op whose recorded candidates differ from this
+    version's (a path added or removed since; files without the record
+    predate it) keeps the built-in defaults."""
+    table = data.get('table', data)
+    if 'table' not in data:
+        return table
+    if data.get('torch', torch.__version__) != torch.__version__:
+        logger.info('pyg_ext.ops: the CPU table %s was calibrated under '
+                    'torch %s (this is %s); using the built-in table',
+                    path, data.get('torch'), torch.__version__)
+        return {}
+    recorded = data.get('candidates', {})
+    current = candidates_json()
+    stale = [k for k in table if recorded.get(k) != current.get(k)]
+    if stale:
+        logger.info('pyg_ext.ops: the CPU table %s predates the candidate '
+                    'paths of %s; built-in choices used there (re-run '
+                    '`pyg-ext bench scatter --calibrate`)', path,
+                    ', '.join(sorted(stale)))
+    return {k: v for k, v in table.items() if k not in stale}
+
+
 def load_cpu_table(path: str | None = None) -> bool:
     """Load the calibrated CPU table from ``path`` (default
     :func:`cpu_table_path`) if that file exists; returns whether it did.
-    A malformed file is ignored with a warning (the defaults stay)."""
+    A malformed file is ignored with a warning (the defaults stay); the
+    entries of a file calibrated under another torch version or over
+    other candidate paths than this version's are ignored (logged, see
+    :func:`_current_entries`)."""
     import json
     path = path or cpu_table_path()
     if not os.path.exists(path):
@@ -579,7 +619,8 @@ def load_cpu_table(path: str | None = None) -> bool:
     try:
         with open(path) as f:
             data = json.load(f)
-        set_cpu_table(table_from_json(data.get('table', data)))
+        table_from_json(data.get('table', data))  # raises when malformed
+        set_cpu_table(table_from_json(_current_entries(data, path)))
     except (OSError, ValueError, TypeError, AttributeError) as e:
         import warnings
         warnings.warn(f'pyg_ext.ops: ignoring the CPU dispatch table {path} '
@@ -590,7 +631,8 @@ def load_cpu_table(path: str | None = None) -> bool:
 
 
 __all__ = ['BACKENDS', 'OPS', 'REDUCES', 'RULES', 'autocalibrate',
-           'calibrate', 'choose', 'cpu_path', 'cpu_table_path',
+           'calibrate', 'candidates_json', 'choose', 'cpu_path',
+           'cpu_table_path',
            'degree_path', 'force_cpu_path', 'get_backend', 'interpreting',
            'load_cpu_table',
            'load_rules', 'mark_failed', 'rules_cache_path', 'set_backend',
