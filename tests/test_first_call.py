@@ -1,12 +1,14 @@
 """The first call in a fresh process with an empty numba cache never waits
 for a compilation: it runs the exact fallback (LAPACK / scipy / a Python
-heap) while the kernels compile in a background thread, and the results of
-both paths agree (issue #25).
+heap) while the kernels compile in the background (a compiler subprocess,
+then a watcher thread loads them: test_first_call_process.py), and the
+results of both paths agree (issue #25).
 
 Each check runs in a subprocess with its own empty cache directory. Which
 path served a call is observed, not timed: every kernel import goes through
 ``_numba_setup.load_kernels``, which the subprocess wraps to record the
-thread it ran in; the old code compiled in the calling (main) thread.
+thread it ran in (the watcher's, after the child wrote the cache); the old
+code compiled in the calling (main) thread.
 """
 
 from __future__ import annotations

@@ -493,8 +493,9 @@ def warmup() -> None:
     """Compile (or load from the disk cache) every kernel for the argument
     types :mod:`pyg_ext.utils.eigen` passes (int64 ids, float64 weights,
     Python ``int``/``float``/``bool`` scalars, C-contiguous outputs): run
-    by :func:`pyg_ext.utils._numba_setup.kernels_if_ready` in a background
-    thread, so that no user call waits for a compilation."""
+    by :func:`pyg_ext.utils._numba_setup.start_loading` in a compiler
+    subprocess (empty disk cache) or a background thread (loading from the
+    cache), so that no user call waits for a compilation."""
     src = np.array([0, 1], dtype=np.int64)
     dst = np.array([1, 2], dtype=np.int64)
     w = np.ones(2)

@@ -238,6 +238,36 @@ def dense_laplacian(adj: Tensor, normalization: str) -> Tensor:
     return eye - dinv.unsqueeze(-1) * adj * dinv.unsqueeze(-2)
 
 
+def _laplacian_of_weights(adj: Tensor, norm: str) -> Tensor:
+    """:func:`dense_laplacian` (``'none'``, else ``'sym'``) of adjacency
+    matrices summed from checked (finite, non-negative) edge weights: no
+    entry can be negative or NaN, only a sum can overflow to infinity,
+    which shows in the degrees (one ``[..., n]`` check instead of three
+    ``[..., n, n]`` ones per bucket)."""
+    deg = adj.sum(-1)
+    if not bool(torch.isfinite(deg).all()):
+        raise ValueError('edge_weight: the summed weights of some node '
+                         'overflow to infinity')
+    if norm == 'none':
+        return torch.diag_embed(deg) - adj
+    dinv = torch.where(deg > 0, deg.clamp_min(1e-300).rsqrt(),
+                       torch.zeros_like(deg))
+    eye = torch.diag_embed((deg > 0).to(adj.dtype))
+    return eye - dinv.unsqueeze(-1) * adj * dinv.unsqueeze(-2)
+
+
+def _stable_argsort(keys: Tensor) -> Tensor:
+    """``torch.argsort(keys, stable=True)``; on CPU through numpy (a radix
+    sort for small keys: 7x torch's on 76,000 bucket ids)."""
+    if keys.device.type != 'cpu' or keys.numel() == 0:
+        return torch.argsort(keys, stable=True)
+    np_keys = keys.numpy()
+    top = int(np_keys.max())
+    if 0 <= int(np_keys.min()) and top < 32768:
+        np_keys = np_keys.astype(np.int16)
+    return torch.from_numpy(np.argsort(np_keys, kind='stable'))
+
+
 def _rw_vectors(vecs: Tensor, deg: Tensor) -> Tensor:
     # right eigenvectors of I - D^-1 A from those of the sym Laplacian
     scale = torch.where(deg > 0, deg.clamp_min(1e-300).rsqrt(),
@@ -698,11 +728,11 @@ def _batched_eigenpairs(
     sizes, bucket_of_graph = torch.unique(num_nodes, return_inverse=True)
     # edges sorted by the bucket of their graph -> contiguous segments
     edge_bucket = bucket_of_graph.to(dev)[eg]
-    order = torch.argsort(edge_bucket, stable=True)
+    order = _stable_argsort(edge_bucket)
     ei, eg, ew = ei[:, order], eg[order], ew[order]
     e_counts = torch.bincount(edge_bucket, minlength=len(sizes)).cpu()
     e_ptr = [0, *e_counts.cumsum(0).tolist()]
-    g_order = torch.argsort(bucket_of_graph, stable=True)
+    g_order = _stable_argsort(bucket_of_graph)
     g_counts = torch.bincount(bucket_of_graph, minlength=len(sizes))
     g_ptr = [0, *g_counts.cumsum(0).tolist()]
     pos_in_bucket = torch.empty(B, dtype=torch.long)
@@ -755,7 +785,7 @@ def _batched_eigenpairs(
                            sel_w)
             adj = adj.view(nb, n, n)
             adj = torch.maximum(adj, adj.transpose(1, 2))
-            lap = dense_laplacian(adj, 'none' if norm == 'none' else 'sym')
+            lap = _laplacian_of_weights(adj, norm)
             evals, evecs = torch.linalg.eigh(lap)
             evals = evals.clamp_min(0.0)
             vals, vecs, mask, cut = _select(evals, evecs, k, sel_triv,
@@ -879,7 +909,8 @@ def wait_for_kernels(timeout: float | None = None) -> bool:
     """Load the compiled eigensolver now, waiting at most ``timeout``
     seconds (e.g. before timing a benchmark); ``True`` when it is ready.
     Without this, the first calls in a process use LAPACK while the kernels
-    compile (or load from the disk cache) in a background thread."""
+    compile in a background process (or load from the disk cache in a
+    background thread: :func:`._numba_setup.start_loading`)."""
     from pyg_ext.typing import WITH_NUMBA
     if not WITH_NUMBA:
         return False
