@@ -230,12 +230,7 @@ def dense_laplacian(adj: Tensor, normalization: str) -> Tensor:
     if adj.numel() and bool((adj < 0).any()):
         raise ValueError('adj must be >= 0')
     deg = adj.sum(-1)
-    if norm == 'none':
-        return torch.diag_embed(deg) - adj
-    dinv = torch.where(deg > 0, deg.clamp_min(1e-300).rsqrt(),
-                       torch.zeros_like(deg))
-    eye = torch.diag_embed((deg > 0).to(adj.dtype))
-    return eye - dinv.unsqueeze(-1) * adj * dinv.unsqueeze(-2)
+    return _laplacian_from_degrees(adj, deg, norm)
 
 
 def _laplacian_of_weights(adj: Tensor, norm: str) -> Tensor:
@@ -248,6 +243,12 @@ def _laplacian_of_weights(adj: Tensor, norm: str) -> Tensor:
     if not bool(torch.isfinite(deg).all()):
         raise ValueError('edge_weight: the summed weights of some node '
                          'overflow to infinity')
+    return _laplacian_from_degrees(adj, deg, norm)
+
+
+def _laplacian_from_degrees(adj: Tensor, deg: Tensor, norm: str) -> Tensor:
+    """``D - A`` (``'none'``) or ``I - D^-1/2 A D^-1/2`` (else; isolated
+    nodes get a zero row) from checked adjacency matrices and degrees."""
     if norm == 'none':
         return torch.diag_embed(deg) - adj
     dinv = torch.where(deg > 0, deg.clamp_min(1e-300).rsqrt(),
