@@ -139,3 +139,19 @@ def cpu_slots(ray: Any, threads: int) -> int:
     """How many tasks of ``threads`` CPUs the cluster runs at once."""
     cpus = float(ray.cluster_resources().get('CPU', 1.0))
     return max(1, int(cpus // threads))
+
+
+def abandon(refs: Any, what: str) -> None:
+    """Leave the unfinished tasks ``refs`` of a run that stopped early (an
+    error, or a generator closed by its caller) to finish on their own;
+    their results are dropped with the references.
+
+    They are deliberately not ``ray.cancel``-ed: cancelling a task that
+    completes at the same moment aborts the whole driver process in Ray
+    2.60 (``Check failed: Tried to complete task that was not pending``,
+    seen when one chunk of a run failed and the others were cancelled).
+    """
+    refs = list(refs)
+    if refs:
+        logger.info('%s: %d unfinished task(s) left to finish, results '
+                    'dropped', what, len(refs))

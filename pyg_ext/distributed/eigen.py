@@ -55,7 +55,7 @@ def compute_chunks(transform: Any, inputs: Iterable[tuple[Any, ...]],
             a chunk that failed ``retries`` times; ValueError / TypeError:
             a bad chunk (as the local run).
     """
-    from pyg_ext.distributed._ray import connect, task_options
+    from pyg_ext.distributed._ray import abandon, connect, task_options
     args = list(inputs)  # input errors surface before any task starts
     if not args:
         return
@@ -83,8 +83,7 @@ def compute_chunks(transform: Any, inputs: Iterable[tuple[Any, ...]],
             transform._handle_cut(value.cut)
             yield value
     finally:
-        for ref in refs[done:]:
-            ray.cancel(ref)
+        abandon(refs[done:], 'eigen')
 
 
 __all__ = ['compute_chunks']

@@ -187,7 +187,7 @@ def _run_ray(fn: Any, todo: list[tuple[str, Any]], address: Any,
              retries: int, threads: int) -> Iterator[tuple[Any, ...]]:
     if not todo:
         return
-    from pyg_ext.distributed._ray import connect, task_options
+    from pyg_ext.distributed._ray import abandon, connect, task_options
     ray = connect(address)
     if 'cell' not in _REMOTE:
         _REMOTE['cell'] = ray.remote(_cell_task)
@@ -211,8 +211,7 @@ def _run_ray(fn: Any, todo: list[tuple[str, Any]], address: Any,
                         f'{type(cause).__name__}: {cause}') from exc
                 yield key, cell, result, seconds, None
     finally:
-        for ref in pending:
-            ray.cancel(ref)
+        abandon(pending, 'grid')
 
 
 __all__ = ['cell_key', 'load_finished', 'run_grid']

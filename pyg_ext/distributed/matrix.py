@@ -792,8 +792,8 @@ class RayLevel:
                     t_here += time.perf_counter() - t1
                     here += 1
         finally:
-            for fut in pending:
-                self.ray.cancel(fut)
+            from pyg_ext.distributed._ray import abandon
+            abandon(pending, 'level rows')
         logger.info('level of %d x %d trees in %d row chunks: %.1f s (args '
                     'put %.2f s; %d chunks written by the workers into %s, '
                     '%d here in %.2f s; driver CPU %.2f s)', R, C,
@@ -807,7 +807,12 @@ def _run_ray(plan: Any, todo: list[tuple[int, ...]], symmetric: bool,
              ) -> Iterator[tuple[Any, np.ndarray, float]]:
     from ray import cloudpickle
 
-    from pyg_ext.distributed._ray import connect, cpu_slots, task_options
+    from pyg_ext.distributed._ray import (
+        abandon,
+        connect,
+        cpu_slots,
+        task_options,
+    )
     ray = connect(address)
     if 'block' not in _REMOTE:
         _REMOTE['block'] = ray.remote(_block_task)
@@ -857,8 +862,7 @@ def _run_ray(plan: Any, todo: list[tuple[int, ...]], symmetric: bool,
                     submit()
                 yield b, arr, time.perf_counter() - started
     finally:
-        for ref in pending:
-            ray.cancel(ref)
+        abandon(pending, 'matrix blocks')
 
 
 __all__ = ['blocks', 'build_plan', 'compute_block', 'default_block_size',
