@@ -966,14 +966,13 @@ def _grid_options(args: argparse.Namespace, device: torch.device
 
 def cell_protocol(proto: dict[str, Any], heads: int, amp: bool,
                   metric: str, device: torch.device,
-                  model_name: str | None = None) -> str:
+                  model_name: str) -> str:
     """Hash of everything besides (model, depth, split, seed) that decides
-    a cell's scores, the model's code included (:func:`model_code_version`)
-    when ``model_name`` is given: a grid file of another protocol or of
-    older model code is never reused."""
-    code = None if model_name is None else model_code_version(model_name)
+    a cell's scores, the model's code included (:func:`model_code_version`):
+    a grid file of another protocol or of older model code is never
+    reused."""
     return protocol_hash({
-        'code': code,
+        'code': model_code_version(model_name),
         'hidden': proto['hidden'], 'lr': proto['lr'],
         'steps': proto['steps'], 'dropout': proto['dropout'],
         'weight_decay': proto['weight_decay'],

@@ -619,8 +619,10 @@ def load_cpu_table(path: str | None = None) -> bool:
     try:
         with open(path) as f:
             data = json.load(f)
-        table_from_json(data.get('table', data))  # raises when malformed
-        set_cpu_table(table_from_json(_current_entries(data, path)))
+        table = table_from_json(data.get('table', data))  # raises if bad
+        keep = _current_entries(data, path)
+        set_cpu_table({key: cells for key, cells in table.items()
+                       if f'{key[0]}/{key[1]}' in keep})
     except (OSError, ValueError, TypeError, AttributeError) as e:
         import warnings
         warnings.warn(f'pyg_ext.ops: ignoring the CPU dispatch table {path} '
