@@ -249,7 +249,9 @@ def csr_matrix(x: Tensor, rowptr: Tensor, col: Tensor,
     adj = _sparse_csr(crow, cols, values, (n, x.size(0)))
     deg = (rowptr[1:] - rowptr[:-1]).clamp(min=1).to(x.dtype).view(-1, 1)
     if (weight is not None and weight.requires_grad
-            and torch.is_grad_enabled()) or torch.compiler.is_compiling():
+            and torch.is_grad_enabled()) or torch.compiler.is_compiling() \
+            or any(t is not None and t.is_inference()
+                   for t in (rowptr, col, weight)):  # no version counter
         return adj, deg, checked
     try:
         refs = (weakref.ref(rowptr), weakref.ref(col), _weak(weight))

@@ -325,7 +325,8 @@ CPU_PATHS: dict[tuple[str, str], tuple[str, ...]] = {
     ('segment', 'sum'): ('index_add', 'scatter_add', 'segment_reduce'),
     ('segment', 'mean'): ('index_add', 'scatter_add', 'segment_reduce',
                           'scatter_reduce'),
-    ('segment', 'max'): ('scatter_reduce', 'segment_reduce', 'by_degree'),
+    ('segment', 'max'): ('scatter_reduce', 'segment_reduce', 'by_degree',
+                         'numba'),
     ('softmax_ptr', 'sum'): ('scatter', 'segment_reduce'),
     ('spmm', 'sum'): ('sort_csr', 'gather_index_add', 'gather_scatter'),
     ('spmm', 'mean'): ('sort_csr', 'gather_index_add', 'gather_scatter'),
@@ -342,9 +343,10 @@ F_EDGES = (4, 32)
 
 #: built-in choices, ``(op, reduce) -> {(e_bucket, f_bucket): path}``
 #: (buckets 0, 1, 2 ~ E 1e4, 1e5, 1e6 and F 1, 16, 64): the table of the
-#: calibration run recorded in docs/scatter.md (2-core x86-64 VM, one
-#: thread, torch 2.13.0+cpu); between paths within ~10 % of each other the
-#: choice is noise
+#: calibration run recorded in docs/scatter.md (``run11``, 2-core x86-64
+#: VM, one thread, torch 2.13.0+cpu, numba 0.68.1); between paths within
+#: ~10 % of each other the choice is noise. ``'numba'`` cells run
+#: :data:`NUMBA_FALLBACK`'s path where the kernels cannot run
 CPU_DEFAULTS: dict[tuple[str, str], dict[tuple[int, int], str]] = {
     ('scatter', 'mean'): {
         (0, 0): 'index_add', (0, 1): 'scatter_add', (0, 2): 'scatter_reduce',
@@ -357,10 +359,9 @@ CPU_DEFAULTS: dict[tuple[str, str], dict[tuple[int, int], str]] = {
         (2, 0): 'scatter_add', (2, 1): 'scatter_add', (2, 2): 'index_add'
     },
     ('segment', 'max'): {
-        (0, 0): 'segment_reduce', (0, 1): 'scatter_reduce',
-        (0, 2): 'scatter_reduce', (1, 0): 'segment_reduce',
-        (1, 1): 'scatter_reduce', (1, 2): 'scatter_reduce',
-        (2, 0): 'segment_reduce', (2, 1): 'by_degree', (2, 2): 'scatter_reduce'
+        (0, 0): 'numba', (0, 1): 'numba', (0, 2): 'scatter_reduce',
+        (1, 0): 'numba', (1, 1): 'numba', (1, 2): 'scatter_reduce',
+        (2, 0): 'numba', (2, 1): 'numba', (2, 2): 'numba'
     },
     ('segment', 'mean'): {
         (0, 0): 'segment_reduce', (0, 1): 'scatter_add',
@@ -403,7 +404,7 @@ CPU_DEFAULTS: dict[tuple[str, str], dict[tuple[int, int], str]] = {
     ('spmm_csr', 'mean'): {
         (0, 0): 'sparse_mv', (0, 1): 'sparse_mv', (0, 2): 'sparse_mm_mean',
         (1, 0): 'sparse_mv', (1, 1): 'sparse_mv', (1, 2): 'sparse_mm_mean',
-        (2, 0): 'sparse_mv', (2, 1): 'sparse_mv', (2, 2): 'sparse_mm'
+        (2, 0): 'sparse_mv', (2, 1): 'sparse_mv', (2, 2): 'sparse_mm_mean'
     },
     ('spmm_csr', 'sum'): {
         (0, 0): 'sparse_mv', (0, 1): 'sparse_mm', (0, 2): 'sparse_mm',
@@ -411,6 +412,25 @@ CPU_DEFAULTS: dict[tuple[str, str], dict[tuple[int, int], str]] = {
         (2, 0): 'sparse_mv', (2, 1): 'sparse_mm', (2, 2): 'sparse_mm'
     },
 }
+
+#: ``segment`` max/min where a table says ``'numba'`` but the kernels
+#: cannot run (numba not installed, still loading, a dtype other than
+#: float32/float64, a non-contiguous ``src``, ``torch.compile``): the
+#: choice of the torch paths alone per cell (the built-in table before
+#: the ``numba`` path, calibration run ``run10`` of docs/scatter.md)
+NUMBA_FALLBACK: dict[tuple[int, int], str] = {
+    (0, 0): 'segment_reduce', (0, 1): 'scatter_reduce',
+    (0, 2): 'scatter_reduce', (1, 0): 'segment_reduce',
+    (1, 1): 'scatter_reduce', (1, 2): 'scatter_reduce',
+    (2, 0): 'segment_reduce', (2, 1): 'by_degree', (2, 2): 'scatter_reduce'
+}
+
+
+def numba_fallback(E: int, F: int) -> str:
+    """The torch path of ``segment`` max/min for a case with ``E``
+    entries of ``F`` features where ``'numba'`` cannot run."""
+    return NUMBA_FALLBACK.get(cpu_bucket(E, F), 'segment_reduce')
+
 
 #: the table in use (defaults, or the calibrated table when loaded)
 CPU_TABLE: dict[tuple[str, str], dict[tuple[int, int], str]] = {}
@@ -637,7 +657,8 @@ __all__ = ['BACKENDS', 'OPS', 'REDUCES', 'RULES', 'autocalibrate',
            'cpu_table_path',
            'degree_path', 'force_cpu_path', 'get_backend', 'interpreting',
            'load_cpu_table',
-           'load_rules', 'mark_failed', 'rules_cache_path', 'set_backend',
+           'load_rules', 'mark_failed', 'numba_fallback',
+           'rules_cache_path', 'set_backend',
            'set_cpu_table', 'triton_usable', 'use_backend']
 
 _autoload()

@@ -72,6 +72,7 @@ from pyg_ext.ops.dispatch import (
     degree_path,
     get_backend,
     mark_failed,
+    numba_fallback,
 )
 from pyg_ext.ops.dispatch import TABLE_GEN as _TABLE_GEN
 from pyg_ext.ops.dispatch import _state as _backend_state
@@ -220,7 +221,7 @@ def _known_valid(t: Tensor, what: tuple[Any, ...],
 def _remember_valid(t: Tensor, what: tuple[Any, ...],
                     partner: Tensor | None = None) -> None:
     state = _state(t, what)
-    if state is None:
+    if state is None or (partner is not None and partner.is_inference()):
         return
     if len(_VALIDATED) >= _VALIDATED_MAX:
         _VALIDATED.clear()
@@ -577,8 +578,10 @@ def _keep_plan(key: tuple[Any, ...], graph: tuple[Tensor, ...],
     if _compiling():
         return
     try:
+        # inference tensors have no version counter: an in-place write
+        # could not be seen, so their plans are not kept
         refs = [(weakref.ref(t), t._version) for t in graph]
-    except TypeError:
+    except (TypeError, RuntimeError):
         return
     if len(_PLANS) >= _PLANS_MAX:
         _PLANS.pop(next(iter(_PLANS)))
@@ -839,7 +842,10 @@ def _segment_cpu(src: Tensor, ptr: Tensor, reduce: str,
     large F), as :func:`~pyg_ext.ops.dispatch.cpu_path` picks."""
     if index is not None:
         E = src.size(0)
-        path = cpu_path('segment', reduce, E, src.numel() // E if E else 1)
+        F = src.numel() // E if E else 1
+        path = cpu_path('segment', reduce, E, F)
+        if path == 'numba':  # no plan here: the torch path of this case
+            path = numba_fallback(E, F)
         if path == 'by_degree':
             path = degree_path(ptr)
         if path == 'segment_reduce':
@@ -850,7 +856,11 @@ def _segment_cpu(src: Tensor, ptr: Tensor, reduce: str,
     if fn is not None:
         return fn(src)
     E = src.size(0)
-    path = cpu_path('segment', reduce, E, src.numel() // E if E else 1)
+    F = src.numel() // E if E else 1
+    path = cpu_path('segment', reduce, E, F)
+    numba = path == 'numba'
+    if numba:  # max/min only: the plan's fallback is the torch path of
+        path = numba_fallback(E, F)  # this case (until the kernels load)
     if path == 'by_degree':  # chosen per graph, once per plan
         path = degree_path(ptr)
     if _compiling():  # no plans, no data-dependent shapes
@@ -869,9 +879,83 @@ def _segment_cpu(src: Tensor, ptr: Tensor, reduce: str,
             return segment_torch(src, ptr, reduce)
         return scatter_torch(src, _rows_of(ptr, E), 0, ptr.numel() - 1,
                              reduce, path)
+    if numba:
+        fn = _numba_segment_fn(ptr, src, reduce, fn)
     out = fn(src)
     _keep_plan(key, (ptr,), fn, grad_ok, checked, src)
+    if numba:
+        _start_numba()  # after the call: the loading must not slow it
     return out
+
+
+#: the numba kernels of ``segment`` max/min (:mod:`pyg_ext.ops._numba`):
+#: module, what, rough compile seconds (see pyg_ext.utils._numba_setup)
+NUMBA_KERNELS = ('pyg_ext.ops._numba', 'the CPU segment max/min', 10)
+# the kernel module once loaded (read by every call of a numba plan)
+_NB: list[Any] = [None]
+_NB_DTYPES = (torch.float32, torch.float64)
+
+
+def _numba_ready() -> Any:
+    """The numba kernel module if loaded, never waiting: ``None`` while
+    it loads (or before it was asked for), ``False`` for good without numba
+    or after a failed load."""
+    if _NB[0] is None:
+        from pyg_ext.utils._numba_setup import kernel_state, kernels_if_ready
+        _NB[0] = kernels_if_ready(*NUMBA_KERNELS, start=False)
+        if _NB[0] is None and kernel_state(NUMBA_KERNELS[0]) == 'failed':
+            _NB[0] = False
+    return _NB[0]
+
+
+def _start_numba() -> None:
+    """Start loading the numba kernels in the background (once)."""
+    if _NB[0] is None:
+        from pyg_ext.utils._numba_setup import start_loading
+        _NB[0] = start_loading(*NUMBA_KERNELS)
+        _numba_ready()  # False for good without numba
+
+
+def _numba_segment_fn(ptr: Tensor, src: Tensor, reduce: str,
+                      fallback: Callable[[Tensor], Tensor]
+                      ) -> Callable[[Tensor], Tensor]:
+    """The plan of the ``'numba'`` path of ``segment`` max/min: one pass
+    of :mod:`pyg_ext.ops._numba` over ``src``'s buffer into a fresh
+    ``torch.empty`` output, which also gives empty segments their 0, with
+    a private int64 copy of the checked ``ptr``. ``fallback``, the plan
+    of the case's torch path (``dispatch.numba_fallback``), runs while
+    the kernels load, without numba, for other dtypes than
+    float32/float64 and for a non-contiguous ``src`` (the kernels read
+    the buffer as C-ordered ``[E, F]``; the plan's key fixes the shape,
+    its entry the dtype). Max/min plans are only asked for without a
+    gradient."""
+    from pyg_ext.typing import has_package
+    if (src.dtype not in _NB_DTYPES or src.dim() < 1
+            or not has_package('numba') or _numba_ready() is False):
+        return fallback
+    E = src.size(0)
+    F = src.numel() // E if E else 1
+    if E == 0 or F == 0 or ptr.numel() < 2:
+        return fallback
+    ptr_np = ptr.long().numpy().copy()  # validated, and ours alone
+    key = (reduce, str(src.dtype).replace('torch.', ''))
+    shape_out = (ptr.numel() - 1,) + tuple(src.shape[1:])
+    kernel: list[Any] = [None]  # the entry point, once loaded
+
+    def fn(s: Tensor) -> Tensor:
+        run = kernel[0]
+        if run is None:
+            mod = _NB[0] or _numba_ready()
+            if not mod:
+                return fallback(s)
+            run = kernel[0] = mod.KERNELS[key]
+        if not s.is_contiguous():
+            return fallback(s)
+        # s's dtype (the plan's): cheaper than torch.empty(..., dtype=)
+        out = s.new_empty(shape_out)
+        run(s.data_ptr(), out.data_ptr(), ptr_np, F)
+        return out
+    return fn
 
 
 def _segment_reduce_fn(ptr: Tensor, src: Tensor, reduce: str
@@ -918,7 +1002,7 @@ _ROWS_MAX = 8
 def _rows_of(ptr: Tensor, numel: int) -> Tensor:
     """``ptr2index(ptr, numel)``, cached per unmodified ``ptr`` (not while
     ``torch.compile`` traces)."""
-    if _compiling():
+    if _compiling() or ptr.is_inference():  # no version counter
         return ptr2index(ptr, numel).long()
     entry = _ROWS.get(id(ptr))
     stamp = (numel, ptr._version, ptr.data_ptr(), ptr.shape)
@@ -1495,7 +1579,7 @@ def _sorted_edges(adj: Tensor, n: int) -> tuple[Tensor, ...]:
     """``(rowptr, col, row, perm)`` of an ``edge_index`` sorted by target
     (then source, see :func:`_lexsort_edges`), cached per unmodified
     ``edge_index`` and ``n`` (not while ``torch.compile`` traces)."""
-    if _compiling():
+    if _compiling() or adj.is_inference():  # no version counter
         return _lexsort_edges(adj, n)
     entry = _SORTED.get(id(adj))
     stamp = (n, adj._version, adj.data_ptr(), adj.shape, adj.stride())
