@@ -1022,3 +1022,168 @@ def test_ops_run_under_inference_mode_without_caching() -> None:
         with pytest.raises(ValueError, match='ptr'):
             segment(src, p, 'max')
     fn.clear_caches()
+
+
+def _spy_kernels(monkeypatch: pytest.MonkeyPatch, mod: Any, table: str
+                 ) -> list[tuple[str, str]]:
+    """Record every call of the entry points of ``mod.<table>``."""
+    runs: list[tuple[str, str]] = []
+    kernels = getattr(mod, table)
+    for key, real in list(kernels.items()):
+        def spy(*args: object, _real: Any = real, _key: Any = key) -> None:
+            runs.append(_key)
+            _real(*args)
+        monkeypatch.setitem(kernels, key, spy)
+    return runs
+
+
+@pytest.mark.parametrize('dtype', [torch.float32, torch.float64])
+def test_numba_sum_mean_and_gather_paths_equal_the_torch_paths(
+        monkeypatch: pytest.MonkeyPatch, dtype: torch.dtype) -> None:
+    """Issue #19 (segment sum E = 1e4, F = 16/64 at 0.87-0.94x of
+    ``index_add_`` on the pre-expanded index; ``spmm_csr`` max at F = 1,
+    0.90x in every run): the ``'numba'`` paths of ``segment`` sum/mean,
+    of ``scatter`` (unsorted index) and of the unweighted CSR gather
+    (``spmm_csr`` and ``spmm``'s sorted ``edge_index``) equal the torch
+    paths: sums bit for bit (the entries in the same order), means to the
+    last bit of one division, max/min with NaN propagated and empty
+    groups 0; F = 1, F > 1 and 3-D inputs; the cached plan runs the
+    kernel; a non-contiguous input and an input that needs a gradient
+    take the torch path (with the right gradient)."""
+    mod = _numba_kernels()
+    seg_runs = _spy_kernels(monkeypatch, mod, 'KERNELS')
+    g_runs = _spy_kernels(monkeypatch, mod, 'GATHER_KERNELS')
+    s_runs = _spy_kernels(monkeypatch, mod, 'SCATTER_KERNELS')
+    srt = torch.tensor([1, 1, 1, 3, 3, 3, 3, 4, 6, 6])  # 0, 2, 5, 7 empty
+    n = 8
+    ptr = index2ptr(srt, n)
+    gen = torch.Generator().manual_seed(5)
+    base = torch.randn(srt.numel(), 6, generator=gen, dtype=dtype)
+    base[4, 2] = float('nan')
+    unsorted = srt[torch.randperm(srt.numel(), generator=gen)]
+    torch_path = {('segment', 'sum'): 'index_add',
+                  ('segment', 'mean'): 'scatter_add',
+                  ('segment', 'max'): 'segment_reduce',
+                  ('scatter', 'sum'): 'index_add',
+                  ('scatter', 'mean'): 'scatter_add',
+                  ('scatter', 'max'): 'scatter_reduce',
+                  ('spmm_csr', 'sum'): 'gather_index_add',
+                  ('spmm_csr', 'mean'): 'gather_index_add',
+                  ('spmm_csr', 'max'): 'gather_scatter'}
+    fn.clear_caches()
+    for src in (base[:, :1].contiguous(), base, base.view(-1, 3, 2),
+                base[:, 1]):
+        contiguous = src.is_contiguous()
+        for reduce in ('sum', 'mean', 'max', 'min'):
+            key = 'max' if reduce == 'min' else reduce
+            runs = []
+            for op, call in (
+                    ('segment', lambda s=src, r=reduce: segment(s, ptr, r)),
+                    ('scatter', lambda s=src, r=reduce: scatter(
+                        s, unsorted, 0, n, r))):
+                with dispatch.force_cpu_path(op, key, torch_path[op, key]):
+                    want = call()
+                with dispatch.force_cpu_path(op, key, 'numba'):
+                    first, second = call(), call()
+                for out in (first, second):
+                    if reduce == 'mean':
+                        torch.testing.assert_close(out, want, rtol=2e-7 if
+                                                   dtype == torch.float32
+                                                   else 1e-15, atol=0,
+                                                   equal_nan=True)
+                    else:
+                        _same(out, want)
+                assert second[torch.tensor([0, 2, 5, 7])].eq(0).all()
+                runs.append(op)
+            kern = (reduce, str(dtype)[6:])
+            assert seg_runs == ([kern] * 2 if contiguous else []), seg_runs
+            assert s_runs == ([kern] * 2 if contiguous else []), s_runs
+            seg_runs.clear()
+            s_runs.clear()
+        if src.dim() == 2 and contiguous:
+            x = src[:7]
+            col = torch.randint(0, 7, (srt.numel(),), generator=gen)
+            ei = torch.stack([col, srt[torch.randperm(srt.numel(),
+                                                      generator=gen)]])
+            for reduce in ('sum', 'mean', 'max', 'min'):
+                key = 'max' if reduce == 'min' else reduce
+                with dispatch.force_cpu_path('spmm_csr', key,
+                                             torch_path['spmm_csr', key]):
+                    want = spmm_csr(ptr, col, x, None, reduce)
+                    want_ei = spmm(ei, x, reduce, num_nodes=n)
+                with dispatch.force_cpu_path('spmm_csr', key, 'numba'), \
+                        dispatch.force_cpu_path('spmm', key, 'sort_csr'):
+                    outs = [spmm_csr(ptr, col, x, None, reduce)
+                            for _ in range(2)]
+                    outs_ei = [spmm(ei, x, reduce, num_nodes=n)
+                               for _ in range(2)]
+                for out in outs:
+                    torch.testing.assert_close(out, want, equal_nan=True)
+                for out in outs_ei:
+                    torch.testing.assert_close(out, want_ei, equal_nan=True)
+                assert g_runs == [(reduce, str(dtype)[6:])] * 4, g_runs
+                g_runs.clear()
+    # a gradient: the torch path, the right gradient, no kernel call
+    src = base.clone().requires_grad_()
+    for op, call in (('segment', lambda s: segment(s, ptr, 'sum')),
+                     ('scatter', lambda s: scatter(s, unsorted, 0, n))):
+        with dispatch.force_cpu_path(op, 'sum', 'numba'):
+            call(base)  # the plan
+            call(src).pow(2).sum().backward()
+        ref = base.clone().requires_grad_()
+        with dispatch.force_cpu_path(op, 'sum', 'index_add'):
+            call(ref).pow(2).sum().backward()
+        torch.testing.assert_close(src.grad, ref.grad, equal_nan=True)
+        src.grad = None
+    x = base[:7].clone().requires_grad_()
+    col = torch.randint(0, 7, (srt.numel(),), generator=gen)
+    with dispatch.force_cpu_path('spmm_csr', 'sum', 'numba'):
+        spmm_csr(ptr, col, base[:7], None, 'sum')
+        spmm_csr(ptr, col, x, None, 'sum').sum().backward()
+    want = torch.zeros(7, 6, dtype=dtype).index_add_(
+        0, col, torch.ones(srt.numel(), 6, dtype=dtype))
+    torch.testing.assert_close(x.grad, want)
+    # the kernels ran for the three plan-building calls without gradient
+    # only
+    kern = ('sum', str(dtype)[6:])
+    assert seg_runs == s_runs == g_runs == [kern], (seg_runs, s_runs,
+                                                    g_runs)
+    fn.clear_caches()
+
+
+def test_numba_scatter_and_gather_plans_check_their_ids() -> None:
+    """The numba scatter and gather loops read the index / columns
+    unchecked, so their plans check private copies: out-of-range ids
+    raise a ValueError naming the argument (the torch path's report),
+    also with ``check=False`` on the gather, and never reach a kernel;
+    writes behind torch's back do not reach the plan's copy."""
+    _numba_kernels()
+    srt = torch.tensor([0, 0, 1, 1, 1, 3])
+    ptr = index2ptr(srt, 4)
+    x = torch.randn(5, 3)
+    src = torch.randn(srt.numel(), 3)
+    fn.clear_caches()
+    with dispatch.force_cpu_path('scatter', 'sum', 'numba'):
+        with pytest.raises((ValueError, IndexError, RuntimeError),
+                           match='index'):
+            scatter(src, torch.tensor([0, 1, 9, 1, 2, 3]), 0, 4)
+        with pytest.raises((ValueError, IndexError, RuntimeError),
+                           match='index'):
+            scatter(src, torch.tensor([0, 1, -1, 1, 2, 3]), 0, 4)
+        idx = torch.tensor([3, 0, 1, 1, 2, 3])
+        want = _ref(src, idx, 4, 'sum')
+        _close(scatter(src, idx, 0, 4), want)
+        idx.numpy()[0] = 10**9  # behind torch's back: the plan's copy
+        _close(scatter(src, idx, 0, 4), want)
+    for reduce in ('sum', 'max'):
+        with dispatch.force_cpu_path('spmm_csr', reduce, 'numba'):
+            for bad in (torch.tensor([0, 1, 5, 2, 3, 4]),    # 5 >= M
+                        torch.tensor([0, 1, -2, 2, 3, 4])):
+                with pytest.raises(ValueError, match='col'):
+                    spmm_csr(ptr, bad, x, None, reduce)
+            col = torch.tensor([4, 0, 1, 1, 2, 3])
+            want = _ref(x[col], srt, 4, reduce)
+            _close(spmm_csr(ptr, col, x, None, reduce), want)
+            col.numpy()[0] = 10**9
+            _close(spmm_csr(ptr, col, x, None, reduce), want)
+    fn.clear_caches()

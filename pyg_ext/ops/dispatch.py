@@ -319,22 +319,25 @@ def _default_timer(dev: torch.device) -> object:
 #: (the first is the fallback). ``min`` follows ``max``. ``'by_degree'``
 #: is one of the others, chosen per graph by :func:`degree_path`.
 CPU_PATHS: dict[tuple[str, str], tuple[str, ...]] = {
-    ('scatter', 'sum'): ('index_add', 'scatter_add'),
-    ('scatter', 'mean'): ('index_add', 'scatter_add', 'scatter_reduce'),
-    ('scatter', 'max'): ('scatter_reduce',),
-    ('segment', 'sum'): ('index_add', 'scatter_add', 'segment_reduce'),
+    ('scatter', 'sum'): ('index_add', 'scatter_add', 'numba'),
+    ('scatter', 'mean'): ('index_add', 'scatter_add', 'scatter_reduce',
+                          'numba'),
+    ('scatter', 'max'): ('scatter_reduce', 'numba'),
+    ('segment', 'sum'): ('index_add', 'scatter_add', 'segment_reduce',
+                         'numba'),
     ('segment', 'mean'): ('index_add', 'scatter_add', 'segment_reduce',
-                          'scatter_reduce'),
+                          'scatter_reduce', 'numba'),
     ('segment', 'max'): ('scatter_reduce', 'segment_reduce', 'by_degree',
                          'numba'),
     ('softmax_ptr', 'sum'): ('scatter', 'segment_reduce'),
     ('spmm', 'sum'): ('sort_csr', 'gather_index_add', 'gather_scatter'),
     ('spmm', 'mean'): ('sort_csr', 'gather_index_add', 'gather_scatter'),
     ('spmm', 'max'): ('gather_scatter', 'sort_csr'),
-    ('spmm_csr', 'sum'): ('sparse_mm', 'sparse_mv', 'gather_index_add'),
+    ('spmm_csr', 'sum'): ('sparse_mm', 'sparse_mv', 'gather_index_add',
+                          'numba'),
     ('spmm_csr', 'mean'): ('sparse_mm', 'sparse_mm_mean', 'sparse_mv',
-                           'gather_index_add'),
-    ('spmm_csr', 'max'): ('sparse_mm', 'gather_scatter'),
+                           'gather_index_add', 'numba'),
+    ('spmm_csr', 'max'): ('sparse_mm', 'gather_scatter', 'numba'),
 }
 
 #: the E and F bucket edges (``E < 10**4.5`` is bucket 0, ...)
@@ -343,38 +346,40 @@ F_EDGES = (4, 32)
 
 #: built-in choices, ``(op, reduce) -> {(e_bucket, f_bucket): path}``
 #: (buckets 0, 1, 2 ~ E 1e4, 1e5, 1e6 and F 1, 16, 64): the table of the
-#: calibration run recorded in docs/scatter.md (``run11``, 2-core x86-64
+#: calibration run recorded in docs/scatter.md (``run15``, 2-core x86-64
 #: VM, one thread, torch 2.13.0+cpu, numba 0.68.1); between paths within
 #: ~10 % of each other the choice is noise. ``'numba'`` cells run
-#: :data:`NUMBA_FALLBACK`'s path where the kernels cannot run
+#: :data:`NUMBA_FALLBACKS`' path where the kernels cannot run
 CPU_DEFAULTS: dict[tuple[str, str], dict[tuple[int, int], str]] = {
+    ('scatter', 'max'): {
+        (0, 0): 'numba', (0, 1): 'numba', (0, 2): 'numba', (1, 0): 'numba',
+        (1, 1): 'numba', (1, 2): 'numba', (2, 0): 'numba', (2, 1): 'numba',
+        (2, 2): 'numba'
+    },
     ('scatter', 'mean'): {
-        (0, 0): 'index_add', (0, 1): 'scatter_add', (0, 2): 'scatter_reduce',
-        (1, 0): 'scatter_add', (1, 1): 'index_add', (1, 2): 'index_add',
-        (2, 0): 'index_add', (2, 1): 'index_add', (2, 2): 'scatter_add'
+        (0, 0): 'numba', (0, 1): 'numba', (0, 2): 'numba',
+        (1, 0): 'scatter_add', (1, 1): 'numba', (1, 2): 'numba',
+        (2, 0): 'index_add', (2, 1): 'numba', (2, 2): 'numba'
     },
     ('scatter', 'sum'): {
-        (0, 0): 'scatter_add', (0, 1): 'scatter_add', (0, 2): 'scatter_add',
-        (1, 0): 'scatter_add', (1, 1): 'scatter_add', (1, 2): 'index_add',
-        (2, 0): 'scatter_add', (2, 1): 'scatter_add', (2, 2): 'index_add'
+        (0, 0): 'numba', (0, 1): 'numba', (0, 2): 'numba', (1, 0): 'numba',
+        (1, 1): 'numba', (1, 2): 'numba', (2, 0): 'numba', (2, 1): 'numba',
+        (2, 2): 'numba'
     },
     ('segment', 'max'): {
-        (0, 0): 'numba', (0, 1): 'numba', (0, 2): 'scatter_reduce',
-        (1, 0): 'numba', (1, 1): 'numba', (1, 2): 'scatter_reduce',
-        (2, 0): 'numba', (2, 1): 'numba', (2, 2): 'numba'
+        (0, 0): 'numba', (0, 1): 'numba', (0, 2): 'numba', (1, 0): 'numba',
+        (1, 1): 'numba', (1, 2): 'numba', (2, 0): 'numba', (2, 1): 'numba',
+        (2, 2): 'numba'
     },
     ('segment', 'mean'): {
-        (0, 0): 'segment_reduce', (0, 1): 'scatter_add',
-        (0, 2): 'scatter_reduce', (1, 0): 'segment_reduce',
-        (1, 1): 'segment_reduce', (1, 2): 'scatter_reduce',
-        (2, 0): 'segment_reduce', (2, 1): 'segment_reduce',
-        (2, 2): 'scatter_reduce'
+        (0, 0): 'numba', (0, 1): 'numba', (0, 2): 'numba', (1, 0): 'numba',
+        (1, 1): 'numba', (1, 2): 'numba', (2, 0): 'numba', (2, 1): 'numba',
+        (2, 2): 'numba'
     },
     ('segment', 'sum'): {
-        (0, 0): 'segment_reduce', (0, 1): 'segment_reduce',
-        (0, 2): 'scatter_add', (1, 0): 'segment_reduce',
-        (1, 1): 'segment_reduce', (1, 2): 'scatter_add',
-        (2, 0): 'segment_reduce', (2, 1): 'segment_reduce', (2, 2): 'index_add'
+        (0, 0): 'segment_reduce', (0, 1): 'numba', (0, 2): 'numba',
+        (1, 0): 'numba', (1, 1): 'numba', (1, 2): 'numba', (2, 0): 'numba',
+        (2, 1): 'numba', (2, 2): 'numba'
     },
     ('softmax_ptr', 'sum'): {
         (0, 0): 'segment_reduce', (0, 1): 'scatter', (0, 2): 'scatter',
@@ -397,20 +402,20 @@ CPU_DEFAULTS: dict[tuple[str, str], dict[tuple[int, int], str]] = {
         (2, 0): 'sort_csr', (2, 1): 'sort_csr', (2, 2): 'sort_csr'
     },
     ('spmm_csr', 'max'): {
-        (0, 0): 'sparse_mm', (0, 1): 'sparse_mm', (0, 2): 'sparse_mm',
-        (1, 0): 'sparse_mm', (1, 1): 'sparse_mm', (1, 2): 'sparse_mm',
-        (2, 0): 'sparse_mm', (2, 1): 'sparse_mm', (2, 2): 'sparse_mm'
+        (0, 0): 'numba', (0, 1): 'numba', (0, 2): 'numba', (1, 0): 'numba',
+        (1, 1): 'numba', (1, 2): 'numba', (2, 0): 'numba', (2, 1): 'numba',
+        (2, 2): 'sparse_mm'
     },
     ('spmm_csr', 'mean'): {
-        (0, 0): 'sparse_mv', (0, 1): 'sparse_mv', (0, 2): 'sparse_mm_mean',
-        (1, 0): 'sparse_mv', (1, 1): 'sparse_mv', (1, 2): 'sparse_mm_mean',
-        (2, 0): 'sparse_mv', (2, 1): 'sparse_mv', (2, 2): 'sparse_mm_mean'
+        (0, 0): 'numba', (0, 1): 'sparse_mv', (0, 2): 'numba',
+        (1, 0): 'numba', (1, 1): 'sparse_mm', (1, 2): 'numba',
+        (2, 0): 'sparse_mv', (2, 1): 'sparse_mm', (2, 2): 'numba'
     },
     ('spmm_csr', 'sum'): {
-        (0, 0): 'sparse_mv', (0, 1): 'sparse_mm', (0, 2): 'sparse_mm',
-        (1, 0): 'sparse_mv', (1, 1): 'sparse_mm', (1, 2): 'sparse_mm',
-        (2, 0): 'sparse_mv', (2, 1): 'sparse_mm', (2, 2): 'sparse_mm'
-    },
+        (0, 0): 'numba', (0, 1): 'sparse_mm', (0, 2): 'numba',
+        (1, 0): 'sparse_mv', (1, 1): 'sparse_mm', (1, 2): 'numba',
+        (2, 0): 'sparse_mv', (2, 1): 'sparse_mm', (2, 2): 'numba'
+    }
 }
 
 #: ``segment`` max/min where a table says ``'numba'`` but the kernels
@@ -426,10 +431,56 @@ NUMBA_FALLBACK: dict[tuple[int, int], str] = {
 }
 
 
-def numba_fallback(E: int, F: int) -> str:
-    """The torch path of ``segment`` max/min for a case with ``E``
-    entries of ``F`` features where ``'numba'`` cannot run."""
-    return NUMBA_FALLBACK.get(cpu_bucket(E, F), 'segment_reduce')
+#: the same for the other ops with a ``'numba'`` path: the choice of the
+#: torch paths alone per cell (the built-in table before the path, runs
+#: ``run11``/``run12`` of docs/scatter.md)
+NUMBA_FALLBACKS: dict[tuple[str, str], dict[tuple[int, int], str]] = {
+    ('segment', 'max'): NUMBA_FALLBACK,
+    ('scatter', 'max'): {},  # 'scatter_reduce' everywhere
+    ('scatter', 'mean'): {
+        (0, 0): 'index_add', (0, 1): 'scatter_add', (0, 2): 'scatter_reduce',
+        (1, 0): 'scatter_add', (1, 1): 'index_add', (1, 2): 'index_add',
+        (2, 0): 'index_add', (2, 1): 'index_add', (2, 2): 'scatter_add'
+    },
+    ('scatter', 'sum'): {
+        (0, 0): 'scatter_add', (0, 1): 'scatter_add', (0, 2): 'scatter_add',
+        (1, 0): 'scatter_add', (1, 1): 'scatter_add', (1, 2): 'index_add',
+        (2, 0): 'scatter_add', (2, 1): 'scatter_add', (2, 2): 'index_add'
+    },
+    ('segment', 'sum'): {
+        (0, 0): 'segment_reduce', (0, 1): 'segment_reduce',
+        (0, 2): 'scatter_add', (1, 0): 'segment_reduce',
+        (1, 1): 'segment_reduce', (1, 2): 'scatter_add',
+        (2, 0): 'segment_reduce', (2, 1): 'segment_reduce', (2, 2): 'index_add'
+    },
+    ('segment', 'mean'): {
+        (0, 0): 'segment_reduce', (0, 1): 'scatter_add',
+        (0, 2): 'scatter_reduce', (1, 0): 'segment_reduce',
+        (1, 1): 'segment_reduce', (1, 2): 'scatter_reduce',
+        (2, 0): 'segment_reduce', (2, 1): 'segment_reduce',
+        (2, 2): 'scatter_reduce'
+    },
+    ('spmm_csr', 'max'): {},  # 'sparse_mm' everywhere
+    ('spmm_csr', 'mean'): {
+        (0, 0): 'sparse_mv', (0, 1): 'sparse_mv', (0, 2): 'sparse_mm_mean',
+        (1, 0): 'sparse_mv', (1, 1): 'sparse_mv', (1, 2): 'sparse_mm_mean',
+        (2, 0): 'sparse_mv', (2, 1): 'sparse_mv', (2, 2): 'sparse_mm_mean'
+    },
+    ('spmm_csr', 'sum'): {
+        (0, 0): 'sparse_mv', (0, 1): 'sparse_mm', (0, 2): 'sparse_mm',
+        (1, 0): 'sparse_mv', (1, 1): 'sparse_mm', (1, 2): 'sparse_mm',
+        (2, 0): 'sparse_mv', (2, 1): 'sparse_mm', (2, 2): 'sparse_mm'
+    },
+}
+
+
+def numba_fallback(E: int, F: int, op: str = 'segment',
+                   reduce: str = 'max') -> str:
+    """The torch path of ``op(reduce)`` for a case with ``E`` entries of
+    ``F`` features where ``'numba'`` cannot run (min follows max)."""
+    key = (op, _MINMAX.get(reduce, reduce))
+    return NUMBA_FALLBACKS.get(key, {}).get(
+        cpu_bucket(E, F), CPU_PATHS[key][0])
 
 
 #: the table in use (defaults, or the calibrated table when loaded)

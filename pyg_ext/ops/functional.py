@@ -690,18 +690,29 @@ def _scatter_cpu(src: Tensor, index: Tensor, dim: int, dim_size: int,
     if index.numel() != E:
         raise ValueError(f'index has {index.numel()} entries but src has '
                          f'{E} along dim {dim}')
-    path = cpu_path('scatter', reduce, E, src.numel() // E if E else 1)
+    F = src.numel() // E if E else 1
+    path = cpu_path('scatter', reduce, E, F)
+    # 'numba': the plan of the cell's torch path, run by the kernels once
+    # they are loaded (rows only: dim 0; see _numba_scatter_fn)
+    numba = path == 'numba'
+    if numba:
+        path = numba_fallback(E, F, 'scatter', reduce)
+        numba = dim == 0 and not _compiling()
     try:
         if _compiling() or (reduce in ('max', 'min') and src.requires_grad
                             and torch.is_grad_enabled()):
             return scatter_torch(src, index, dim, dim_size, reduce, path)
         fn, grad_ok = _scatter_fn(index, src, dim, dim_size, reduce, path)
+        if numba:
+            fn = _numba_scatter_fn(index, src, dim_size, reduce, fn)
         out = fn(src)
     except (RuntimeError, IndexError):
         if _validating(check):
             _check_ids(index, 'index', dim_size, 'dim_size')
         raise
     _keep_plan(key, (index,), fn, grad_ok, True, src)
+    if numba:
+        _start_numba()
     return out
 
 
@@ -845,7 +856,7 @@ def _segment_cpu(src: Tensor, ptr: Tensor, reduce: str,
         F = src.numel() // E if E else 1
         path = cpu_path('segment', reduce, E, F)
         if path == 'numba':  # no plan here: the torch path of this case
-            path = numba_fallback(E, F)
+            path = numba_fallback(E, F, 'segment', reduce)
         if path == 'by_degree':
             path = degree_path(ptr)
         if path == 'segment_reduce':
@@ -859,8 +870,8 @@ def _segment_cpu(src: Tensor, ptr: Tensor, reduce: str,
     F = src.numel() // E if E else 1
     path = cpu_path('segment', reduce, E, F)
     numba = path == 'numba'
-    if numba:  # max/min only: the plan's fallback is the torch path of
-        path = numba_fallback(E, F)  # this case (until the kernels load)
+    if numba:  # the plan's fallback is the torch path of this case (until
+        path = numba_fallback(E, F, 'segment', reduce)  # the kernels load)
     if path == 'by_degree':  # chosen per graph, once per plan
         path = degree_path(ptr)
     if _compiling():  # no plans, no data-dependent shapes
@@ -888,9 +899,10 @@ def _segment_cpu(src: Tensor, ptr: Tensor, reduce: str,
     return out
 
 
-#: the numba kernels of ``segment`` max/min (:mod:`pyg_ext.ops._numba`):
-#: module, what, rough compile seconds (see pyg_ext.utils._numba_setup)
-NUMBA_KERNELS = ('pyg_ext.ops._numba', 'the CPU segment max/min', 10)
+#: the numba kernels of ``segment`` and of the CSR gather
+#: (:mod:`pyg_ext.ops._numba`): module, what, rough compile seconds (see
+#: pyg_ext.utils._numba_setup)
+NUMBA_KERNELS = ('pyg_ext.ops._numba', 'the CPU segment and CSR gather', 40)
 # the kernel module once loaded (read by every call of a numba plan)
 _NB: list[Any] = [None]
 _NB_DTYPES = (torch.float32, torch.float64)
@@ -916,30 +928,24 @@ def _start_numba() -> None:
         _numba_ready()  # False for good without numba
 
 
-def _numba_segment_fn(ptr: Tensor, src: Tensor, reduce: str,
-                      fallback: Callable[[Tensor], Tensor]
-                      ) -> Callable[[Tensor], Tensor]:
-    """The plan of the ``'numba'`` path of ``segment`` max/min: one pass
-    of :mod:`pyg_ext.ops._numba` over ``src``'s buffer into a fresh
-    ``torch.empty`` output, which also gives empty segments their 0, with
-    a private int64 copy of the checked ``ptr``. ``fallback``, the plan
-    of the case's torch path (``dispatch.numba_fallback``), runs while
-    the kernels load, without numba, for other dtypes than
-    float32/float64 and for a non-contiguous ``src`` (the kernels read
-    the buffer as C-ordered ``[E, F]``; the plan's key fixes the shape,
-    its entry the dtype). Max/min plans are only asked for without a
-    gradient."""
+def _numba_usable(t: Tensor) -> bool:
+    """Whether a ``'numba'`` plan can be built for ``t`` (float32/64,
+    numba installed and its kernels not failed to load)."""
     from pyg_ext.typing import has_package
-    if (src.dtype not in _NB_DTYPES or src.dim() < 1
-            or not has_package('numba') or _numba_ready() is False):
-        return fallback
-    E = src.size(0)
-    F = src.numel() // E if E else 1
-    if E == 0 or F == 0 or ptr.numel() < 2:
-        return fallback
-    ptr_np = ptr.long().numpy().copy()  # validated, and ours alone
-    key = (reduce, str(src.dtype).replace('torch.', ''))
-    shape_out = (ptr.numel() - 1,) + tuple(src.shape[1:])
+    return (t.dtype in _NB_DTYPES and t.dim() >= 1 and t.numel() > 0
+            and has_package('numba') and _numba_ready() is not False)
+
+
+def _numba_kernel_fn(table: str, key: tuple[str, str],
+                     shape_out: tuple[int, ...], rest: tuple[Any, ...],
+                     fallback: Callable[[Tensor], Tensor]
+                     ) -> Callable[[Tensor], Tensor]:
+    """A plan that calls ``_numba.<table>[key](input address, address of
+    a fresh output of shape_out, *rest)`` once the kernels are loaded,
+    else (and for a non-contiguous input or one that needs a gradient:
+    the kernels are forward only) ``fallback``, the plan of the case's
+    torch path. The input's dtype and shape are the plan's (its key and
+    entry fix them)."""
     kernel: list[Any] = [None]  # the entry point, once loaded
 
     def fn(s: Tensor) -> Tensor:
@@ -948,14 +954,88 @@ def _numba_segment_fn(ptr: Tensor, src: Tensor, reduce: str,
             mod = _NB[0] or _numba_ready()
             if not mod:
                 return fallback(s)
-            run = kernel[0] = mod.KERNELS[key]
-        if not s.is_contiguous():
+            run = kernel[0] = getattr(mod, table)[key]
+        if not s.is_contiguous() or (s.requires_grad
+                                     and torch.is_grad_enabled()):
             return fallback(s)
         # s's dtype (the plan's): cheaper than torch.empty(..., dtype=)
         out = s.new_empty(shape_out)
-        run(s.data_ptr(), out.data_ptr(), ptr_np, F)
+        run(s.data_ptr(), out.data_ptr(), *rest)
         return out
     return fn
+
+
+def _kernel_key(reduce: str, t: Tensor) -> tuple[str, str]:
+    return (_MINMAX_RED.get(reduce, reduce),
+            str(t.dtype).replace('torch.', ''))
+
+
+_MINMAX_RED = {'amax': 'max', 'amin': 'min'}
+
+
+def _numba_segment_fn(ptr: Tensor, src: Tensor, reduce: str,
+                      fallback: Callable[[Tensor], Tensor]
+                      ) -> Callable[[Tensor], Tensor]:
+    """The plan of the ``'numba'`` path of ``segment``: one pass of
+    :mod:`pyg_ext.ops._numba` over ``src``'s buffer (C-ordered
+    ``[E, F]``) into a fresh output, which also gives empty segments
+    their 0, with a private int64 copy of the checked ``ptr``;
+    ``fallback`` as in :func:`_numba_kernel_fn` (also without numba and
+    for other dtypes than float32/float64)."""
+    if not _numba_usable(src) or ptr.numel() < 2:
+        return fallback
+    F = src.numel() // src.size(0)
+    ptr_np = ptr.long().numpy().copy()  # validated, and ours alone
+    shape_out = (ptr.numel() - 1,) + tuple(src.shape[1:])
+    return _numba_kernel_fn('KERNELS', _kernel_key(reduce, src), shape_out,
+                            (ptr_np, F), fallback)
+
+
+def _numba_gather_fn(rowptr: Tensor, col: Tensor, x: Tensor, reduce: str,
+                     fallback: Callable[[Tensor], Tensor]
+                     ) -> Callable[[Tensor], Tensor]:
+    """The plan of the ``'numba'`` path of ``spmm_csr`` without weights
+    (and of ``spmm``'s sorted ``edge_index``): one pass of
+    :mod:`pyg_ext.ops._numba`'s CSR gather over ``x``'s buffer, with
+    private int64 copies of ``rowptr`` and ``col``, both checked here
+    whatever the caller checked (the loops read them unchecked; a bad
+    pointer or column keeps the torch ``fallback``, which reports it);
+    ``fallback`` as in :func:`_numba_kernel_fn`."""
+    if not _numba_usable(x) or x.dim() != 2 or rowptr.numel() < 2:
+        return fallback
+    M, F = x.shape
+    E = col.numel()
+    ptr_np = rowptr.long().numpy().copy()
+    col_np = col.long().numpy().copy()
+    if (ptr_np[0] != 0 or ptr_np[-1] != E
+            or (ptr_np[1:] < ptr_np[:-1]).any()
+            or (E and (col_np.min() < 0 or col_np.max() >= M))):
+        return fallback
+    return _numba_kernel_fn('GATHER_KERNELS', _kernel_key(reduce, x),
+                            (ptr_np.size - 1, F), (M, ptr_np, col_np, F),
+                            fallback)
+
+
+def _numba_scatter_fn(index: Tensor, src: Tensor, dim_size: int,
+                      reduce: str, fallback: Callable[[Tensor], Tensor]
+                      ) -> Callable[[Tensor], Tensor]:
+    """The plan of the ``'numba'`` path of ``scatter`` along rows: one
+    pass of :mod:`pyg_ext.ops._numba`'s scatter over ``src``'s buffer
+    (``[E, F]``), with a private int64 copy of ``index`` checked here to
+    lie in ``[0, dim_size)`` (the loops read it unchecked; a bad index
+    keeps the torch ``fallback``, which reports it); ``fallback`` as in
+    :func:`_numba_kernel_fn`."""
+    E = src.size(0) if src.dim() else 0
+    if (not _numba_usable(src) or dim_size <= 0
+            or index.numel() != E):
+        return fallback
+    idx_np = index.reshape(-1).long().numpy().copy()
+    if idx_np.min() < 0 or idx_np.max() >= dim_size:
+        return fallback
+    shape_out = (dim_size,) + tuple(src.shape[1:])
+    return _numba_kernel_fn('SCATTER_KERNELS', _kernel_key(reduce, src),
+                            shape_out, (idx_np, dim_size, src.numel() // E),
+                            fallback)
 
 
 def _segment_reduce_fn(ptr: Tensor, src: Tensor, reduce: str
@@ -1331,6 +1411,12 @@ def _spmm_csr_cpu(rowptr: Tensor, col: Tensor, x: Tensor,
             return fn(x)
     num_edges = col.numel()
     path = cpu_path('spmm_csr', reduce, num_edges, feat)
+    # 'numba': the plan of the cell's torch path, run by the kernels once
+    # they are loaded (no weights, a plan kept: see _numba_gather_fn)
+    numba = path == 'numba'
+    if numba:
+        path = numba_fallback(num_edges, feat, 'spmm_csr', reduce)
+        numba = keep and not _compiling() and x.dim() == 2
     if path in _SPARSE_PATHS and not _compiling() and x.dim() == 2 and (
             x.dtype in (torch.float32, torch.float64)) and not (
             torch.is_grad_enabled() and (
@@ -1347,10 +1433,14 @@ def _spmm_csr_cpu(rowptr: Tensor, col: Tensor, x: Tensor,
             _check_sorted_inputs(rowptr, 'rowptr', row, 'row', num_edges,
                                  'the number of entries of col', False)
         fn = sparse_mm_fn(hit[0], hit[1], reduce, path, x.size(1))
+        if numba:
+            fn = _numba_gather_fn(rowptr, col, x, reduce, fn)
         out = fn(x)
         if keep and hit[2] == validate:
             _keep_plan(key, (rowptr, col), fn, reduce in ('sum', 'mean'),
                        validate, x)
+        if numba:
+            _start_numba()
         return out
     if validate:
         _check_sorted_inputs(rowptr, 'rowptr', row, 'row', num_edges,
@@ -1359,9 +1449,12 @@ def _spmm_csr_cpu(rowptr: Tensor, col: Tensor, x: Tensor,
     n = rowptr.numel() - 1
     cols = col.long()
 
-    def fn(t: Tensor) -> Tensor:
+    def torch_fn(t: Tensor) -> Tensor:
         return spmm_torch(t, rows, cols, n, edge_weight, reduce, path)
+    fn = torch_fn
     try:
+        if numba:
+            fn = _numba_gather_fn(rowptr, col, x, reduce, torch_fn)
         out = fn(x)
     except (RuntimeError, IndexError):
         if validate:  # torch's gather checked col: name it
@@ -1369,6 +1462,8 @@ def _spmm_csr_cpu(rowptr: Tensor, col: Tensor, x: Tensor,
         raise
     if keep:
         _keep_plan(key, (rowptr, col), fn, True, validate, x)
+    if numba:
+        _start_numba()
     return out
 
 
