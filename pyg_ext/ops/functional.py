@@ -902,7 +902,8 @@ def _segment_cpu(src: Tensor, ptr: Tensor, reduce: str,
 #: the numba kernels of ``segment`` and of the CSR gather
 #: (:mod:`pyg_ext.ops._numba`): module, what, rough compile seconds (see
 #: pyg_ext.utils._numba_setup)
-NUMBA_KERNELS = ('pyg_ext.ops._numba', 'the CPU segment and CSR gather', 40)
+NUMBA_KERNELS = ('pyg_ext.ops._numba',
+                 'the CPU scatter, segment and CSR gather', 20)
 # the kernel module once loaded (read by every call of a numba plan)
 _NB: list[Any] = [None]
 _NB_DTYPES = (torch.float32, torch.float64)
