@@ -30,6 +30,7 @@ loads, and per case our time, each baseline's, the ratio and the path.
 from __future__ import annotations
 
 import argparse
+import functools
 import itertools
 import math
 import os
@@ -598,6 +599,25 @@ def _retimed_choice(per: dict[str, list[float]], n: int, first: str,
     return ranked[0][1]
 
 
+def _forced(case: dict[str, Any], path: str) -> Any:
+    """``case``'s call of ours with its CPU path forced to ``path``."""
+    from pyg_ext.ops import dispatch
+    op, reduce = case['key']
+    with dispatch.force_cpu_path(op, reduce, path):
+        return case['ours']()
+
+
+def _time_paths(case: dict[str, Any], paths: Any, budget: float
+                ) -> tuple[float, dict[str, tuple[float, float]]]:
+    """Every path of ``paths`` forced on ``case``, timed amid the case's
+    baselines (:func:`_company`): the best baseline's ms and the paths'
+    ``(CPU ms, wall ms)`` (paths that raise left out)."""
+    calls = {p: functools.partial(_forced, case, p) for p in paths}
+    t = _interleaved({**calls, **_company(case)}, budget)
+    return (_best_of_company(t),
+            {p: v for p, v in t.items() if p in calls})
+
+
 def calibrate_cpu(args: argparse.Namespace) -> dict[str, Any]:
     """``--calibrate`` on CPU: for each cell (E, F) and op, time every CPU
     path of the dispatcher (forced) with both index distributions, amid
@@ -648,16 +668,9 @@ def calibrate_cpu(args: argparse.Namespace) -> dict[str, Any]:
                     key = case['key']
                     if key is None or len(dispatch.CPU_PATHS[key]) < 2:
                         continue
-                    calls = {}
-                    for path in dispatch.CPU_PATHS[key]:
-                        def run(p: str = path, c: dict[str, Any] = case,
-                                k: tuple[str, str] = key) -> Any:
-                            with dispatch.force_cpu_path(k[0], k[1], p):
-                                return c['ours']()
-                        calls[path] = run
-                    t = _interleaved({**calls, **_company(case)}, budget)
-                    ref.setdefault(key, []).append(_best_of_company(t))
-                    t = {p: v for p, v in t.items() if p in calls}
+                    best, t = _time_paths(case, dispatch.CPU_PATHS[key],
+                                          budget)
+                    ref.setdefault(key, []).append(best)
                     for path, (ms, _) in t.items():
                         cand.setdefault(key, {}).setdefault(
                             path, []).append(ms)
@@ -682,17 +695,8 @@ def calibrate_cpu(args: argparse.Namespace) -> dict[str, Any]:
                     key = case['key']
                     if key not in close:
                         continue
-                    calls = {}
-                    for path in close[key]:
-                        def run2(p: str = path, c: dict[str, Any] = case,
-                                 k: tuple[str, str] = key) -> Any:
-                            with dispatch.force_cpu_path(k[0], k[1], p):
-                                return c['ours']()
-                        calls[path] = run2
-                    t = _interleaved({**calls, **_company(case)},
-                                     2 * budget)
-                    ref2.setdefault(key, []).append(_best_of_company(t))
-                    t = {p: v for p, v in t.items() if p in calls}
+                    best, t = _time_paths(case, close[key], 2 * budget)
+                    ref2.setdefault(key, []).append(best)
                     for path, (ms, _) in t.items():
                         retimed.setdefault(key, {}).setdefault(
                             path, []).append(ms)

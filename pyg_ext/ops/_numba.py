@@ -14,16 +14,19 @@ one thread), and the gather loops replace ``torch.sparse.mm(..., 'amax')``,
 which is slow at F = 1 (E = 1e4: 51 vs 85 us). The dispatcher takes them
 only where a calibration measured them faster (:mod:`.dispatch`).
 
-The entry points (:func:`segment_max_f32`, :func:`gather_sum_f32` and their
-siblings) take the *addresses* of C-contiguous ``src`` / ``x`` buffers and
-of a fresh output (``Tensor.data_ptr()``), plus int64 numpy arrays of the
-CSR pointer (and of the columns): converting tensors to numpy arrays and
-back (``Tensor.numpy()``, ``torch.from_numpy``) cost 5-7 us per call right
-after another op had evicted the caches, half of the kernel's own time. The
-callers (:func:`pyg_ext.ops.functional._numba_segment_fn` and
-:func:`~pyg_ext.ops.functional._numba_gather_fn`) guarantee what the loops
+The entry points (:func:`segment`, :func:`gather`, :func:`scatter`) take
+the *addresses* of C-contiguous ``src`` / ``x`` buffers and of a fresh
+output (``Tensor.data_ptr()``), plus int64 numpy arrays of the CSR pointer
+(and of the columns, or the scatter index): converting tensors to numpy
+arrays and back (``Tensor.numpy()``, ``torch.from_numpy``) cost 5-7 us per
+call right after another op had evicted the caches, half of the kernel's
+own time. The
+callers (:func:`pyg_ext.ops.functional._numba_segment_fn`,
+:func:`~pyg_ext.ops.functional._numba_gather_fn` and
+:func:`~pyg_ext.ops.functional._numba_scatter_fn`) guarantee what the loops
 rely on: the dtype, contiguity and shapes of the tensors, a checked ``ptr``
-(starts at 0, non-decreasing, ends at ``E``) and columns in ``[0, M)``,
+(starts at 0, non-decreasing, ends at ``E``), columns in ``[0, M)`` and a
+scatter index in ``[0, N)``,
 which the loops read unchecked; the arrays are private copies.
 
 Max/min semantics are those of ``torch.segment_reduce`` then 0 for empty
@@ -307,313 +310,104 @@ def _smax(src, idx, out, seen, sign):  # pragma: no cover - compiled
                 out[i, f] = 0
 
 
-# the entry points, one per (op, reduce, dtype). ``segment_*``: ``src`` /
-# ``out`` are addresses of C-contiguous [E, F] / [N, F] buffers (E =
-# ptr[-1], N = len(ptr) - 1); ``gather_*``: ``x`` / ``out`` of [M, F] /
-# [N, F] buffers, ``col`` [E] int64 in [0, M); ``scatter_*``: ``src`` /
-# ``out`` of [E, F] / [N, F] buffers, ``idx`` [E] int64 in [0, N)
+# the entry points, one per op, for both dtypes and every reduction:
+# ``code`` is the reduction (:data:`CODES`), ``w`` an empty array of the
+# data's dtype (it types the buffers: numba compiles one version per
+# dtype). ``segment``: ``src`` / ``out`` are addresses of C-contiguous
+# [E, F] / [N, F] buffers (E = ptr[-1], N = len(ptr) - 1); ``gather``:
+# ``x`` / ``out`` of [M, F] / [N, F] buffers, ``col`` [E] int64 in
+# [0, M); ``scatter``: ``src`` / ``out`` of [E, F] / [N, F] buffers,
+# ``idx`` [E] int64 in [0, N)
+
+#: reduction -> ``code`` of the entry points
+CODES = {'sum': 0, 'mean': 1, 'max': 2, 'min': 3}
+_MEAN, _MAX, _MIN = 1, 2, 3
+
 
 @njit(cache=True, nogil=True)
-def segment_max_f32(src, out, ptr, F):  # pragma: no cover - compiled
-    """Segment max of float32 data (see the module docstring)."""
+def segment(src, out, ptr, F, code, w):  # pragma: no cover - compiled
+    """Segment reduction of ``src`` by the CSR pointer ``ptr``."""
     n = ptr.shape[0] - 1
     if F == 1:
-        _max1(carray(_voidptr(src), (ptr[n],), np.float32), ptr,
-              carray(_voidptr(out), (n,), np.float32))
+        s1 = carray(_voidptr(src), (ptr[n],), w.dtype)
+        o1 = carray(_voidptr(out), (n,), w.dtype)
+        if code == _MAX:
+            _max1(s1, ptr, o1)
+        elif code == _MIN:
+            _min1(s1, ptr, o1)
+        else:
+            _sum1(s1, ptr, o1, code == _MEAN, np.empty(1, w.dtype))
     else:
-        _max2(carray(_voidptr(src), (ptr[n], F), np.float32), ptr,
-              carray(_voidptr(out), (n, F), np.float32))
+        s2 = carray(_voidptr(src), (ptr[n], F), w.dtype)
+        o2 = carray(_voidptr(out), (n, F), w.dtype)
+        if code == _MAX:
+            _max2(s2, ptr, o2)
+        elif code == _MIN:
+            _min2(s2, ptr, o2)
+        else:
+            _sum2(s2, ptr, o2, code == _MEAN, np.empty(1, w.dtype))
+
 
 @njit(cache=True, nogil=True)
-def segment_min_f32(src, out, ptr, F):  # pragma: no cover - compiled
-    """Segment min of float32 data (see the module docstring)."""
+def gather(x, out, M, ptr, col, F, code, w):  # pragma: no cover
+    """CSR gather-reduction of the rows of ``x`` (``spmm_csr`` without
+    weights)."""
     n = ptr.shape[0] - 1
     if F == 1:
-        _min1(carray(_voidptr(src), (ptr[n],), np.float32), ptr,
-              carray(_voidptr(out), (n,), np.float32))
+        x1 = carray(_voidptr(x), (M,), w.dtype)
+        o1 = carray(_voidptr(out), (n,), w.dtype)
+        if code == _MAX:
+            _gmax1(x1, ptr, col, o1)
+        elif code == _MIN:
+            _gmin1(x1, ptr, col, o1)
+        else:
+            _gsum1(x1, ptr, col, o1, code == _MEAN, np.empty(1, w.dtype))
     else:
-        _min2(carray(_voidptr(src), (ptr[n], F), np.float32), ptr,
-              carray(_voidptr(out), (n, F), np.float32))
+        x2 = carray(_voidptr(x), (M, F), w.dtype)
+        o2 = carray(_voidptr(out), (n, F), w.dtype)
+        if code == _MAX:
+            _gmax2(x2, ptr, col, o2)
+        elif code == _MIN:
+            _gmin2(x2, ptr, col, o2)
+        else:
+            _gsum2(x2, ptr, col, o2, code == _MEAN, np.empty(1, w.dtype))
+
 
 @njit(cache=True, nogil=True)
-def segment_sum_f32(src, out, ptr, F):  # pragma: no cover - compiled
-    """Segment sum of float32 data (see the module docstring)."""
-    n = ptr.shape[0] - 1
-    dv = np.empty(1, np.float32)
-    if F == 1:
-        _sum1(carray(_voidptr(src), (ptr[n],), np.float32), ptr,
-              carray(_voidptr(out), (n,), np.float32), False, dv)
+def scatter(src, out, idx, N, F, code, w):  # pragma: no cover - compiled
+    """Scatter-reduction of the rows of ``src`` by an unsorted, checked
+    index."""
+    s = carray(_voidptr(src), (idx.shape[0], F), w.dtype)
+    o = carray(_voidptr(out), (N, F), w.dtype)
+    if code >= _MAX:
+        _smax(s, idx, o, np.empty(N, np.uint8), 1 if code == _MAX else -1)
     else:
-        _sum2(carray(_voidptr(src), (ptr[n], F), np.float32), ptr,
-              carray(_voidptr(out), (n, F), np.float32), False, dv)
-
-@njit(cache=True, nogil=True)
-def segment_mean_f32(src, out, ptr, F):  # pragma: no cover - compiled
-    """Segment mean of float32 data (see the module docstring)."""
-    n = ptr.shape[0] - 1
-    dv = np.empty(1, np.float32)
-    if F == 1:
-        _sum1(carray(_voidptr(src), (ptr[n],), np.float32), ptr,
-              carray(_voidptr(out), (n,), np.float32), True, dv)
-    else:
-        _sum2(carray(_voidptr(src), (ptr[n], F), np.float32), ptr,
-              carray(_voidptr(out), (n, F), np.float32), True, dv)
-
-@njit(cache=True, nogil=True)
-def gather_max_f32(x, out, M, ptr, col, F):  # pragma: no cover
-    """CSR gather-max of float32 rows (``spmm_csr`` without weights)."""
-    n = ptr.shape[0] - 1
-    if F == 1:
-        _gmax1(carray(_voidptr(x), (M,), np.float32), ptr, col,
-               carray(_voidptr(out), (n,), np.float32))
-    else:
-        _gmax2(carray(_voidptr(x), (M, F), np.float32), ptr, col,
-               carray(_voidptr(out), (n, F), np.float32))
-
-@njit(cache=True, nogil=True)
-def gather_min_f32(x, out, M, ptr, col, F):  # pragma: no cover
-    """CSR gather-min of float32 rows (``spmm_csr`` without weights)."""
-    n = ptr.shape[0] - 1
-    if F == 1:
-        _gmin1(carray(_voidptr(x), (M,), np.float32), ptr, col,
-               carray(_voidptr(out), (n,), np.float32))
-    else:
-        _gmin2(carray(_voidptr(x), (M, F), np.float32), ptr, col,
-               carray(_voidptr(out), (n, F), np.float32))
-
-@njit(cache=True, nogil=True)
-def gather_sum_f32(x, out, M, ptr, col, F):  # pragma: no cover
-    """CSR gather-sum of float32 rows (``spmm_csr`` without weights)."""
-    n = ptr.shape[0] - 1
-    dv = np.empty(1, np.float32)
-    if F == 1:
-        _gsum1(carray(_voidptr(x), (M,), np.float32), ptr, col,
-               carray(_voidptr(out), (n,), np.float32), False, dv)
-    else:
-        _gsum2(carray(_voidptr(x), (M, F), np.float32), ptr, col,
-               carray(_voidptr(out), (n, F), np.float32), False, dv)
-
-@njit(cache=True, nogil=True)
-def gather_mean_f32(x, out, M, ptr, col, F):  # pragma: no cover
-    """CSR gather-mean of float32 rows (``spmm_csr`` without weights)."""
-    n = ptr.shape[0] - 1
-    dv = np.empty(1, np.float32)
-    if F == 1:
-        _gsum1(carray(_voidptr(x), (M,), np.float32), ptr, col,
-               carray(_voidptr(out), (n,), np.float32), True, dv)
-    else:
-        _gsum2(carray(_voidptr(x), (M, F), np.float32), ptr, col,
-               carray(_voidptr(out), (n, F), np.float32), True, dv)
-
-@njit(cache=True, nogil=True)
-def segment_max_f64(src, out, ptr, F):  # pragma: no cover - compiled
-    """Segment max of float64 data (see the module docstring)."""
-    n = ptr.shape[0] - 1
-    if F == 1:
-        _max1(carray(_voidptr(src), (ptr[n],), np.float64), ptr,
-              carray(_voidptr(out), (n,), np.float64))
-    else:
-        _max2(carray(_voidptr(src), (ptr[n], F), np.float64), ptr,
-              carray(_voidptr(out), (n, F), np.float64))
-
-@njit(cache=True, nogil=True)
-def segment_min_f64(src, out, ptr, F):  # pragma: no cover - compiled
-    """Segment min of float64 data (see the module docstring)."""
-    n = ptr.shape[0] - 1
-    if F == 1:
-        _min1(carray(_voidptr(src), (ptr[n],), np.float64), ptr,
-              carray(_voidptr(out), (n,), np.float64))
-    else:
-        _min2(carray(_voidptr(src), (ptr[n], F), np.float64), ptr,
-              carray(_voidptr(out), (n, F), np.float64))
-
-@njit(cache=True, nogil=True)
-def segment_sum_f64(src, out, ptr, F):  # pragma: no cover - compiled
-    """Segment sum of float64 data (see the module docstring)."""
-    n = ptr.shape[0] - 1
-    dv = np.empty(1, np.float64)
-    if F == 1:
-        _sum1(carray(_voidptr(src), (ptr[n],), np.float64), ptr,
-              carray(_voidptr(out), (n,), np.float64), False, dv)
-    else:
-        _sum2(carray(_voidptr(src), (ptr[n], F), np.float64), ptr,
-              carray(_voidptr(out), (n, F), np.float64), False, dv)
-
-@njit(cache=True, nogil=True)
-def segment_mean_f64(src, out, ptr, F):  # pragma: no cover - compiled
-    """Segment mean of float64 data (see the module docstring)."""
-    n = ptr.shape[0] - 1
-    dv = np.empty(1, np.float64)
-    if F == 1:
-        _sum1(carray(_voidptr(src), (ptr[n],), np.float64), ptr,
-              carray(_voidptr(out), (n,), np.float64), True, dv)
-    else:
-        _sum2(carray(_voidptr(src), (ptr[n], F), np.float64), ptr,
-              carray(_voidptr(out), (n, F), np.float64), True, dv)
-
-@njit(cache=True, nogil=True)
-def gather_max_f64(x, out, M, ptr, col, F):  # pragma: no cover
-    """CSR gather-max of float64 rows (``spmm_csr`` without weights)."""
-    n = ptr.shape[0] - 1
-    if F == 1:
-        _gmax1(carray(_voidptr(x), (M,), np.float64), ptr, col,
-               carray(_voidptr(out), (n,), np.float64))
-    else:
-        _gmax2(carray(_voidptr(x), (M, F), np.float64), ptr, col,
-               carray(_voidptr(out), (n, F), np.float64))
-
-@njit(cache=True, nogil=True)
-def gather_min_f64(x, out, M, ptr, col, F):  # pragma: no cover
-    """CSR gather-min of float64 rows (``spmm_csr`` without weights)."""
-    n = ptr.shape[0] - 1
-    if F == 1:
-        _gmin1(carray(_voidptr(x), (M,), np.float64), ptr, col,
-               carray(_voidptr(out), (n,), np.float64))
-    else:
-        _gmin2(carray(_voidptr(x), (M, F), np.float64), ptr, col,
-               carray(_voidptr(out), (n, F), np.float64))
-
-@njit(cache=True, nogil=True)
-def gather_sum_f64(x, out, M, ptr, col, F):  # pragma: no cover
-    """CSR gather-sum of float64 rows (``spmm_csr`` without weights)."""
-    n = ptr.shape[0] - 1
-    dv = np.empty(1, np.float64)
-    if F == 1:
-        _gsum1(carray(_voidptr(x), (M,), np.float64), ptr, col,
-               carray(_voidptr(out), (n,), np.float64), False, dv)
-    else:
-        _gsum2(carray(_voidptr(x), (M, F), np.float64), ptr, col,
-               carray(_voidptr(out), (n, F), np.float64), False, dv)
-
-@njit(cache=True, nogil=True)
-def gather_mean_f64(x, out, M, ptr, col, F):  # pragma: no cover
-    """CSR gather-mean of float64 rows (``spmm_csr`` without weights)."""
-    n = ptr.shape[0] - 1
-    dv = np.empty(1, np.float64)
-    if F == 1:
-        _gsum1(carray(_voidptr(x), (M,), np.float64), ptr, col,
-               carray(_voidptr(out), (n,), np.float64), True, dv)
-    else:
-        _gsum2(carray(_voidptr(x), (M, F), np.float64), ptr, col,
-               carray(_voidptr(out), (n, F), np.float64), True, dv)
+        _ssum(s, idx, o, code == _MEAN, np.empty(N, w.dtype))
 
 
-@njit(cache=True, nogil=True)
-def scatter_max_f32(src, out, idx, N, F):  # pragma: no cover
-    """Scatter-max of float32 rows by an unsorted, checked index."""
-    E = idx.shape[0]
-    _smax(carray(_voidptr(src), (E, F), np.float32), idx,
-          carray(_voidptr(out), (N, F), np.float32),
-          np.empty(N, np.uint8), 1)
-
-@njit(cache=True, nogil=True)
-def scatter_min_f32(src, out, idx, N, F):  # pragma: no cover
-    """Scatter-min of float32 rows by an unsorted, checked index."""
-    E = idx.shape[0]
-    _smax(carray(_voidptr(src), (E, F), np.float32), idx,
-          carray(_voidptr(out), (N, F), np.float32),
-          np.empty(N, np.uint8), -1)
-
-@njit(cache=True, nogil=True)
-def scatter_sum_f32(src, out, idx, N, F):  # pragma: no cover
-    """Scatter-sum of float32 rows by an unsorted, checked index."""
-    E = idx.shape[0]
-    _ssum(carray(_voidptr(src), (E, F), np.float32), idx,
-          carray(_voidptr(out), (N, F), np.float32),
-          False, np.empty(N, np.float32))
-
-@njit(cache=True, nogil=True)
-def scatter_mean_f32(src, out, idx, N, F):  # pragma: no cover
-    """Scatter-mean of float32 rows by an unsorted, checked index."""
-    E = idx.shape[0]
-    _ssum(carray(_voidptr(src), (E, F), np.float32), idx,
-          carray(_voidptr(out), (N, F), np.float32),
-          True, np.empty(N, np.float32))
-
-@njit(cache=True, nogil=True)
-def scatter_max_f64(src, out, idx, N, F):  # pragma: no cover
-    """Scatter-max of float64 rows by an unsorted, checked index."""
-    E = idx.shape[0]
-    _smax(carray(_voidptr(src), (E, F), np.float64), idx,
-          carray(_voidptr(out), (N, F), np.float64),
-          np.empty(N, np.uint8), 1)
-
-@njit(cache=True, nogil=True)
-def scatter_min_f64(src, out, idx, N, F):  # pragma: no cover
-    """Scatter-min of float64 rows by an unsorted, checked index."""
-    E = idx.shape[0]
-    _smax(carray(_voidptr(src), (E, F), np.float64), idx,
-          carray(_voidptr(out), (N, F), np.float64),
-          np.empty(N, np.uint8), -1)
-
-@njit(cache=True, nogil=True)
-def scatter_sum_f64(src, out, idx, N, F):  # pragma: no cover
-    """Scatter-sum of float64 rows by an unsorted, checked index."""
-    E = idx.shape[0]
-    _ssum(carray(_voidptr(src), (E, F), np.float64), idx,
-          carray(_voidptr(out), (N, F), np.float64),
-          False, np.empty(N, np.float64))
-
-@njit(cache=True, nogil=True)
-def scatter_mean_f64(src, out, idx, N, F):  # pragma: no cover
-    """Scatter-mean of float64 rows by an unsorted, checked index."""
-    E = idx.shape[0]
-    _ssum(carray(_voidptr(src), (E, F), np.float64), idx,
-          carray(_voidptr(out), (N, F), np.float64),
-          True, np.empty(N, np.float64))
-
-
-#: (reduce, dtype name) -> ``segment`` entry point
-KERNELS = {
-    ('max', 'float32'): segment_max_f32,
-    ('max', 'float64'): segment_max_f64,
-    ('min', 'float32'): segment_min_f32,
-    ('min', 'float64'): segment_min_f64,
-    ('sum', 'float32'): segment_sum_f32,
-    ('sum', 'float64'): segment_sum_f64,
-    ('mean', 'float32'): segment_mean_f32,
-    ('mean', 'float64'): segment_mean_f64}
-#: (reduce, dtype name) -> CSR gather entry point
-GATHER_KERNELS = {
-    ('max', 'float32'): gather_max_f32,
-    ('max', 'float64'): gather_max_f64,
-    ('min', 'float32'): gather_min_f32,
-    ('min', 'float64'): gather_min_f64,
-    ('sum', 'float32'): gather_sum_f32,
-    ('sum', 'float64'): gather_sum_f64,
-    ('mean', 'float32'): gather_mean_f32,
-    ('mean', 'float64'): gather_mean_f64}
-
-#: (reduce, dtype name) -> ``scatter`` entry point
-SCATTER_KERNELS = {
-    ('max', 'float32'): scatter_max_f32,
-    ('max', 'float64'): scatter_max_f64,
-    ('min', 'float32'): scatter_min_f32,
-    ('min', 'float64'): scatter_min_f64,
-    ('sum', 'float32'): scatter_sum_f32,
-    ('sum', 'float64'): scatter_sum_f64,
-    ('mean', 'float32'): scatter_mean_f32,
-    ('mean', 'float64'): scatter_mean_f64}
+_DTYPES = ('float32', 'float64')
+#: (reduce, dtype name) -> entry point (one per op: the table is the
+#: callers' lookup, they pass ``CODES[reduce]`` and a dtype witness)
+KERNELS = {(r, d): segment for r in CODES for d in _DTYPES}
+GATHER_KERNELS = {(r, d): gather for r in CODES for d in _DTYPES}
+SCATTER_KERNELS = {(r, d): scatter for r in CODES for d in _DTYPES}
 
 
 def warmup() -> None:
     """Compile (or load from the cache) every entry point for the argument
     types :mod:`pyg_ext.ops.functional` passes (int addresses and sizes,
-    int64 pointer and column arrays)."""
+    int64 pointer / column / index arrays, the reduction code, a dtype
+    witness), both dtypes."""
     ptr = np.array([0, 1, 1, 3], dtype=np.int64)
-    for (_, dtype), kernel in KERNELS.items():
-        for F in (1, 2):
-            src = np.zeros((3, F), dtype=dtype)
-            out = np.empty((3, F), dtype=dtype)
-            kernel(src.ctypes.data, out.ctypes.data, ptr, F)
     col = np.array([2, 0, 1], dtype=np.int64)
-    for (_, dtype), kernel in GATHER_KERNELS.items():
-        for F in (1, 2):
-            x = np.zeros((3, F), dtype=dtype)
-            out = np.empty((3, F), dtype=dtype)
-            kernel(x.ctypes.data, out.ctypes.data, 3, ptr, col, F)
-    for (_, dtype), kernel in SCATTER_KERNELS.items():
+    for dtype in _DTYPES:
+        w = np.empty(0, dtype=dtype)
         for F in (1, 2):
             src = np.zeros((3, F), dtype=dtype)
             out = np.empty((3, F), dtype=dtype)
-            kernel(src.ctypes.data, out.ctypes.data, col, 3, F)
+            for code in CODES.values():
+                segment(src.ctypes.data, out.ctypes.data, ptr, F, code, w)
+                gather(src.ctypes.data, out.ctypes.data, 3, ptr, col, F,
+                       code, w)
+                scatter(src.ctypes.data, out.ctypes.data, col, 3, F, code,
+                        w)

@@ -942,12 +942,12 @@ def _numba_kernel_fn(table: str, key: tuple[str, str],
                      fallback: Callable[[Tensor], Tensor]
                      ) -> Callable[[Tensor], Tensor]:
     """A plan that calls ``_numba.<table>[key](input address, address of
-    a fresh output of shape_out, *rest)`` once the kernels are loaded,
-    else (and for a non-contiguous input or one that needs a gradient:
-    the kernels are forward only) ``fallback``, the plan of the case's
-    torch path. The input's dtype and shape are the plan's (its key and
-    entry fix them)."""
-    kernel: list[Any] = [None]  # the entry point, once loaded
+    a fresh output of shape_out, *rest, reduction code, dtype witness)``
+    once the kernels are loaded, else (and for a non-contiguous input or
+    one that needs a gradient: the kernels are forward only)
+    ``fallback``, the plan of the case's torch path. The input's dtype and
+    shape are the plan's (its key and entry fix them)."""
+    kernel: list[Any] = [None, ()]  # the entry point and its last args
 
     def fn(s: Tensor) -> Tensor:
         run = kernel[0]
@@ -955,13 +955,14 @@ def _numba_kernel_fn(table: str, key: tuple[str, str],
             mod = _NB[0] or _numba_ready()
             if not mod:
                 return fallback(s)
+            kernel[1] = rest + (mod.CODES[key[0]], s.new_empty(0).numpy())
             run = kernel[0] = getattr(mod, table)[key]
         if not s.is_contiguous() or (s.requires_grad
                                      and torch.is_grad_enabled()):
             return fallback(s)
         # s's dtype (the plan's): cheaper than torch.empty(..., dtype=)
         out = s.new_empty(shape_out)
-        run(s.data_ptr(), out.data_ptr(), *rest)
+        run(s.data_ptr(), out.data_ptr(), *kernel[1])
         return out
     return fn
 
