@@ -285,16 +285,24 @@ def test_numba_matches_reference_on_proteins(shared_root):
 
 @pytest.mark.skipif(not WITH_NUMBA, reason='numba not installed')
 def test_batched_child_solver_matches_brute_force():
-    """Every bucket shape of the batched subset DP (2 <= n <= m <= 6), with
-    many problems per bucket (several flushes) and integer costs (ties),
-    against enumeration of all injective row -> column maps."""
+    """Every bucket shape of the batched subset DPs (columns: 2 <= n <= m
+    <= 6; rows: 3 <= n <= 6 against 7 to 10 columns), with many problems
+    per bucket (several flushes) and integer costs (ties), against
+    enumeration of all injective row -> column maps (scipy's exact
+    rectangular assignment above 6 columns, where enumeration is slow)."""
     from itertools import permutations
 
+    from scipy.optimize import linear_sum_assignment
+
     from pyg_ext.metrics import _numba as K
+    shapes = K.B_SHAPE.tolist()
+    assert {(n, m) for n, m in shapes if m > K.BATCH_MAX} == {
+        (n, m) for n in range(3, K.ROW_DP_MAX + 1)
+        for m in range(K.BATCH_MAX + 1, K.ROW_DP_COLS + 1)}
     rng = np.random.default_rng(0)
     cap = 7
     buf, dp, res, ta, tb, bas, cnt = K._batch_work(cap)
-    for bk, (n, m) in enumerate(K.B_SHAPE.tolist()):
+    for bk, (n, m) in enumerate(shapes):
         probs = [rng.integers(-3, 4, (n, m)).astype(float)
                  if t % 2 else rng.normal(size=(n, m)) for t in range(17)]
         out = np.zeros((1, len(probs)))
@@ -308,8 +316,12 @@ def test_batched_child_solver_matches_brute_force():
         K._flush(bk, buf, dp, res, ta, tb, bas, cnt, out, 2.0, False)
         assert cnt[bk] == 0
         for t, C in enumerate(probs):
-            best = min(sum(C[r, c] for r, c in enumerate(cols))
-                       for cols in permutations(range(m), n))
+            if m <= K.BATCH_MAX:
+                best = min(sum(C[r, c] for r, c in enumerate(cols))
+                           for cols in permutations(range(m), n))
+            else:
+                r, c = linear_sum_assignment(C)
+                best = C[r, c].sum()
             assert out[0, t] == pytest.approx(2.0 * (0.25 * t + best),
                                               abs=1e-12)
 
@@ -348,11 +360,11 @@ def test_tree_block_matches_children_ot(mirror):
             one, cols = np.array([i]), np.arange(i, R)
             K.tree_block(Eprev, E1, 0.5, root, ch, ch, deg, one, root, ch,
                          ch, deg, cols, P, P, W, ia, ib, *work, *batch, out,
-                         one, cols, True)
+                         one, cols, True, True)
     else:
         K.tree_block(Eprev, E1, 0.5, root, ch, ch, deg, rows, root, ch, ch,
                      deg, rows, P, P, W, ia, ib, *work, *batch, out, rows,
-                     rows, False)
+                     rows, False, True)
     for i in range(R):
         for j in range(R):
             ref = E1[root[i], root[j]] + 0.5 * K.children_ot(

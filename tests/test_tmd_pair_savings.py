@@ -167,7 +167,22 @@ def test_tree_block_disjoint_equals_tree_block():
     ref = np.empty((R, C))
     K.tree_block(S, E1, w, rroot, rch, rchc, rdeg, rows, croot, cch, cchc,
                  cdeg, cols, nl, ml, W, ia, ib, u, v, p, way, minv, used, dp,
-                 *bw, ref, rows, cols, False)
+                 *bw, ref, rows, cols, False, True)
+    # without the colour merge (level_matrix's path when no child colour
+    # is shared): the same values bit for bit
+    W, ia, ib, u, v, p, way, minv, used, dp, *bw = work()
+    nomerge = np.empty((R, C))
+    K.tree_block(S, E1, w, rroot, rch, rchc, rdeg, rows, croot, cch, cchc,
+                 cdeg, cols, nl, ml, W, ia, ib, u, v, p, way, minv, used, dp,
+                 *bw, nomerge, rows, cols, False, False)
+    np.testing.assert_array_equal(nomerge, ref)
+    assert not K._share_colour(rchc, rdeg, cchc, cdeg)
+    assert K._share_colour(rchc, rdeg, rchc, rdeg) == bool(rdeg.any())
+    shared = cchc.copy()
+    j = int(np.flatnonzero(cdeg)[0])
+    shared[j, 0] = rchc[int(np.flatnonzero(rdeg)[0]), 0]
+    assert K._share_colour(rchc, rdeg, shared, cdeg)
+    assert not K._share_colour(rchc, np.zeros_like(rdeg), shared, cdeg)
     SR = S[:nl, :ml] - S[nl, :ml][None, :]
     SC = S[:nl, :ml] - S[:nl, ml][:, None]
     baseR = np.array([sum(S[rch[i, x], ml] for x in range(rdeg[i]))
@@ -183,3 +198,19 @@ def test_tree_block_disjoint_equals_tree_block():
     assert K._disjoint(rchc[:, 0], 0, R, cchc[:, 0], 0, C)
     assert not K._disjoint(np.array([1, 4, 7]), 0, 3, np.array([2, 7]), 0, 2)
     assert K._disjoint(np.array([1, 4, 7]), 0, 3, np.array([2, 7]), 0, 1)
+
+
+@pytest.mark.parametrize('depth', [3, 4])
+def test_cross_levels_without_shared_colours_match_numpy(depth):
+    """Two graphs with continuous features share no tree, so every memoised
+    level of their cross matrix takes the kernel's no-merge path
+    (``cancel=False``); degrees up to 12 reach the row-subset DP buckets
+    and the one-at-a-time solver. Values equal the numpy path's."""
+    from pyg_ext.bench.metrics import random_pair_graph
+    g1, g2 = random_pair_graph(60, 5), random_pair_graph(70, 6)
+    hub = torch.tensor([[0] * 12 + list(range(1, 13)),
+                        list(range(1, 13)) + [0] * 12])
+    g1 = Data(x=g1.x, edge_index=torch.cat([g1.edge_index, hub], 1))
+    ref = tmd_cross([g1], [g2], depth, 0.5, backend='numpy')
+    got = tmd_cross([g1], [g2], depth, 0.5, backend='numba')
+    assert_close_rel(got, ref, rtol=1e-12, atol=1e-12)

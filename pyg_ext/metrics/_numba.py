@@ -585,62 +585,100 @@ def small_assign(W, n, m, u, v, p, way, minv, used,
 # 4 x 4, 4 x 5, 3 x 5, 3 x 3 are two thirds of them; 97 % have at most 6
 # columns). Solved one at a time, each costs ~200 ns of branchy code. Here
 # they are bucketed by shape and stored entry-major (entry ``e`` of problem
-# ``k`` at ``buf[row0 + e, k]``), and a bucket is solved all at once by the
-# subset dynamic programme over columns (row ``r`` goes to a column outside
-# the ``r`` already used): each transition is one vectorised
+# ``k`` at ``buf[row0 + e, k]``), and a bucket is solved all at once by a
+# dynamic programme whose every transition is one vectorised
 # ``dp[t] = min(dp[t], dp[s] + w_e)`` sweep over the bucket, ~3x faster per
-# problem. Exact: the same minimum, summed in another order.
+# problem. Two programmes, the one with the smaller table:
+#
+# * up to ``BATCH_MAX`` columns, over the subsets of *columns* used by the
+#   first rows (row ``r`` goes to a column outside the ``r`` already used);
+# * 3 to ``ROW_DP_MAX`` rows against ``BATCH_MAX + 1`` to ``ROW_DP_COLS``
+#   columns (random graphs of mean degree 4: 15 % of the problems, each
+#   ~1 us in the Hungarian), over the subsets of *rows* matched so far,
+#   columns taken in order (column ``j`` is left free or given to one
+#   unmatched row): ``2^n`` states, updated in place with the states in
+#   decreasing order within a column so that each reads the previous
+#   column's values; states that can no longer be completed (more rows
+#   unmatched than columns left) or not yet reached are skipped.
+#
+# Exact: the same minimum, summed in another order.
 
-#: largest side of the child problems solved in batches
+#: largest side of the child problems solved by the column-subset DP
 BATCH_MAX = 6
+#: most rows / columns of the problems solved by the row-subset DP
+ROW_DP_MAX = 6
+ROW_DP_COLS = 10
 #: problems a bucket collects before it is solved
 BATCH_CAP = 256
+#: bucket of shape ``(n, m)``: ``B_SLOT[n * SLOT_W + m]`` (-1: none)
+SLOT_W = 16
 
 
-def _batch_tables(mx: int) -> tuple[np.ndarray, ...]:
-    """Buckets for the shapes ``2 <= n <= m <= mx``: bucket of shape code
-    ``n * 8 + m``, first buffer row, shape, DP transitions ``(s, t, e)``
-    (state ``s`` with ``popcount(s) < n`` to ``t = s | 1 << j`` adding entry
-    ``e = popcount(s) * m + j``) and final states (``popcount == n``), both
-    as CSR lists over the buckets; last: buffer rows in all."""
-    slot = np.full(64, -1, np.int64)
+def _batch_tables(mx: int, rmx: int,
+                  rcols: int) -> tuple[np.ndarray, ...]:
+    """Buckets: the shapes ``2 <= n <= m <= mx`` (column-subset DP) and
+    ``3 <= n <= rmx``, ``mx < m <= rcols`` (row-subset DP). Returns the
+    bucket of each shape code ``n * SLOT_W + m``, first buffer row, shape,
+    DP transitions ``(s, t, e)`` (``dp[t] = min(dp[t], dp[s] + entry e)``,
+    in order) and final states (the answer is their minimum), both as CSR
+    lists over the buckets, buffer rows in all and DP states per bucket."""
+    slot = np.full(SLOT_W * SLOT_W, -1, np.int64)
     row0: list[int] = []
     shape: list[tuple[int, int]] = []
+    states: list[int] = []
     trp, fnp = [0], [0]
     tr: list[tuple[int, int, int]] = []
     fn: list[int] = []
     rows = 0
+
+    def add(n: int, m: int, nst: int) -> None:
+        nonlocal rows
+        slot[n * SLOT_W + m] = len(row0)
+        row0.append(rows)
+        shape.append((n, m))
+        states.append(nst)
+        rows += n * m
+        trp.append(len(tr))
+        fnp.append(len(fn))
+
     for n in range(2, mx + 1):
         for m in range(n, mx + 1):
-            slot[n * 8 + m] = len(row0)
-            row0.append(rows)
-            shape.append((n, m))
-            rows += n * m
-            for st in range(1 << m):
+            for st in range(1 << m):  # st: columns used by rows 0..r-1
                 r = bin(st).count('1')
                 if r < n:
-                    tr += [(st, st | 1 << j, r * m + j) for j in range(m)
-                           if not st >> j & 1]
+                    tr.extend((st, st | 1 << j, r * m + j) for j in range(m)
+                              if not st >> j & 1)
                 elif r == n:
                     fn.append(st)
-            trp.append(len(tr))
-            fnp.append(len(fn))
+            add(n, m, 1 << m)
+    for n in range(3, rmx + 1):
+        for m in range(mx + 1, rcols + 1):
+            for j in range(m):
+                for t in range((1 << n) - 1, 0, -1):  # t: rows matched
+                    r = bin(t).count('1')
+                    if r > j + 1 or n - r > m - j - 1:
+                        continue  # not reached yet / cannot be completed
+                    tr.extend((t ^ 1 << x, t, x * m + j) for x in range(n)
+                              if t >> x & 1)
+            fn.append((1 << n) - 1)
+            add(n, m, 1 << n)
     return (slot, np.array(row0, np.int64), np.array(shape, np.int64),
             np.array(trp, np.int64), np.array(tr, np.int64).reshape(-1, 3),
             np.array(fnp, np.int64), np.array(fn, np.int64),
-            np.array([rows], np.int64))
+            np.array([rows], np.int64), np.array(states, np.int64))
 
 
-(B_SLOT, B_ROW0, B_SHAPE, B_TRP, B_TR, B_FNP, B_FN,
- B_ROWS) = _batch_tables(BATCH_MAX)
+(B_SLOT, B_ROW0, B_SHAPE, B_TRP, B_TR, B_FNP, B_FN, B_ROWS,
+ B_STATES) = _batch_tables(BATCH_MAX, ROW_DP_MAX, ROW_DP_COLS)
 NUM_BUCKETS = len(B_ROW0)
+B_DP_ROWS = int(B_STATES.max())
 
 
 @njit(cache=True, nogil=True)
 def _batch_work(cap):  # pragma: no cover - compiled
     """Buffers of the batched solver for buckets of ``cap`` problems:
     entries, DP table, results, target row / column, base value, counts."""
-    return (np.empty((B_ROWS[0], cap)), np.empty((1 << BATCH_MAX, cap)),
+    return (np.empty((B_ROWS[0], cap)), np.empty((B_DP_ROWS, cap)),
             np.empty(cap), np.empty((NUM_BUCKETS, cap), np.int64),
             np.empty((NUM_BUCKETS, cap), np.int64),
             np.empty((NUM_BUCKETS, cap)), np.zeros(NUM_BUCKETS, np.int64))
@@ -655,10 +693,9 @@ def _flush(bk, buf, dp, res, ta, tb, bas, cnt, out, w,
     P = cnt[bk]
     if P == 0:
         return
-    m = B_SHAPE[bk, 1]
     r0 = B_ROW0[bk]
     inf = np.inf
-    for st in range(1, 1 << m):
+    for st in range(1, B_STATES[bk]):
         row = dp[st]
         for k in range(P):
             row[k] = inf
@@ -690,11 +727,14 @@ def _flush(bk, buf, dp, res, ta, tb, bas, cnt, out, w,
 def tree_block(Eprev, E1, w, rroot, rch, rchc, rdeg, rows, croot, cch, cchc,
                cdeg, cols, blank_r, blank_c, W, ia, ib, u, v, p, way, minv,
                used, dp1, buf, dp, res, ta, tb, bas, cnt, out, orow, ocol,
-               mirror):  # pragma: no cover - compiled
+               mirror, cancel):  # pragma: no cover - compiled
     """``out[orow[a], ocol[b]] = E1[roots] + w * children_ot(rows[a],
     cols[b])`` for a block of tree pairs (``mirror``: also written to
     ``out[ocol[b], orow[a]]``), as :func:`children_ot` with the small child
-    problems batched by shape (see the section comment)."""
+    problems batched by shape (see the section comment). ``cancel``: merge
+    the child colour lists first; ``False`` when the row and column trees
+    share no child colour (nothing would cancel: the same values, without
+    the merge's unpredictable branches)."""
     for a in range(rows.shape[0]):
         i = rows[a]
         ka = rdeg[i]
@@ -702,32 +742,44 @@ def tree_block(Eprev, E1, w, rroot, rch, rchc, rdeg, rows, croot, cch, cchc,
             j = cols[b]
             kb = cdeg[j]
             root = E1[rroot[i], croot[j]]
-            na, nb = _cancel(rchc, i, ka, cchc, j, kb, ia, ib)
+            if cancel:  # ra / cb: the remaining children (ids in Eprev)
+                na, nb = _cancel(rchc, i, ka, cchc, j, kb, ia, ib)
+                for x in range(na):
+                    ia[x] = rch[i, ia[x]]
+                for y in range(nb):
+                    ib[y] = cch[j, ib[y]]
+                ra = ia
+                cb = ib
+            else:
+                na = ka
+                nb = kb
+                ra = rch[i]
+                cb = cch[j]
             base = 0.0
             if na <= nb:
                 n = na
                 m = nb
                 for y in range(nb):
-                    base += Eprev[blank_r, cch[j, ib[y]]]
+                    base += Eprev[blank_r, cb[y]]
             else:
                 n = nb
                 m = na
                 for x in range(na):
-                    base += Eprev[rch[i, ia[x]], blank_c]
+                    base += Eprev[ra[x], blank_c]
             if n <= 1:  # nothing left, or one row: its cheapest column
                 val = base
                 if n == 1:
                     best = np.inf
                     if na <= nb:
-                        row = rch[i, ia[0]]
+                        row = ra[0]
                         for y in range(nb):
-                            col = cch[j, ib[y]]
+                            col = cb[y]
                             best = min(best, Eprev[row, col]
                                        - Eprev[blank_r, col])
                     else:
-                        col = cch[j, ib[0]]
+                        col = cb[0]
                         for x in range(na):
-                            row = rch[i, ia[x]]
+                            row = ra[x]
                             best = min(best, Eprev[row, col]
                                        - Eprev[row, blank_c])
                     val += best
@@ -735,18 +787,19 @@ def tree_block(Eprev, E1, w, rroot, rch, rchc, rdeg, rows, croot, cch, cchc,
                 if mirror:
                     out[ocol[b], orow[a]] = root + w * val
                 continue
-            if n == 2 or m > BATCH_MAX:  # no bucket: at once
+            bk = B_SLOT[n * SLOT_W + m] if n > 2 and m < SLOT_W else -1
+            if bk < 0:  # no bucket: at once
                 if na <= nb:
                     for x in range(na):
-                        row = rch[i, ia[x]]
+                        row = ra[x]
                         for y in range(nb):
-                            col = cch[j, ib[y]]
+                            col = cb[y]
                             W[x, y] = Eprev[row, col] - Eprev[blank_r, col]
                 else:
                     for y in range(nb):
-                        col = cch[j, ib[y]]
+                        col = cb[y]
                         for x in range(na):
-                            row = rch[i, ia[x]]
+                            row = ra[x]
                             W[y, x] = Eprev[row, col] - Eprev[row, blank_c]
                 val = base + small_assign(W, n, m, u, v, p, way, minv, used,
                                           dp1)
@@ -755,21 +808,20 @@ def tree_block(Eprev, E1, w, rroot, rch, rchc, rdeg, rows, croot, cch, cchc,
                     out[ocol[b], orow[a]] = root + w * val
                 continue
             out[orow[a], ocol[b]] = root
-            bk = B_SLOT[n * 8 + m]
             k = cnt[bk]
             r0 = B_ROW0[bk]
             if na <= nb:
                 for x in range(na):
-                    row = rch[i, ia[x]]
+                    row = ra[x]
                     for y in range(nb):
-                        col = cch[j, ib[y]]
+                        col = cb[y]
                         buf[r0 + x * m + y, k] = (Eprev[row, col]
                                                   - Eprev[blank_r, col])
             else:
                 for y in range(nb):
-                    col = cch[j, ib[y]]
+                    col = cb[y]
                     for x in range(na):
-                        row = rch[i, ia[x]]
+                        row = ra[x]
                         buf[r0 + y * m + x, k] = (Eprev[row, col]
                                                   - Eprev[row, blank_c])
             ta[bk, k] = orow[a]
@@ -840,7 +892,8 @@ def tree_block_disjoint(SR, SC, baseR, baseC, E1, w, rroot, rch, rdeg,
                     val += best
                 out[a, b] = root + w * val
                 continue
-            if n == 2 or m > BATCH_MAX:
+            bk = B_SLOT[n * SLOT_W + m] if n > 2 and m < SLOT_W else -1
+            if bk < 0:
                 if ka <= kb:
                     for x in range(ka):
                         row = rch[i, x]
@@ -856,7 +909,6 @@ def tree_block_disjoint(SR, SC, baseR, baseC, E1, w, rroot, rch, rdeg,
                 out[a, b] = root + w * val
                 continue
             out[a, b] = root
-            bk = B_SLOT[n * 8 + m]
             k = cnt[bk]
             r0 = B_ROW0[bk]
             if ka <= kb:
@@ -879,6 +931,26 @@ def tree_block_disjoint(SR, SC, baseR, baseC, E1, w, rroot, rch, rdeg,
         _flush(bk, buf, dp, res, ta, tb, bas, cnt, out, w, False)
 
 
+@njit(cache=True, nogil=True)
+def _share_colour(rchc, rdeg, cchc, cdeg):  # pragma: no cover - compiled
+    """Whether a child colour of some row tree (``rchc[i, :rdeg[i]]``) is
+    also one of some column tree."""
+    top = 0
+    for i in range(rdeg.shape[0]):
+        for x in range(rdeg[i]):
+            top = max(top, rchc[i, x])
+    seen = np.zeros(top + 1, np.bool_)
+    for i in range(rdeg.shape[0]):
+        for x in range(rdeg[i]):
+            seen[rchc[i, x]] = True
+    for j in range(cdeg.shape[0]):
+        for y in range(cdeg[j]):
+            c = cchc[j, y]
+            if c <= top and seen[c]:
+                return True
+    return False
+
+
 @njit(parallel=True, cache=True)
 def level_matrix(Eprev, E1, rroot, rch, rchc, rdeg, croot, cch, cchc, cdeg,
                  w, brow, bcol, symmetric, out):  # pragma: no cover
@@ -897,8 +969,14 @@ def level_matrix(Eprev, E1, rroot, rch, rchc, rdeg, croot, cch, cchc, cdeg,
         K = max(K, rdeg[i])
     for j in range(Cn):
         K = max(K, cdeg[j])
+    # rows and columns with no child colour in common: nothing cancels
+    cancel = symmetric or _share_colour(rchc, rdeg, cchc, cdeg)
     half = (R + 1) // 2 if symmetric else R
-    nch = min(half, 256)
+    # symmetric: one row at a time (its columns j >= i), rows paired first
+    # with last; otherwise blocks of up to 32 rows (at least 16 blocks for
+    # the threads), each solved as one block: fuller buckets (a random
+    # 300-node pair 70 vs 78 ms)
+    nch = min(half, 256 if symmetric else max(16, R // 32))
     for c in prange(nch):
         W = np.empty((K, K))
         ia = np.empty(K, np.int64)
@@ -906,6 +984,16 @@ def level_matrix(Eprev, E1, rroot, rch, rchc, rdeg, croot, cch, cchc, cdeg,
         u, v, minv, p, way, used, dp = _solver_work(K)
         buf, dpb, res, ta, tb, bas, cnt = _batch_work(BATCH_CAP)
         one = np.empty(1, np.int64)
+        if not symmetric:  # the chunk's rows in one block: fuller buckets
+            rows = np.arange(c * R // nch, (c + 1) * R // nch)
+            cols = np.arange(Cn)
+            tree_block(Eprev, E1, w, rroot, rch, rchc, rdeg, rows, croot,
+                       cch, cchc, cdeg, cols, blank_r, blank_c, W, ia, ib,
+                       u, v, p, way, minv, used, dp, buf, dpb, res, ta, tb,
+                       bas, cnt, out, rows, cols, False, cancel)
+            for i in rows:
+                out[i, Cn] = brow[i]
+            continue
         for h in range(c * half // nch, (c + 1) * half // nch):
             nrep = 2 if symmetric else 1
             for rep in range(nrep):
@@ -919,7 +1007,8 @@ def level_matrix(Eprev, E1, rroot, rch, rchc, rdeg, croot, cch, cchc, cdeg,
                 tree_block(Eprev, E1, w, rroot, rch, rchc, rdeg, one, croot,
                            cch, cchc, cdeg, cols, blank_r, blank_c, W, ia,
                            ib, u, v, p, way, minv, used, dp, buf, dpb, res,
-                           ta, tb, bas, cnt, out, one, cols, symmetric)
+                           ta, tb, bas, cnt, out, one, cols, symmetric,
+                           cancel)
                 out[i, Cn] = brow[i]
     for j in range(Cn):
         out[R, j] = bcol[j]
@@ -1173,7 +1262,7 @@ def fused_local_pairs(Eprev, E1, w, rlptr, rlpos, rdptr, rdcol, rdcnt,
                 tree_block(S, E1, w, rroot, rch, rchc, rdeg, gi, croot, cch,
                            cchc, cdeg, hi, nl, ml, W, ia, ib, u, v, p, way,
                            minv, used, dp, buf, dpb, res, ta, tb, bas, cnt,
-                           M, np.arange(ka), np.arange(kb), False)
+                           M, np.arange(ka), np.arange(kb), False, True)
             for a in range(ka):
                 gbl[a] = rblank[gi[a]]
             for b in range(kb):
