@@ -674,6 +674,15 @@ NUM_BUCKETS = len(B_ROW0)
 B_DP_ROWS = int(B_STATES.max())
 
 
+@njit(cache=True, nogil=True, inline='always')
+def _bucket(n, m):  # pragma: no cover - compiled
+    """Bucket of an ``n x m`` child problem (``n <= m``), or -1: two rows
+    (closed form) and the shapes without a bucket are solved at once."""
+    if n > 2 and m < SLOT_W:
+        return B_SLOT[n * SLOT_W + m]
+    return -1
+
+
 @njit(cache=True, nogil=True)
 def _batch_work(cap):  # pragma: no cover - compiled
     """Buffers of the batched solver for buckets of ``cap`` problems:
@@ -787,7 +796,7 @@ def tree_block(Eprev, E1, w, rroot, rch, rchc, rdeg, rows, croot, cch, cchc,
                 if mirror:
                     out[ocol[b], orow[a]] = root + w * val
                 continue
-            bk = B_SLOT[n * SLOT_W + m] if n > 2 and m < SLOT_W else -1
+            bk = _bucket(n, m)
             if bk < 0:  # no bucket: at once
                 if na <= nb:
                     for x in range(na):
@@ -892,7 +901,7 @@ def tree_block_disjoint(SR, SC, baseR, baseC, E1, w, rroot, rch, rdeg,
                     val += best
                 out[a, b] = root + w * val
                 continue
-            bk = B_SLOT[n * SLOT_W + m] if n > 2 and m < SLOT_W else -1
+            bk = _bucket(n, m)
             if bk < 0:
                 if ka <= kb:
                     for x in range(ka):
@@ -971,20 +980,19 @@ def level_matrix(Eprev, E1, rroot, rch, rchc, rdeg, croot, cch, cchc, cdeg,
         K = max(K, cdeg[j])
     # rows and columns with no child colour in common: nothing cancels
     cancel = symmetric or _share_colour(rchc, rdeg, cchc, cdeg)
-    half = (R + 1) // 2 if symmetric else R
     # symmetric: one row at a time (its columns j >= i), rows paired first
     # with last; otherwise blocks of up to 32 rows (at least 16 blocks for
     # the threads), each solved as one block: fuller buckets (a random
     # 300-node pair 70 vs 78 ms)
-    nch = min(half, 256 if symmetric else max(16, R // 32))
+    half = (R + 1) // 2
+    nch = min(half, 256) if symmetric else min(R, max(16, R // 32))
     for c in prange(nch):
         W = np.empty((K, K))
         ia = np.empty(K, np.int64)
         ib = np.empty(K, np.int64)
         u, v, minv, p, way, used, dp = _solver_work(K)
         buf, dpb, res, ta, tb, bas, cnt = _batch_work(BATCH_CAP)
-        one = np.empty(1, np.int64)
-        if not symmetric:  # the chunk's rows in one block: fuller buckets
+        if not symmetric:
             rows = np.arange(c * R // nch, (c + 1) * R // nch)
             cols = np.arange(Cn)
             tree_block(Eprev, E1, w, rroot, rch, rchc, rdeg, rows, croot,
@@ -994,21 +1002,18 @@ def level_matrix(Eprev, E1, rroot, rch, rchc, rdeg, croot, cch, cchc, cdeg,
             for i in rows:
                 out[i, Cn] = brow[i]
             continue
+        one = np.empty(1, np.int64)
         for h in range(c * half // nch, (c + 1) * half // nch):
-            nrep = 2 if symmetric else 1
-            for rep in range(nrep):
-                i = np.int64(h)
-                if rep == 1:
-                    i = np.int64(R - 1) - np.int64(h)
-                    if i == h:
-                        break
+            for rep in range(2):
+                i = np.int64(h) if rep == 0 else np.int64(R - 1 - h)
+                if rep == 1 and i == h:
+                    break
                 one[0] = i
-                cols = np.arange(i if symmetric else 0, Cn)
+                cols = np.arange(i, Cn)
                 tree_block(Eprev, E1, w, rroot, rch, rchc, rdeg, one, croot,
                            cch, cchc, cdeg, cols, blank_r, blank_c, W, ia,
                            ib, u, v, p, way, minv, used, dp, buf, dpb, res,
-                           ta, tb, bas, cnt, out, one, cols, symmetric,
-                           cancel)
+                           ta, tb, bas, cnt, out, one, cols, True, True)
                 out[i, Cn] = brow[i]
     for j in range(Cn):
         out[R, j] = bcol[j]
