@@ -619,3 +619,31 @@ def test_attr_prefix_valid_names_still_work() -> None:
     assert out.lapvecs.shape == (3, 2)
     assert out.lapvals.shape == (1, 2)
     assert out.lap_mask.shape == (1, 2)
+
+
+# --- 2026-12-03 audit ------------------------------------------------------
+
+def test_batch_out_of_range_id_is_a_clear_error():
+    from torch_geometric.data import Batch
+    g = Data(x=torch.randn(3, 2),
+             edge_index=torch.tensor([[0, 1, 1, 2], [1, 0, 2, 1]]))
+    b = Batch.from_data_list([g, g.clone()])
+    b.edge_index[0, 0] = 50
+    with pytest.raises(ValueError, match=r'edge_index.*\[0, 6\).*50'):
+        AddEigenPE(2)(b)
+
+
+def test_precompute_refuses_integer_weights_and_non_bool_progress():
+    g = Data(edge_index=torch.tensor([[0, 1], [1, 0]]), num_nodes=2,
+             edge_weight=torch.tensor([1, 2]))
+    # the per-graph transform refuses integer weights: so does the fast path
+    with pytest.raises(TypeError, match='edge_weight'):
+        AddEigenPE(1)(g.clone())
+    with pytest.raises(TypeError, match='edge_weight of graph 0'):
+        precompute_eigen_pe([g.clone()], 1)
+    g.edge_weight = g.edge_weight.float()
+    with pytest.raises(TypeError, match='progress_bar'):
+        precompute_eigen_pe([g.clone()], 1, progress_bar='yes')
+    out = precompute_eigen_pe([g.clone()], 1)[0]
+    ref = AddEigenPE(1)(g.clone())
+    assert torch.allclose(out.eigvals, ref.eigvals)

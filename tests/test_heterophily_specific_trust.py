@@ -211,3 +211,36 @@ def test_models_accept_edge_cases() -> None:
         assert m(X[:1], EI[:, :0]).shape == (1, 2), name
         dup = torch.cat([EI, EI[:, :2]], 1)
         assert torch.isfinite(m(X, dup)).all(), name
+
+
+# --- 2026-12-03 audit: dtype mismatch and repr ------------------------------
+
+_EI = torch.tensor([[0, 1, 2, 3, 4, 5, 6, 7], [1, 2, 3, 4, 5, 6, 7, 0]])
+
+
+@pytest.mark.parametrize('name', ['h2gcn', 'cpgnn', 'gprgnn', 'fsgnn',
+                                  'fagcn', 'gbkgnn', 'jacobiconv',
+                                  'resnet-sgc'])
+def test_float64_x_on_a_float32_model_names_x(name):
+    from pyg_ext.nn import build_specific_model
+    torch.manual_seed(0)
+    m = build_specific_model(name, 4, 3, hidden_channels=8).eval()
+    x = torch.randn(8, 4, dtype=torch.float64)
+    with pytest.raises(TypeError, match=r'x has dtype torch\.float64'):
+        m(x, _EI)
+    # converting either side works, and gives the same function
+    out32 = m(x.float(), _EI)
+    out64 = m.double()(x, _EI)
+    assert out64.dtype == torch.float64
+    assert torch.allclose(out64.float(), out32, atol=1e-4)
+
+
+def test_repr_shows_hyperparameters():
+    m = HS.GPRGNN(4, 3, hidden_channels=16, K=7, alpha=0.2, dprate=0.3)
+    r = repr(m)
+    for part in ('GPRGNN(4, 3', 'hidden_channels=16', 'K=7', 'alpha=0.2',
+                 'dprate=0.3'):
+        assert part in r
+    assert 'hidden_channels=8' in repr(HS.H2GCN(4, 3, hidden_channels=8))
+    assert 'num_props=3' in repr(HS.ResNetSGC(4, 3, num_props=3))
+    assert repr(HS.FAGCN(4, 3, eps=0.1)) != repr(HS.FAGCN(4, 3, eps=0.2))

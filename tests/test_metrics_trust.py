@@ -831,3 +831,91 @@ COVERED = set(DIST) | set(HOMOPHILY) | {
 
 def test_every_public_name_has_bad_input_tests():
     assert set(M.__all__) == COVERED
+
+
+# --- 2026-12-03 audit --------------------------------------------------------
+
+def _labelled_graph(n: int, y: int, seed: int) -> Data:
+    g = torch.Generator().manual_seed(seed)
+    ei = (torch.randint(0, n, (2, 2 * n), generator=g) if n
+          else torch.zeros(2, 0, dtype=torch.long))
+    return Data(x=torch.randn(n, 3, generator=g), edge_index=ei,
+                y=torch.tensor([y]))
+
+
+def test_stable_gin_empty_graph_and_dtype():
+    from pyg_ext.metrics import StableGIN
+    m = StableGIN(3, 4, 2)
+    out = m(torch.zeros(0, 3), torch.zeros(2, 0, dtype=torch.long))
+    # one graph, one row: sum pooling over no nodes is zero
+    assert out.shape == (1, 2) and torch.equal(out, torch.zeros(1, 2))
+    g = _labelled_graph(5, 0, 0)
+    with pytest.raises(TypeError, match=r'x has dtype torch\.float64'):
+        m(g.x.double(), g.edge_index)
+    assert torch.allclose(m.double()(g.x.double(), g.edge_index),
+                          m.float()(g.x, g.edge_index).double(), atol=1e-5)
+
+
+def test_stability_study_small_and_unlabelled_inputs():
+    from pyg_ext.metrics import stability_study
+    ds = [_labelled_graph(5, i % 2, i) for i in range(6)]
+    # a single pair has no correlation: nan, not a scipy error
+    for r in (stability_study(ds[:2], epochs=1, num_layers=1),
+              stability_study(ds, num_pairs=1, epochs=1, num_layers=1)):
+        assert r['num_pairs'] == 1
+        assert math.isnan(r['pearson']) and math.isnan(r['spearman'])
+        assert r['proven_bound_holds']
+    # an empty graph is a valid graph (TMD handles it; the GIN gives 0)
+    r = stability_study(ds + [_labelled_graph(0, 1, 9)], epochs=1, num_layers=1,
+                        num_pairs=30)
+    assert r['num_pairs'] == 21 and r['proven_bound_holds']
+    # labels only size an untrained model's head: a missing y is fine
+    unl = _labelled_graph(4, 0, 7)
+    unl.y = None
+    r = stability_study([ds[0], unl, ds[1]], train=False, num_layers=1)
+    assert r['num_pairs'] == 3 and r['proven_bound_holds']
+
+
+def test_homophily_label_edge_cases():
+    ei = torch.tensor([[0], [1]])
+    for f in (edge_homophily, node_homophily, class_insensitive_homophily,
+              adjusted_homophily, label_informativeness,
+              aggregation_homophily, compatibility_matrix, homophily_report):
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            with pytest.raises(HomophilyError, match='no class columns'):
+                f(ei, torch.zeros(2, 0))
+    # raw ids far above the class count: a clear error instead of
+    # allocating a 10^6 x 10^6 table
+    huge = torch.tensor([0, 10 ** 6])
+    for f in (class_insensitive_homophily, label_informativeness,
+              aggregation_homophily, compatibility_matrix, homophily_report):
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            with pytest.raises(HomophilyError, match='relabel'):
+                f(ei, huge)
+    # measures without a class table still work on them
+    assert edge_homophily(ei, huge) == 0.0
+
+
+def test_tmd_svm_cv_grid_scalars_and_matrix_checks():
+    pytest.importorskip('sklearn')
+    from pyg_ext.metrics import tmd_svm_cv
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(30, 2))
+    y = (X[:, 0] > 0).astype(int)
+    D = np.linalg.norm(X[:, None] - X[None], axis=-1)
+    a = tmd_svm_cv(D, y, gammas=0.1, Cs=1.0, seeds=2, n_splits=3,
+                   inner_splits=2)
+    b = tmd_svm_cv(D, y, gammas=[0.1], Cs=[1.0], seeds=[2], n_splits=3,
+                   inner_splits=2)
+    assert a['mean'] == b['mean']
+    with pytest.raises(TypeError, match='seeds'):
+        tmd_svm_cv(D, y, seeds='0')
+    bad = D.copy()
+    bad[0, 1] += 1.0
+    with pytest.raises(ValueError, match='symmetric'):
+        tmd_svm_cv(bad, y)
+    bad = D + np.eye(len(D))
+    with pytest.raises(ValueError, match='diagonal'):
+        tmd_svm_cv(bad, y)

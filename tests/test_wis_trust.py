@@ -448,3 +448,49 @@ def test_effective_resistance_valid_weights_sliced_with_edges() -> None:
     lookup = {tuple(e): float(x) for e, x in zip(EI.t().tolist(), w)}
     for e, x in zip(out.edge_index.t().tolist(), out.edge_weight):
         assert lookup[tuple(e)] == float(x)
+
+
+# --- a Batch is sparsified graph by graph (2026-12-03 audit) ---------------
+
+def _batch_graphs() -> list[Data]:
+    tri = Data(x=torch.randn(3, 2),
+               edge_index=torch.tensor([[0, 1, 1, 2], [1, 0, 2, 1]]),
+               edge_attr=torch.arange(4.).view(-1, 1))
+    ring = Data(x=torch.randn(4, 2),
+                edge_index=torch.tensor([[0, 1, 1, 2, 2, 3, 3, 0],
+                                         [1, 0, 2, 1, 3, 2, 0, 3]]),
+                edge_attr=torch.arange(8.).view(-1, 1) + 10)
+    return [tri, ring]
+
+
+@pytest.mark.parametrize('make', [
+    lambda: WalkIndexSparsification(num_remove=1),
+    lambda: WalkIndexSparsification(ratio=0.5, num_layers=3),
+    lambda: RandomEdgeSparsification(num_remove=1, seed=3),
+    lambda: EffectiveResistanceSparsification(ratio=0.5, sample=False),
+])
+def test_batch_is_sparsified_per_graph(make):
+    from torch_geometric.data import Batch
+    graphs = _batch_graphs()
+    t = make()
+    out = t(Batch.from_data_list(graphs, follow_batch=['x']))
+    ref = [t(g) for g in graphs]
+    # the budget applies to each graph: the batch of the per-graph outputs
+    assert isinstance(out, Batch)
+    assert torch.equal(out.edge_index,
+                       Batch.from_data_list(ref).edge_index)
+    parts = out.to_data_list()  # slices stay consistent
+    assert len(parts) == 2
+    for got, want in zip(parts, ref):
+        assert torch.equal(got.edge_index, want.edge_index)
+        assert torch.equal(got.edge_attr, want.edge_attr)
+        assert torch.equal(got.x, want.x)
+    assert torch.equal(out.x_batch, out.batch)  # follow_batch kept
+
+
+def test_batch_cross_graph_edge_is_refused():
+    from torch_geometric.data import Batch
+    b = Batch.from_data_list(_batch_graphs())
+    b.edge_index[0, 0] = 5  # graph 0's arc now points into graph 1
+    with pytest.raises(ValueError, match='graph 0 of the batch'):
+        RandomEdgeSparsification(num_remove=1, seed=0)(b)

@@ -105,6 +105,12 @@ def _labels(y: Tensor | Any) -> Tensor:
     if y.dim() == 2 and y.size(1) == 1:
         y = y.view(-1)
     elif y.dim() == 2:  # one-hot only: argmax of scores would be a guess
+        if y.size(1) == 0:
+            if y.size(0):
+                raise HomophilyError(
+                    f'y (labels) of shape {tuple(y.shape)} has no class '
+                    'columns: a one-hot y needs one column per class')
+            return torch.zeros(0, dtype=torch.long, device=y.device)
         if y.numel() and not bool(((y == 0) | (y == 1)).all()
                                   and (y.sum(dim=1) == 1).all()):
             raise HomophilyError(
@@ -268,9 +274,25 @@ def _single(single_class: str, what: str) -> float:
         "by zero); pass single_class='nan' to get nan instead")
 
 
+#: largest class table (entries) a measure allocates: 2 GiB of float64
+MAX_CLASS_TABLE = 1 << 28
+
+
+def _check_table(rows: int, c: int) -> None:
+    """Refuse a ``[rows, C]`` table too large to allocate (class ids far
+    above the number of classes, e.g. raw ids instead of ``0..C-1``)."""
+    if rows * c > MAX_CLASS_TABLE:
+        raise HomophilyError(
+            f'y (labels) goes up to {c - 1}, so this measure needs a '
+            f'{rows} x {c} class table ({rows * c * 8 / 2**30:.1f} GiB); '
+            'relabel the classes to 0..C-1 (torch.unique(y, '
+            'return_inverse=True)[1]) if the ids are not meant as classes')
+
+
 def _class_pairs(src: Tensor, dst: Tensor, y: Tensor, c: int,
                  weight: Tensor | None = None) -> Tensor:
     """``[C, C]`` counts of arcs by (source class, target class)."""
+    _check_table(c, c)
     idx = y[src] * c + y[dst]
     w = None if weight is None else weight.to(torch.float64)
     out = torch.bincount(idx, weights=w, minlength=c * c)
@@ -521,6 +543,7 @@ def aggregation_homophily(edge_index: Tensor, y: Tensor, *,
     loops = torch.arange(n, device=y.device)
     src = torch.cat([src, loops])
     dst = torch.cat([dst, loops])
+    _check_table(max(n, c), c)
     deg = torch.bincount(dst, minlength=n).double()
     z = torch.nn.functional.one_hot(y, c).double()
     az = torch.zeros(n, c, dtype=torch.float64).index_add_(0, dst, z[src])

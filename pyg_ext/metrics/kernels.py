@@ -56,6 +56,17 @@ def gaussian_kernel(D: Any, gamma: float = 0.1) -> np.ndarray:
     return np.exp(-gamma * D * D)
 
 
+def _grid(values: Any, name: str) -> list[Any]:
+    """A grid argument as a list; a single number is a one-point grid."""
+    if isinstance(values, (int, float, np.number)) and \
+            not isinstance(values, bool):
+        return [values]
+    if isinstance(values, (str, bytes)) or not hasattr(values, '__iter__'):
+        raise TypeError(f'{name} must be a number or a sequence of numbers, '
+                        f'got {type(values).__name__} {values!r}')
+    return list(values)
+
+
 def tmd_svm_cv(distances: Any, y: Any,
                gammas: Sequence[float] = (0.01, 0.05, 0.1),
                Cs: Sequence[float] = (0.1, 1.0, 10.0, 100.0),
@@ -73,12 +84,14 @@ def tmd_svm_cv(distances: Any, y: Any,
         distances: ``[G, G]`` distance matrix (e.g. from
             :func:`~pyg_ext.metrics.pairwise`).
         y: ``[G]`` class labels.
-        gammas, Cs: the grid.
+        gammas, Cs: the grid (a single number: a one-point grid).
         n_splits, inner_splits: outer / inner folds.
-        seeds: one repetition of the whole protocol per seed (fold shuffling).
+        seeds: one repetition of the whole protocol per seed (fold
+            shuffling; a single int: one seed).
 
     Raises:
-        ValueError: a non-square, negative or non-finite ``distances``, ``y``
+        ValueError: a non-square, asymmetric, negative or non-finite
+            ``distances`` or one with a non-zero diagonal, ``y``
             of the wrong length, ``n_splits`` / ``inner_splits`` < 2, a
             non-positive ``gamma`` or ``C``.
         TypeError: non-numeric grid values or split counts.
@@ -94,6 +107,16 @@ def tmd_svm_cv(distances: Any, y: Any,
     from sklearn.svm import SVC
 
     D = _check_distances(distances, name='distances')
+    scale = max(float(D.max()), 1.0) if D.size else 1.0
+    asym = float(np.abs(D - D.T).max()) if D.size else 0.0
+    diag = float(np.abs(np.diag(D)).max()) if D.size else 0.0
+    if asym > 1e-9 * scale or diag > 1e-9 * scale:
+        raise ValueError(
+            f'distances must be a symmetric pairwise matrix with a zero '
+            f'diagonal (as tmd_pairwise returns), got max |D - D.T| = '
+            f'{asym:.3g} and max |diag| = {diag:.3g}')
+    gammas, Cs, seeds = (_grid(v, name) for v, name in
+                         ((gammas, 'gammas'), (Cs, 'Cs'), (seeds, 'seeds')))
     y = np.asarray(y.detach().cpu() if hasattr(y, 'detach') else y).reshape(-1)
     if len(y) != D.shape[0]:
         raise ValueError(f'y has {len(y)} labels for {D.shape[0]} graphs '

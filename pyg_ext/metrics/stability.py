@@ -37,6 +37,7 @@ the head its norm:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from math import nan
 from typing import Any
 
 import numpy as np
@@ -101,8 +102,11 @@ class StableGIN(torch.nn.Module):
             ValueError: ``x`` not ``[N, in_channels]``, ``edge_index`` not
                 ``[2, E]`` with ids in ``[0, N)``, ``batch`` not ``[N]``
                 with ids ``>= 0``.
-            TypeError: non-tensor ``x``, non-integer ``edge_index`` or
-                ``batch``.
+            TypeError: non-tensor ``x``, ``x`` of another dtype than the
+                parameters, non-integer ``edge_index`` or ``batch``.
+
+        A graph with no nodes (``batch=None``) gives a zero row (sum
+        pooling over nothing).
 
         NaN in ``x`` propagates to the output (as in any layer).
         """
@@ -111,13 +115,19 @@ class StableGIN(torch.nn.Module):
             self._check_inputs(x, edge_index, batch)
         for conv in self.convs:
             x = conv(x, edge_index)
-        if batch is None:
+        if batch is None:  # one graph: one output row, also when empty
             batch = x.new_zeros(x.size(0), dtype=torch.long)
+            return self.head(global_add_pool(x, batch, size=1))
         return self.head(global_add_pool(x, batch))
 
     def _check_inputs(self, x: Any, edge_index: Any,
                       batch: Any) -> None:
         check_tensor(x, 'x', dim=2)
+        dtype = self.head.weight.dtype
+        if x.dtype != dtype:
+            raise TypeError(f'x has dtype {x.dtype} but the model\'s '
+                            f'parameters are {dtype}: pass x.to({dtype}) '
+                            f'or convert the model (model.to({x.dtype}))')
         if x.size(1) != self.in_channels:
             raise ValueError(f'x has {x.size(1)} features per node but the '
                              f'model has in_channels={self.in_channels}')
@@ -251,7 +261,9 @@ def stability_study(dataset: Sequence[Any], num_layers: int = 3,
             is not a :class:`StableGIN`, non-integer counts.
 
     Returns:
-        dict with ``pearson``, ``spearman``, ``max_ratio_paper_form``
+        dict with ``pearson``, ``spearman`` (``nan`` with a single pair,
+        e.g. two graphs or ``num_pairs=1``, and where either side is
+        constant), ``max_ratio_paper_form``
         (:math:`\\max \\|\\Delta h\\| / (\\prod K \\cdot TMD_w)`),
         ``proven_bound_holds`` (every pair within
         :func:`proven_lipschitz_bound`), ``max_ratio_proven`` and the raw
@@ -283,9 +295,11 @@ def stability_study(dataset: Sequence[Any], num_layers: int = 3,
                               seed=seed)
         else:
             torch.manual_seed(seed)
-            num_classes = 2
-            if getattr(graphs[0], 'y', None) is not None:
-                num_classes = int(max(int(g.y.max()) for g in graphs)) + 1
+            # labels (where given) only size the untrained head
+            ys = [int(g.y.max()) for g in graphs
+                  if isinstance(getattr(g, 'y', None), Tensor)
+                  and g.y.numel() and not g.y.is_floating_point()]
+            num_classes = max(2, max(ys, default=0) + 1)
             model = StableGIN(graphs[0].x.size(1), hidden_channels,
                               num_classes, num_layers).eval()
     L = model.num_layers
@@ -321,8 +335,9 @@ def stability_study(dataset: Sequence[Any], num_layers: int = 3,
         'num_pairs': int(k),
         'num_layers': L,
         'trained': bool(train),
-        'pearson': float(pearsonr(dh, tmd_w)[0]),
-        'spearman': float(spearmanr(dh, tmd_w)[0]),
+        # a correlation needs two pairs (one pair, e.g. two graphs: nan)
+        'pearson': float(pearsonr(dh, tmd_w)[0]) if k >= 2 else nan,
+        'spearman': float(spearmanr(dh, tmd_w)[0]) if k >= 2 else nan,
         'lipschitz_constants': ks,
         'prod_k': prod_k,
         'max_ratio_paper_form': ratio_paper,

@@ -24,6 +24,7 @@ from pyg_ext.utils.eigen import (
 )
 from pyg_ext.utils.log import progress
 from pyg_ext.utils.validation import (
+    check_bool,
     check_choice,
     check_edge_index,
     check_int,
@@ -228,6 +229,9 @@ class AddEigenPE(BaseTransform):
         if isinstance(data, Batch) and getattr(data, 'ptr', None) is not None:
             ptr = data.ptr.cpu()
             sizes = ptr[1:] - ptr[:-1]
+            # ids index data.batch below: range-check them first (a bad id
+            # would otherwise surface as a raw IndexError)
+            check_edge_index(ei, int(ptr[-1]))
             eg = data.batch[ei[0]]
             local = ei - data.ptr[eg].unsqueeze(0)
             res = self.compute(local, eg, sizes, ew)
@@ -337,6 +341,7 @@ def precompute_eigen_pe(
                         f'of Data objects, got {type(dataset).__name__}'
                         f'{hint}')
     chunk_size = check_positive_int(chunk_size, 'chunk_size')
+    progress_bar = check_bool(progress_bar, 'progress_bar')
     from pyg_ext.distributed import use_engine
     use_engine(engine, address)
     if isinstance(k, AddEigenPE):
@@ -459,6 +464,12 @@ def _list_inputs(graphs: list[Data], wa: str | None, chunks: range,
         if wa:  # weights where present, 1 on graphs without them
             ws = [getattr(g, wa, None) for g in part]
             for i, (w, e) in enumerate(zip(ws, eis)):
+                if w is not None and not (isinstance(w, Tensor)
+                                          and w.is_floating_point()):
+                    raise TypeError(
+                        f'{wa} of graph {c0 + i} must be a floating tensor '
+                        f'of edge weights, got '
+                        f'{getattr(w, "dtype", type(w).__name__)}')
                 if w is not None and w.numel() != e.size(1):
                     raise ValueError(
                         f'{wa} of graph {c0 + i} has {w.numel()} entries '
@@ -483,7 +494,12 @@ def _precompute_collated(dataset: Any, data: Data, slices: dict[str, Tensor],
     ew_all = None
     wa = transform.edge_weight_attr
     if wa and wa in slices and data[wa] is not None:
-        ew_all = data[wa].view(-1)
+        ew_all = data[wa]
+        if not (isinstance(ew_all, Tensor) and ew_all.is_floating_point()):
+            got = getattr(ew_all, 'dtype', type(ew_all).__name__)
+            raise TypeError(f'{wa} must be a floating tensor of edge '
+                            f'weights, got {got}')
+        ew_all = ew_all.view(-1)
     vec_parts, val_parts, mask_parts = [], [], []
     chunks = range(0, B, chunk_size)
 

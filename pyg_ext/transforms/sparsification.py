@@ -5,7 +5,10 @@ level), keep self loops, remove both directions of an undirected edge
 together, and keep ``edge_attr``, ``edge_weight`` and every other edge-level
 attribute aligned with the kept edges. Node-level attributes and
 ``num_nodes`` are untouched. Use them as ``transform=`` or ``pre_transform=``
-on single graphs (the removal is computed per graph, not on a batched union).
+on single graphs; a :class:`~torch_geometric.data.Batch` is sparsified graph
+by graph (the budget applies to each graph, the result equals batching the
+per-graph outputs, and ``to_data_list()`` keeps working), never as one
+batched union.
 
 Which attributes are edge-level: those named in ``edge_attrs``; otherwise
 those with ``num_edges`` entries along their concatenation dimension. When a
@@ -32,7 +35,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch_geometric.data import Data, HeteroData
+from torch_geometric.data import Batch, Data, HeteroData
 from torch_geometric.data.datapipes import functional_transform
 from torch_geometric.transforms import BaseTransform
 
@@ -187,10 +190,34 @@ class _EdgeSparsifier(BaseTransform):
             out_store[key] = _select(value, keep,
                                      data.__cat_dim__(key, value, store))
 
+    def _forward_batch(self, batch: Batch) -> Batch:
+        """Sparsify each graph of ``batch`` with its own budget and batch
+        the results again (a budget over the union would remove edges
+        unevenly and break the batch's per-graph slices)."""
+        if not isinstance(getattr(batch, '_slice_dict', None), dict):
+            raise ValueError(
+                'data is a Batch without the per-graph slices of '
+                'Batch.from_data_list, so its graphs cannot be told apart: '
+                'sparsify the graphs before batching them')
+        graphs = batch.to_data_list()
+        out = []
+        for i, graph in enumerate(graphs):
+            try:
+                out.append(self.forward(graph))
+            except (TypeError, ValueError) as exc:
+                raise type(exc)(f'graph {i} of the batch: {exc}') from exc
+        follow = []
+        if isinstance(batch, Data):
+            follow = [k for k in batch.keys()
+                      if f'{k}_batch' in batch and f'{k}_ptr' in batch]
+        return Batch.from_data_list(out, follow_batch=follow)
+
     def forward(self, data: Data | HeteroData) -> Data | HeteroData:
         if not isinstance(data, (Data, HeteroData)):
             raise TypeError(f'data must be a Data or HeteroData object, got '
                             f'{type(data).__name__}')
+        if isinstance(data, Batch):
+            return self._forward_batch(data)
         if isinstance(data, HeteroData):
             out = copy.copy(data)
             for store in data.edge_stores:

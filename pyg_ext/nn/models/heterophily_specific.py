@@ -53,6 +53,7 @@ baselines' protocol (AdamW, lr 3e-5, 1000 steps, 1-5 layers).
 
 from __future__ import annotations
 
+import inspect
 import logging
 import math
 import warnings
@@ -472,6 +473,13 @@ class _SpecificModel(nn.Module):
         if x.size(1) != self.in_channels:
             raise ValueError(f'x must have in_channels={self.in_channels} '
                              f'columns, got shape {tuple(x.shape)}')
+        param = next(self.parameters(), None)
+        if param is not None and x.dtype != param.dtype and \
+                not torch.is_autocast_enabled(x.device.type):
+            raise TypeError(f'x has dtype {x.dtype} but the model\'s '
+                            f'parameters are {param.dtype}: pass '
+                            f'x.to({param.dtype}) or convert the model '
+                            f'(model.to({x.dtype}))')
         if x.size(0) == 0:
             raise ValueError('x must hold at least one node, got shape '
                              f'{tuple(x.shape)}')
@@ -511,8 +519,19 @@ class _SpecificModel(nn.Module):
         return super()._apply(fn, *args, **kwargs)
 
     def __repr__(self) -> str:
-        return (f'{self.__class__.__name__}({self.in_channels}, '
-                f'{self.out_channels})')
+        # the constructor's hyperparameters, as stored on the instance
+        parts = [str(self.in_channels), str(self.out_channels)]
+        names = list(inspect.signature(type(self).__init__).parameters)[3:]
+        scalar = (bool, int, float, str, tuple)
+        for name in names:
+            value = getattr(self, name, None)
+            if not isinstance(value, scalar):  # kept by a wrapped module
+                value = next((getattr(m, name) for m in self.children()
+                              if isinstance(getattr(m, name, None), scalar)),
+                             None)
+            if isinstance(value, scalar):
+                parts.append(f'{name}={value!r}')
+        return f'{self.__class__.__name__}({", ".join(parts)})'
 
 
 def _dropout(p: Any, name: str = 'dropout') -> float:
@@ -883,8 +902,8 @@ class GPRGNN(_SpecificModel):
                  dropout: float = 0.5, K: int = 10, alpha: float = 0.0,
                  dprate: float = 0.7) -> None:
         super().__init__(in_channels, out_channels)
-        hidden_channels = check_positive_int(hidden_channels,
-                                             'hidden_channels')
+        self.hidden_channels = hidden_channels = check_positive_int(
+            hidden_channels, 'hidden_channels')
         self.num_layers = check_positive_int(num_layers, 'num_layers')
         self.dropout = _dropout(dropout)
         self.dprate = _dropout(dprate, 'dprate')
@@ -983,8 +1002,8 @@ class FSGNN(_SpecificModel):
                  dropout: float = 0.7, layer_norm: bool = True,
                  feat_type: str = 'all', adj_norm: str = 'sym') -> None:
         super().__init__(in_channels, out_channels)
-        hidden_channels = check_positive_int(hidden_channels,
-                                             'hidden_channels')
+        self.hidden_channels = hidden_channels = check_positive_int(
+            hidden_channels, 'hidden_channels')
         self.num_layers = check_positive_int(num_layers, 'num_layers')
         self.dropout = _dropout(dropout)
         self.layer_norm = check_bool(layer_norm, 'layer_norm')
@@ -1079,8 +1098,8 @@ class GloGNN(_SpecificModel):
                  gamma: float = 0.0, delta: float = 0.0, orders: int = 1,
                  num_nodes: int | None = None) -> None:
         super().__init__(in_channels, out_channels)
-        hidden_channels = check_positive_int(hidden_channels,
-                                             'hidden_channels')
+        self.hidden_channels = hidden_channels = check_positive_int(
+            hidden_channels, 'hidden_channels')
         self.num_layers = check_int(num_layers, 'num_layers', low=0)
         self.dropout = _dropout(dropout)
         self.alpha = check_real(alpha, 'alpha', low=0.0)
@@ -1194,8 +1213,8 @@ class FAGCN(_SpecificModel):
                  hidden_channels: int = 32, num_layers: int = 2,
                  dropout: float = 0.5, eps: float = 0.3) -> None:
         super().__init__(in_channels, out_channels)
-        hidden_channels = check_positive_int(hidden_channels,
-                                             'hidden_channels')
+        self.hidden_channels = hidden_channels = check_positive_int(
+            hidden_channels, 'hidden_channels')
         self.num_layers = check_positive_int(num_layers, 'num_layers')
         self.dropout = _dropout(dropout)
         self.eps = check_real(eps, 'eps')
@@ -1342,8 +1361,8 @@ class GBKGNN(_SpecificModel):
                  dropout: float = 0.5, lamda: float = 30.0,
                  bi_kernel: bool = True) -> None:
         super().__init__(in_channels, out_channels)
-        hidden_channels = check_positive_int(hidden_channels,
-                                             'hidden_channels')
+        self.hidden_channels = hidden_channels = check_positive_int(
+            hidden_channels, 'hidden_channels')
         self.num_layers = check_positive_int(num_layers, 'num_layers')
         self.dropout = _dropout(dropout)
         self.lamda = check_real(lamda, 'lamda', low=0.0)
@@ -1452,8 +1471,8 @@ class JacobiConv(_SpecificModel):
                  K: int = 10, a: float = 0.5, b: float = 0.25,
                  alpha: float = 2.0, reference_sign: bool = False) -> None:
         super().__init__(in_channels, out_channels)
-        hidden_channels = check_positive_int(hidden_channels,
-                                             'hidden_channels')
+        self.hidden_channels = hidden_channels = check_positive_int(
+            hidden_channels, 'hidden_channels')
         self.num_layers = check_positive_int(num_layers, 'num_layers')
         self.dropout = _dropout(dropout)
         self.dropout_trans = _dropout(dropout_trans, 'dropout_trans')
