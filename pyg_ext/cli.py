@@ -193,6 +193,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from pyg_ext.utils.log import setup_cli_logging
     setup_cli_logging(args.verbose)
     if args.command is None:
+        if rest:  # e.g. a misspelt option before any command
+            parser.error(f"unrecognized arguments: {' '.join(rest)}")
         parser.print_help()
         return 2
     if rest and args.command != 'bench':

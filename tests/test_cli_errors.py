@@ -163,6 +163,8 @@ def _not_a_checkpoint(tmp: Path) -> str:
      '--layers'),
     (('unifl', '--train-sizes', '200,5000'), '--train-sizes'),
     (('csl', '--epochs', 'abc'), '--epochs'),
+    (('csl', '--epochs', '-1'), '--epochs'),  # ran an untrained model
+    (('csl', '--seeds', '1,1'), '--seeds'),  # repeated the same run
     (('eigen', '--seeds', 'x'), '--seeds'),
     (('eigen', '--no-such-option'), '--no-such-option'),
 ])
@@ -313,3 +315,34 @@ def test_progress_defaults_to_stderr_being_a_terminal(
         monkeypatch.setattr(bench, '_stderr_is_terminal', lambda t=tty: t)
         args = bench.prepare_args(parser.parse_args(argv))
         assert args.progress is want, (tty, argv)
+
+
+def test_unknown_top_level_option_is_named(
+        offline_env: dict[str, str]) -> None:
+    # before a command: used to print the whole help without naming it
+    out, _ = run_cli(offline_env, '--bogus')
+    assert out.returncode == 2, out.stderr
+    assert 'Traceback' not in out.stderr
+    assert out.stderr.strip().splitlines()[-1] == (
+        'pyg-ext: error: unrecognized arguments: --bogus')
+
+
+def test_dataset_download_failure_is_a_file_not_found_naming_it(
+        tmp_path: Path) -> None:
+    import socket
+
+    from pyg_ext.datasets import get_dataset, get_spec
+    spec = get_spec('MUTAG')
+
+    def offline(folder: str, name: str, **kw: object) -> None:
+        os.makedirs(os.path.join(folder, name, 'raw'), exist_ok=True)
+        raise socket.gaierror(-2, 'Name or service not known')
+
+    original = spec.loader
+    object.__setattr__(spec, 'loader', offline)  # a frozen dataclass
+    try:
+        with pytest.raises(FileNotFoundError, match=r"'MUTAG' is not under"):
+            get_dataset('MUTAG', tmp_path)
+    finally:
+        object.__setattr__(spec, 'loader', original)
+    assert not any(tmp_path.iterdir())  # no half-made folders left

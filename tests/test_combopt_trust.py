@@ -1167,3 +1167,54 @@ def test_audit_valid_inputs_still_work() -> None:
     pts = generate_facility_points('uniform', 10,
                                    generator=np.random.default_rng(0))
     assert pts.shape == (10, 2)
+
+
+# --- 2026-12-03 audit: repeated variables in a clause, non-sign inputs -------
+
+def _sat_with_repeats(n: int, m: int, seed: int) -> Data:
+    g = torch.Generator().manual_seed(seed)
+    ci = torch.randint(0, n, (3, m), generator=g)
+    ci[1, ::2] = ci[0, ::2]  # every other clause repeats a variable
+    ci[2, ::5] = ci[0, ::5]  # some all three times
+    sg = torch.randint(0, 2, (m, 3), generator=g).float() * 2 - 1
+    return Data(clause_index=ci, clause_sign=sg, num_nodes=n)
+
+
+def test_sat_local_search_counts_repeated_variables_once():
+    from pyg_ext.combopt.max3sat import sat_local_search, unsat_count
+    # (~x0), (x0 | x0 | x1), (x0 | x0 | x2): flipping x0 from True breaks
+    # two clauses and makes one; the old counts flipped it back and forth
+    d = Data(clause_index=torch.tensor([[0, 0, 0], [0, 0, 0], [0, 1, 2]]),
+             clause_sign=torch.tensor([[-1., -1, -1], [1, 1, 1], [1, 1, 1]]),
+             num_nodes=3)
+    s = torch.tensor([1., -1., -1.])
+    for it in (1, 2, 3, 999):
+        out = sat_local_search(d, s, max_iter=it)
+        assert float(unsat_count(d, out)) == 1.0
+    # one greedy step equals the best single flip found by recounting
+    for seed in range(20):
+        d = _sat_with_repeats(6, 14, seed)
+        g = torch.Generator().manual_seed(100 + seed)
+        S = torch.randint(0, 2, (6, 4), generator=g).float() * 2 - 1
+        before = unsat_count(d, S)
+        one = sat_local_search(d, S, max_iter=1)
+        best = before.clone()
+        for v in range(6):
+            T = S.clone()
+            T[v] = -T[v]
+            best = torch.minimum(best, unsat_count(d, T))
+        assert torch.equal(unsat_count(d, one), best)
+        full = sat_local_search(d, S, max_iter=100)
+        assert bool((unsat_count(d, full) <= best).all())
+
+
+def test_local_searches_refuse_non_signs():
+    from pyg_ext.combopt.max3sat import sat_local_search
+    from pyg_ext.combopt.maxcut import maxcut_local_search
+    d = Data(edge_index=torch.tensor([[0, 1, 1, 2], [1, 0, 2, 1]]),
+             num_nodes=3)
+    for bad in (torch.zeros(3), torch.tensor([.5, .5, -2.])):
+        with pytest.raises(ValueError, match='S must hold only -1 and'):
+            maxcut_local_search(d, bad)
+    with pytest.raises(ValueError, match='S must hold only -1 and'):
+        sat_local_search(_sat_with_repeats(6, 4, 0), torch.zeros(6))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -33,6 +34,37 @@ def test_missing_explicit_root_raises(tmp_path: Path,
     with pytest.raises(DataRootError, match='PYG_EXT_DATA'):
         resolve_root()
     assert not (tmp_path / 'nope').exists()
+
+
+def test_default_root_blocked_by_a_file(tmp_path: Path,
+                                       monkeypatch: pytest.MonkeyPatch
+                                       ) -> None:
+    monkeypatch.delenv('PYG_EXT_DATA', raising=False)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / 'datasets').write_text('not a folder')
+    with pytest.raises(DataRootError, match='cannot be created'):
+        resolve_root()
+
+
+def test_failed_ogb_download_leaves_no_empty_folder(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip('ogb')
+    import urllib.error
+
+    import ogb.graphproppred
+
+    from pyg_ext.utils import load_ogb_graphprop
+
+    def offline(name: str, root: str, **kw: object) -> None:
+        os.makedirs(os.path.join(root, name.replace('-', '_'), 'raw'))
+        raise urllib.error.URLError('network blocked by the test')
+
+    monkeypatch.setattr(ogb.graphproppred, 'PygGraphPropPredDataset',
+                        offline)
+    for _ in range(2):  # the second error is the same, not 'no RELEASE'
+        with pytest.raises(FileNotFoundError, match='downloading it failed'):
+            load_ogb_graphprop('ogbg-molbace', tmp_path)
+        assert not (tmp_path / 'ogbg_molbace').exists()
 
 
 def test_ogb_safe_load_is_scoped(tmp_path: Path) -> None:

@@ -110,10 +110,33 @@ def test_registry_names() -> None:
 
 
 def test_registry_loads_generated_file(tmp_path: Path) -> None:
+    from pyg_ext.datasets import dataset_present
+    assert not dataset_present('texas-platonov', tmp_path)
     write_npz(tmp_path / 'heterophilous_extra', 'texas')
+    # the files live in texas/, not texas-platonov/: present all the same
+    assert dataset_present('texas-platonov', tmp_path)
     ds = get_dataset('texas-platonov', tmp_path)
     assert isinstance(ds, PlatonovHeterophilyDataset)
     assert ds[0].train_mask.shape == (30, 10)
+    assert dataset_present('texas-platonov', tmp_path)
+
+
+@pytest.mark.parametrize('key,value,match', [
+    ('node_features', np.float32(1.0), 'node_features must be a numeric'),
+    ('node_features', np.zeros(10, np.float32), r'shape \(10,\)'),
+    ('node_features', np.zeros((10, 2, 2), np.float32), 'node_features'),
+    ('node_features', np.array([['a']] * 10), 'dtype <U1'),
+    ('val_masks', np.zeros((2, 10), bool), 'same number of splits'),
+])
+def test_malformed_npz_fields_are_named(tmp_path: Path, key: str,
+                                        value: np.ndarray,
+                                        match: str) -> None:
+    path = write_npz(tmp_path, 'x', n=10, splits=3)
+    raw = dict(np.load(path))
+    raw[key] = value
+    np.savez(path, **raw)
+    with pytest.raises(ValueError, match=match):
+        read_platonov_npz(str(path))
 
 
 @pytest.mark.dataset

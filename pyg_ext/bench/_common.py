@@ -460,6 +460,10 @@ def seeds_from_arg(seeds: int | str | Sequence[int]) -> list[int]:
         out = [int(s) for s in seeds]
     if any(s < 0 for s in out):
         raise ValueError(f'--seeds must be >= 0, got {seeds!r}')
+    twice = sorted({s for s in out if out.count(s) > 1})
+    if twice:  # a repeated seed repeats the same run and skews mean +- std
+        raise ValueError(f'--seeds lists seed {twice[0]} more than once '
+                         f'({seeds!r})')
     return out
 
 

@@ -8,7 +8,14 @@ from typing import Any
 
 import torch
 
-from pyg_ext.bench._common import fmt_mean_std, format_table, mean_std
+from pyg_ext.bench._common import (
+    fmt_mean_std,
+    format_table,
+    mean_std,
+    nonneg_int,
+    positive_float,
+    positive_int,
+)
 
 PES = ('none', 'lap', 'signnet', 'basisnet', 'spe')
 #: Small encoders: CSL is tiny, and this demo must run in seconds on a CPU.
@@ -30,20 +37,20 @@ PRESET_KWARGS: dict[str, dict[str, Any]] = {
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--pe', default=','.join(PES),
                         help='comma-separated encodings (default: all)')
-    parser.add_argument('--k', type=int, default=9,
+    parser.add_argument('--k', type=positive_int, default=9,
                         help='eigenpairs (9 is at an eigengap for every '
                         'class)')
-    parser.add_argument('--epochs', type=int, default=30,
+    parser.add_argument('--epochs', type=positive_int, default=30,
                         help='training epochs per seed')
-    parser.add_argument('--hidden', type=int, default=64,
+    parser.add_argument('--hidden', type=positive_int, default=64,
                         help='hidden channels')
-    parser.add_argument('--layers', type=int, default=3,
+    parser.add_argument('--layers', type=positive_int, default=3,
                         help='GIN layers')
-    parser.add_argument('--lr', type=float, default=1e-3,
+    parser.add_argument('--lr', type=positive_float, default=1e-3,
                         help='Adam learning rate')
-    parser.add_argument('--batch-size', type=int, default=10,
+    parser.add_argument('--batch-size', type=positive_int, default=10,
                         help='graphs per batch')
-    parser.add_argument('--fold', type=int, default=0,
+    parser.add_argument('--fold', type=nonneg_int, default=0,
                         help='cross-validation fold of the split')
     parser.add_argument('--preset', choices=('pyg_ext', 'reference'),
                         default='pyg_ext',

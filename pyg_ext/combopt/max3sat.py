@@ -162,9 +162,13 @@ def num_clauses(data: Data) -> Tensor:
 
 def sat_local_search(data: Data, S: Tensor, max_iter: int = 1000,
                      return_flips: bool = False):
-    """Greedy (GSAT without sideways moves) on ``[N, K]`` assignments: per
-    graph and column, flip the variable with the largest ``make - break``
-    while it is positive.
+    """Greedy (GSAT without sideways moves) on ``[N, K]`` ``±1``
+    assignments: per graph and column, flip the variable with the largest
+    ``make - break`` while it is positive, so the number of unsatisfied
+    clauses never grows. A variable that occurs more than once in a clause
+    counts that clause once, from all its literals there (flipping it
+    satisfies the clause afterwards iff a literal of another variable is
+    true or one of its own is false now).
 
     Args:
         return_flips: also return the flips made per graph, summed over
@@ -172,9 +176,11 @@ def sat_local_search(data: Data, S: Tensor, max_iter: int = 1000,
             charged for them.
 
     Raises:
-        TypeError, ValueError: invalid clauses or ``S``, ``max_iter < 0``.
+        TypeError, ValueError: invalid clauses or ``S`` (also an entry other
+            than ±1), ``max_iter < 0``.
     """
     _check(data, S)
+    check_signs(S, 'S')
     max_iter = check_int(max_iter, 'max_iter', low=0)
     check_bool(return_flips, 'return_flips')
     S = S.clone().float()
@@ -186,16 +192,26 @@ def sat_local_search(data: Data, S: Tensor, max_iter: int = 1000,
     T = sg.t().unsqueeze(-1)  # [3, C, 1]
     n = S.size(0)
     tie = torch.rand(n, 1, device=S.device) * 1e-3
-    flat = ci.reshape(-1)
+    # a variable may occur more than once in a clause: its gain counts each
+    # clause once (at its first position), from all its literals there
+    same = (ci.unsqueeze(1) == ci.unsqueeze(0)).float()  # [3, 3, C]
+    first = torch.stack([torch.ones_like(ci[0], dtype=torch.bool)] + [
+        ~(ci[:j] == ci[j]).any(0) for j in range(1, ci.size(0))])  # [3, C]
+    occ = same.sum(1).unsqueeze(-1)  # [3, C, 1] literals of ci[j] in c
+    flat = ci[first]
+    for_first = first.unsqueeze(-1)
     flips = torch.zeros(b, dtype=torch.long, device=S.device)
     for _ in range(max_iter):
-        true = (T * S[ci]) > 0  # [3, C, K]
-        nt = true.sum(0)  # [C, K]
-        make = scatter((nt == 0).unsqueeze(0).expand_as(true).reshape(
-            -1, S.size(1)).float(), flat, 0, dim_size=n, reduce='sum')
-        brk = scatter((true & (nt == 1).unsqueeze(0)).reshape(
-            -1, S.size(1)).float(), flat, 0, dim_size=n, reduce='sum')
-        gain = make - brk
+        true = ((T * S[ci]) > 0).float()  # [3, C, K]
+        nt = true.sum(0)  # [C, K] true literals per clause
+        # true literals of ci[j]'s variable in its clause
+        tv = torch.einsum('jkc,kcs->jcs', same, true)
+        # flipping ci[j]: the clause is satisfied afterwards iff another
+        # variable's literal is true or one of ci[j]'s own is false now
+        after = ((nt.unsqueeze(0) - tv) > 0) | (occ - tv > 0)
+        delta = after.float() - (nt > 0).float().unsqueeze(0)
+        gain = scatter(delta[for_first.expand_as(delta)].view(
+            -1, S.size(1)), flat, 0, dim_size=n, reduce='sum')
         if not bool((gain > 0).any()):
             break
         g = gain + tie

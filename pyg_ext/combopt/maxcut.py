@@ -300,10 +300,12 @@ def maxcut_local_search(data: Data, S: Tensor, max_iter: int = 100_000
     ``s_i sum_j w_ij s_j`` whatever the signs).
 
     Raises:
-        TypeError, ValueError: invalid ``data``, ``S`` or ``max_iter``.
+        TypeError, ValueError: invalid ``data``, ``S`` (also an entry other
+            than ±1) or ``max_iter``.
     """
     n = check_graph_data(data)
     check_node_matrix(S, n, 'S')
+    check_signs(S, 'S')  # a 0 or 0.5 entry has no cut meaning
     max_iter = check_positive_int(max_iter, 'max_iter')
     S = S.clone().float()
     squeeze = S.dim() == 1

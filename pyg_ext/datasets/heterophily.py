@@ -351,6 +351,10 @@ def read_platonov_npz(path: str, directed: bool = False) -> Data:
             if arr.dtype.kind not in 'iuf':
                 raise ValueError(f'{path}: {key} must hold integers, got '
                                  f'dtype {arr.dtype}')
+        if feats.dtype.kind not in 'iufb' or feats.ndim != 2:
+            raise ValueError(f'{path}: node_features must be a numeric '
+                             f'[num_nodes, num_features] array, got dtype '
+                             f'{feats.dtype} and shape {feats.shape}')
         x = torch.from_numpy(np.asarray(feats, np.float32))
         if x.numel() and not bool(torch.isfinite(x).all()):
             raise ValueError(f'{path}: node_features contains NaN or '
@@ -374,6 +378,10 @@ def read_platonov_npz(path: str, directed: bool = False) -> Data:
         if m.dim() != 2 or m.size(1) != n:
             raise ValueError(f'{path}: {k} must have shape [splits, {n}], '
                              f'got {tuple(m.shape)}')
+    if len({m.size(0) for m in masks}) > 1:
+        raise ValueError(f'{path}: train_masks, val_masks and test_masks '
+                         f'must hold the same number of splits, got '
+                         f'{[m.size(0) for m in masks]}')
     edge_index = edges.t().contiguous()
     if not directed:
         edge_index = to_undirected(edge_index, num_nodes=n)
@@ -403,7 +411,8 @@ for _n in NAMES:
         _reg = REGISTRY_NAMES[_n] = _pretty
     else:
         _family, _card = 'heterophilous_extra', 'heterophilous.md'
-    register_dataset(DatasetSpec(_reg, _family, _loader, 'node', _card))
+    register_dataset(DatasetSpec(_reg, _family, _loader, 'node', _card,
+                                 folder=_n))
 
 
 __all__ = ['NAMES', 'NEW_GRAPHS', 'PlatonovHeterophilyDataset', 'STATS',

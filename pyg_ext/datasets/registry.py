@@ -41,6 +41,9 @@ class DatasetSpec:
         task: ``'graph'`` or ``'node'`` level.
         card: the dataset card under the top-level ``datasets/`` folder.
         aliases: other accepted names.
+        folder: the loader's own sub-folder of ``family`` when it is not
+            named after ``name`` (e.g. ``texas`` for ``texas-platonov``);
+            :func:`dataset_present` looks there too.
     """
 
     name: str
@@ -49,6 +52,7 @@ class DatasetSpec:
     task: str = 'graph'
     card: str = ''
     aliases: tuple[str, ...] = field(default_factory=tuple)
+    folder: str = ''
 
     def __post_init__(self) -> None:
         """Validate the fields.
@@ -84,6 +88,11 @@ class DatasetSpec:
             raise TypeError(f'DatasetSpec aliases must be a tuple of '
                             f'non-empty str, got {self.aliases!r}')
         object.__setattr__(self, 'aliases', tuple(self.aliases))
+        if not isinstance(self.folder, str) or (
+                self.folder in ('.', '..') or '/' in self.folder
+                or '\\' in self.folder):
+            raise ValueError(f'DatasetSpec folder must be a plain folder '
+                             f'name or empty, got {self.folder!r}')
 
 
 _REGISTRY: dict[str, DatasetSpec] = {}
@@ -179,6 +188,8 @@ def get_dataset(name: str, root: str | os.PathLike[str] | None = None,
         UnknownDatasetError: for a name that is not registered.
         DataRootError: when an explicit ``root`` does not exist.
         TypeError: when ``root`` is not a path.
+        FileNotFoundError: the dataset is absent and downloading it failed
+            (offline, DNS, refused connection), naming the folder.
     """
     spec = get_spec(name)
     base = resolve_root(root, create=False)
@@ -189,9 +200,31 @@ def get_dataset(name: str, root: str | os.PathLike[str] | None = None,
     base.mkdir(parents=True, exist_ok=True)
     try:
         return spec.loader(str(folder), spec.name, **kwargs)
-    except BaseException:
+    except BaseException as e:
         _remove_new_empty(base, folder, existed)
+        if _network_error(e):
+            raise FileNotFoundError(
+                f"dataset '{spec.name}' is not under '{folder}' and "
+                f'downloading it failed ({type(e).__name__}: {e}); copy its '
+                f'files there first (`pyg-ext datasets` lists where each '
+                f'dataset goes)') from e
         raise
+
+
+#: modules whose exceptions mean "the download failed" (PyG downloads with
+#: fsspec / aiohttp or urllib)
+_NETWORK_MODULES = ('aiohttp', 'urllib', 'http', 'socket', 'ssl', 'fsspec',
+                    'requests')
+
+
+def _network_error(e: BaseException) -> bool:
+    """Whether ``e`` is a failed download (offline, DNS, refused, timed
+    out) rather than a problem with the files or the arguments."""
+    if isinstance(e, (ConnectionError, TimeoutError)):
+        return True
+    module = type(e).__module__ or ''
+    return isinstance(e, OSError) and not isinstance(
+        e, FileNotFoundError) and module.split('.')[0] in _NETWORK_MODULES
 
 
 def _existing_dirs(base: Path, folder: Path) -> set[Path] | None:
@@ -367,8 +400,10 @@ def dataset_present(name: str,
         return (all(_nonempty_file(where / 'raw' / f) for f in raw)
                 or all(_nonempty_file(where / 'processed' / f)
                        for f in processed))
-    for variant in dict.fromkeys((spec.name, spec.name.lower(),
-                                  _key(spec.name))):
+    variants = (spec.name, spec.name.lower(), _key(spec.name))
+    if spec.folder:
+        variants = (spec.folder, *variants)
+    for variant in dict.fromkeys(variants):
         where = folder / variant
         if not where.is_dir():
             continue

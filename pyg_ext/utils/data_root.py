@@ -70,6 +70,12 @@ def resolve_root(root: str | os.PathLike[str] | None = None, *,
                 f"data root '{path}' (from {source}) does not exist or is not "
                 'a directory')
         if create:
-            path.mkdir(parents=True, exist_ok=True)
+            try:
+                path.mkdir(parents=True, exist_ok=True)
+            except OSError as e:  # e.g. a file of that name is in the way
+                raise DataRootError(
+                    f"data root '{path}' (from {source}) cannot be created "
+                    f'({e.strerror or e}); pass root= or set ${ENV_VAR}'
+                ) from e
     logger.debug('data root %s (from %s)', path, source)
     return path

@@ -105,14 +105,31 @@ def load_ogb_graphprop(name: str, root: str | os.PathLike[str],
     return dataset, split_idx
 
 
+def _remove_empty_tree(folder: str) -> None:
+    """Remove ``folder`` when it holds only (nested) empty folders, as a
+    failed download leaves it; anything with a file in it stays."""
+    if not os.path.isdir(folder):
+        return
+    for _top, _, files in os.walk(folder):
+        if files:
+            return
+    for top, _, _ in sorted(os.walk(folder), key=lambda t: -len(t[0])):
+        with contextlib.suppress(OSError):
+            os.rmdir(top)
+
+
 @contextlib.contextmanager
 def _download_errors(name: str, root: str) -> Iterator[None]:
     # an absent dataset makes ogb download it; offline, urllib's error says
     # nothing about which dataset or folder
     import urllib.error
+    folder = os.path.join(root, name.replace('-', '_'))
+    existed = os.path.exists(folder)
     try:
         yield
     except urllib.error.URLError as e:
+        if not existed:
+            _remove_empty_tree(folder)  # else the next call blames it
         raise FileNotFoundError(
             f"OGB dataset '{name}' is not under root '{root}' and downloading "
             f'it failed ({e.reason}); copy it there first') from e
