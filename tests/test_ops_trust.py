@@ -629,3 +629,238 @@ def test_index_must_be_the_expansion_of_ptr() -> None:
     ptr2[1] = 2
     with pytest.raises(ValueError, match='index must be the expansion'):
         ops.segment(src, ptr2, reduce='sum', index=good)
+
+
+# --- robustness audit: NaN args, integer segment, negative dim, dtypes -------
+
+def _group_arg_ref(src: torch.Tensor, index: torch.Tensor, dim: int, n: int,
+                   fn: Any) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(values, positions)`` of ``torch.max``/``torch.min`` over each
+    group's slices along ``dim`` (empty groups: 0 and ``src.size(dim)``)."""
+    size = list(src.shape)
+    size[dim] = n
+    val = torch.zeros(size, dtype=src.dtype)
+    arg = torch.full(size, src.size(dim), dtype=torch.long)
+    for g in range(n):
+        pos = (index == g).nonzero().view(-1)
+        if pos.numel():
+            res = fn(src.index_select(dim, pos), dim, keepdim=True)
+            val.narrow(dim, g, 1).copy_(res.values)
+            arg.narrow(dim, g, 1).copy_(pos[res.indices])
+    return val, arg
+
+
+@pytest.mark.parametrize('name', ['scatter_max', 'scatter_min'])
+@pytest.mark.parametrize('how', ['fast', 'infer', 'torch', 'grad'])
+def test_arg_of_a_group_holding_nan_is_its_first_nan(name: str,
+                                                     how: str) -> None:
+    """The arg of a group whose result is NaN was the empty-group sentinel
+    ``src.size(dim)`` (``src == out`` is false for NaN); it is the first
+    NaN, as ``torch.max``/``torch.min`` give, on every CPU path."""
+    fn = getattr(ops, name)
+    ref_fn = torch.max if name == 'scatter_max' else torch.min
+    # the audit's example
+    src = torch.tensor([float('nan'), 1., 3.])
+    out, arg = fn(src, torch.tensor([0, 0, 1]), dim_size=2)
+    assert out[0].isnan() and out[1] == 3 and arg.tolist() == [0, 2]
+    g = torch.Generator().manual_seed(0)
+    nan = float('nan')
+    cases = [(torch.tensor([1., nan, 5., nan, 2.]),
+              torch.tensor([0, 0, 0, 0, 2]), 0)]
+    for shape, dim in (((7, 3), 0), ((3, 7), 1), ((2, 7, 3), -2),
+                       ((2, 3, 7), -1)):
+        s = torch.randn(shape, generator=g, dtype=torch.float64)
+        s[torch.rand(shape, generator=g) < 0.3] = nan
+        idx = torch.tensor([1, 0, 1, 3, 1, 0, 3])  # group 2 empty
+        cases.append((s, idx, dim))
+    for s, idx, dim in cases:
+        n = 4 if s.dim() > 1 else 3
+        d = dim % s.dim()
+        kw: dict[str, Any] = {'dim_size': n}
+        if how == 'infer':
+            kw = {}
+            n = int(idx.max()) + 1
+        elif how == 'torch':
+            kw['backend'] = 'torch'
+        elif how == 'grad':
+            s = s.clone().requires_grad_()
+        out, arg = fn(s, idx, dim, **kw)
+        val, ref = _group_arg_ref(s.detach(), idx, d, n, ref_fn)
+        torch.testing.assert_close(out.detach(), val, equal_nan=True)
+        assert torch.equal(arg, ref), (s, idx, dim, arg, ref)
+        # the values are torch's own scatter_reduce (empty groups 0)
+        red = 'amax' if name == 'scatter_max' else 'amin'
+        shape = [1] * s.dim()
+        shape[d] = -1
+        plain = torch.zeros_like(val).scatter_reduce(
+            d, idx.view(shape).expand_as(s), s.detach(), red,
+            include_self=False)
+        torch.testing.assert_close(out.detach(), plain, equal_nan=True)
+
+
+@pytest.mark.parametrize('dtype', [torch.int64, torch.int32, torch.int16,
+                                   torch.uint8])
+@pytest.mark.parametrize('reduce', ['sum', 'add', 'mean', 'max', 'min',
+                                    'amax', 'amin'])
+@pytest.mark.parametrize('with_index', [False, True])
+def test_segment_of_integer_src(dtype: torch.dtype, reduce: str,
+                                with_index: bool) -> None:
+    """``segment`` of an integer ``src`` raised torch's NotImplementedError
+    (``_segment_reduce`` has no integer kernels); it equals ``scatter``
+    over ``ptr``'s expansion: exact sums and extrema in ``src``'s dtype
+    (the float computation cast back), ``mean`` by true division into
+    floats, as ``scatter`` of integers gives."""
+    ptr = torch.tensor([0, 2, 2, 5, 6])  # segment 1 empty
+    row = torch.tensor([0, 0, 2, 2, 2, 3])
+    kw = {'index': row.int()} if with_index else {}
+    # the audit's example
+    small = {'index': torch.tensor([0, 0, 1])} if with_index else {}
+    assert torch.equal(ops.segment(torch.tensor([1, 2, 3]),
+                                   torch.tensor([0, 2, 3]), **small),
+                       torch.tensor([3, 3]))
+    for src in (torch.tensor([1, 7, 4, 2, 9, 5]).to(dtype),
+                torch.tensor([[1, 2], [7, 0], [4, 4], [2, 9], [9, 1],
+                              [5, 3]]).to(dtype)):
+        out = ops.segment(src, ptr, reduce, **kw)
+        again = ops.segment(src, ptr, reduce, **kw)  # a cached plan, if any
+        assert torch.equal(out, again)
+        red = {'add': 'sum', 'amax': 'max', 'amin': 'min'}.get(reduce,
+                                                              reduce)
+        rb = row.view(-1, *([1] * (src.dim() - 1))).expand_as(src)
+        if red == 'mean':
+            assert out.is_floating_point()
+            assert torch.equal(out, ops.scatter(src, row, 0, 4, 'mean'))
+            ref = torch.zeros(4, *src.shape[1:]).scatter_reduce(
+                0, rb, src.float(), 'mean', include_self=False)
+            torch.testing.assert_close(out, ref)
+            continue
+        assert out.dtype == dtype
+        ref = torch.zeros(4, *src.shape[1:], dtype=dtype).scatter_reduce(
+            0, rb, src, {'sum': 'sum', 'max': 'amax', 'min': 'amin'}[red],
+            include_self=False)
+        assert torch.equal(out, ref), (out, ref)
+        flt = ops.segment(src.double(), ptr, red, **kw).to(dtype)
+        assert torch.equal(out, flt)
+    # integer ids out of range are still refused
+    with pytest.raises(ValueError, match='ptr'):
+        ops.segment(torch.tensor([1, 2, 3]), torch.tensor([0, 2, 4]), reduce)
+
+
+@pytest.mark.parametrize('call', [
+    lambda d, n: ops.scatter(torch.ones(3), torch.tensor([0, 1, 1]),
+                             dim=d, dim_size=n),
+    lambda d, n: ops.scatter(torch.ones(3), torch.tensor([0, 1, 1]),
+                             dim=d, dim_size=n, reduce='max'),
+    lambda d, n: ops.scatter(torch.ones(3), torch.tensor([0, 1, 1]),
+                             dim=d, dim_size=n, reduce='mean'),
+    lambda d, n: ops.scatter(torch.ones(3), torch.tensor([0, 1, 1]),
+                             dim=d, dim_size=n, reduce='mul'),
+    lambda d, n: ops.scatter(torch.ones(3), torch.tensor([0, 1, 1]),
+                             dim=d, dim_size=n, backend='torch'),
+    lambda d, n: ops.scatter_max(torch.ones(3), torch.tensor([0, 1, 1]),
+                                 dim=d, dim_size=n),
+    lambda d, n: ops.scatter_min(torch.ones(3), torch.tensor([0, 1, 1]),
+                                 dim=d, dim_size=n),
+    lambda d, n: ops.softmax(torch.ones(3), torch.tensor([0, 1, 1]),
+                             num_nodes=n, dim=d),
+    lambda d, n: ops.scatter_softmax(torch.ones(3), torch.tensor([0, 1, 1]),
+                                     dim=d, dim_size=n),
+])
+@pytest.mark.parametrize('dim', [-2, -3, 1])
+@pytest.mark.parametrize('dim_size', [2, None])
+def test_dim_out_of_range_is_the_same_value_error_on_every_path(
+        call: Any, dim: int, dim_size: int | None) -> None:
+    """A negative ``dim`` below ``-src.dim()`` raised torch's raw
+    RuntimeError on the CPU fast path (taken when ``dim_size`` is given):
+    ``dim`` was shifted by ``ndim`` once and the shifted value checked."""
+    with pytest.raises(ValueError, match=r'dim must lie in \[-1, 0\]'):
+        call(dim, dim_size)
+    # the audit's 2-D example
+    with pytest.raises(ValueError, match=r'dim must lie in \[-2, 1\]'):
+        ops.scatter(torch.ones(2, 3), torch.tensor([0, 1, 1]),
+                    dim=dim - 1 if dim < 0 else 2, dim_size=dim_size)
+
+
+def test_docs_say_empty_groups_of_mul_are_one() -> None:
+    """``reduce='mul'`` gives 1 for empty groups (as PyG and torch_scatter,
+    and torch's ``scatter_reduce`` from ones): the docs said 0 for every
+    reduction."""
+    from pathlib import Path
+
+    from pyg_ext.ops import _torch
+    from pyg_ext.ops import functional as F
+    src = torch.tensor([2., 3., 4.])
+    idx = torch.tensor([0, 0, 2])
+    out = ops.scatter(src, idx, 0, 3, 'mul')
+    ref = torch.ones(3).scatter_reduce(0, idx, src, 'prod')
+    assert torch.equal(out, ref) and out[1] == 1
+    md = (Path(__file__).resolve().parents[1] / 'docs'
+          / 'scatter.md').read_text()
+    for doc in (ops.__doc__, F.__doc__, _torch.__doc__, ops.scatter.__doc__,
+                md):
+        assert doc is not None
+        assert 'for every reduction' not in doc
+        assert 'any reduce | 0' not in doc
+    for doc in (ops.__doc__, F.__doc__, _torch.__doc__, ops.scatter.__doc__):
+        assert '1 for ``mul``' in ' '.join(doc.split()), doc
+
+
+@pytest.mark.parametrize('call,dtype', [
+    (lambda: ops.scatter(torch.tensor([True, False, True]),
+                         torch.tensor([0, 1, 1]), 0, 3, 'mean'), 'bool'),
+    # dim_size inferred: used to give a wrong mean (a bool count)
+    (lambda: ops.scatter(torch.tensor([True, False, True]),
+                         torch.tensor([0, 1, 1]), 0, None, 'mean'), 'bool'),
+    (lambda: ops.scatter(torch.tensor([True, False, True]),
+                         torch.tensor([0, 1, 1]), 0, 3, 'mean',
+                         backend='torch'), 'bool'),
+    (lambda: ops.segment(torch.tensor([True, False, True]),
+                         torch.tensor([0, 2, 3]), 'mean'), 'bool'),
+    (lambda: ops.scatter(torch.ones(3, dtype=torch.complex64),
+                         torch.tensor([0, 1, 1]), 0, 2, 'max'), 'complex64'),
+    (lambda: ops.scatter_min(torch.ones(3, dtype=torch.complex64),
+                             torch.tensor([0, 1, 1])), 'complex64'),
+    (lambda: ops.scatter(torch.ones(3, dtype=torch.complex64),
+                         torch.tensor([0, 1, 1]), 0, 2, 'mean'), 'complex64'),
+    (lambda: ops.softmax(torch.tensor([1, 2, 3]), torch.tensor([0, 0, 1])),
+     'int64'),
+    (lambda: ops.softmax(torch.tensor([1, 2, 3]), torch.tensor([0, 0, 1]),
+                         num_nodes=2), 'int64'),
+    (lambda: ops.softmax(torch.tensor([1, 2, 3]),
+                         ptr=torch.tensor([0, 2, 3])), 'int64'),
+    (lambda: ops.softmax(torch.tensor([True, False]),
+                         torch.tensor([0, 0])), 'bool'),
+    (lambda: ops.softmax(torch.ones(2, dtype=torch.complex64),
+                         torch.tensor([0, 0])), 'complex64'),
+    (lambda: ops.scatter_softmax(torch.tensor([1, 2, 3], dtype=torch.int32),
+                                 torch.tensor([0, 0, 1])), 'int32'),
+])
+def test_unsupported_src_dtype_is_a_type_error_naming_src(
+        call: Any, dtype: str) -> None:
+    """Raw RuntimeErrors of torch ("result type ... can't be cast") or a
+    silently wrong bool mean became a TypeError naming ``src`` and its
+    dtype."""
+    with pytest.raises(TypeError, match=rf'src.*torch\.{dtype}'):
+        call()
+
+
+@pytest.mark.parametrize('call', [
+    lambda x, r: ops.spmm_csr(torch.tensor([0, 2, 3]),
+                              torch.tensor([0, 1, 2]), x, reduce=r),
+    lambda x, r: ops.spmm(torch.tensor([[0, 1, 2], [0, 0, 1]]), x, r,
+                          num_nodes=2),
+])
+def test_bool_mean_of_messages_is_a_type_error_naming_x(call: Any) -> None:
+    """A ``mean`` of bool messages gave 1.0 where the mean was 0.5 (the
+    count was taken in bool); it is refused as in ``scatter``. Integer
+    messages keep their true-division mean; weighted bool messages are
+    floats."""
+    x = torch.tensor([[True], [False], [True]])
+    with pytest.raises(TypeError, match=r'x.*torch\.bool'):
+        call(x, 'mean')
+    assert call(x.long(), 'mean').view(-1).tolist() == [0.5, 1.0]
+    assert torch.equal(call(x, 'max'), call(x.long(), 'max').bool())
+    w = torch.ones(3)
+    out = ops.spmm_csr(torch.tensor([0, 2, 3]), torch.tensor([0, 1, 2]), x,
+                       w, 'mean')
+    assert out.view(-1).tolist() == [0.5, 1.0]

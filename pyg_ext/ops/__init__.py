@@ -13,7 +13,8 @@ everywhere else, chosen per call by :mod:`pyg_ext.ops.dispatch`.
 * :mod:`pyg_ext.ops.scatter_compat` - a pure-Python drop-in for
   ``torch_scatter`` (``import pyg_ext.ops.scatter_compat as torch_scatter``).
 
-Empty groups give 0; the argmax of an empty group is ``src.size(dim)``.
+Empty groups give 0 (1 for ``mul``); the argmax of an empty group is
+``src.size(dim)``, that of a group holding NaN its first NaN.
 See ``docs/scatter.md`` for kernels, semantics and benchmarks (no GPU
 timings yet: until calibrated, ``'auto'`` runs torch on CUDA too).
 """

@@ -175,6 +175,18 @@ def _check_src_script(src: Tensor, name: str) -> None:
                          f'0-d tensor')
 
 
+def _check_dtype_script(src: Tensor, reduce: str, name: str) -> None:
+    """``pyg_ext.ops.functional._check_src_dtype`` (``reduce``
+    normalised)."""
+    if src.dtype == torch.bool and reduce == 'mean':
+        raise TypeError(f"{name} must not be bool for reduce='mean' (cast "
+                        f"it to a floating dtype first), got {src.dtype}")
+    if src.is_complex() and (reduce == 'mean' or reduce == 'max'
+                             or reduce == 'min'):
+        raise TypeError(f"{name} must be a real (not complex) tensor for "
+                        f"reduce='{reduce}', got {src.dtype}")
+
+
 def _broadcast(index: Tensor, src: Tensor, dim: int) -> Tensor:
     shape = [1] * src.dim()
     shape[dim] = -1
@@ -277,7 +289,9 @@ def scatter_script(src: Tensor, index: Tensor, dim: int = 0,
         if n < 0:
             raise ValueError(f'dim_size must be >= 0, got {n}')
         _check_ids_script(index, 'index', n, 'dim_size')
-    return _scatter_torch(src, index, d, n, _norm_reduce(reduce))
+    red = _norm_reduce(reduce)
+    _check_dtype_script(src, red, 'src')
+    return _scatter_torch(src, index, d, n, red)
 
 
 def _check_ptr_script(ptr: Tensor, name: str, numel: int,
@@ -319,6 +333,7 @@ def segment_script(src: Tensor, ptr: Tensor, reduce: str = 'sum',
         raise ValueError(f"reduce must be one of 'sum', 'add', 'mean', "
                          f"'max', 'min', 'amax', 'amin', got '{reduce}'")
     red = _norm_reduce(reduce)
+    _check_dtype_script(src, red, 'src')
     numel = src.size(0)
     if check:
         _check_ptr_script(ptr, 'ptr', numel, 'the number of rows of src')
@@ -340,10 +355,12 @@ def segment_script(src: Tensor, ptr: Tensor, reduce: str = 'sum',
             raise ValueError('index must be the expansion of ptr (the '
                              'segment id of every entry); it disagrees '
                              'with ptr')
-    if src.device.type == 'cpu' or (
+    if src.device.type == 'cpu' or not src.is_floating_point() or (
             (red == 'max' or red == 'min') and src.requires_grad
             and torch.is_grad_enabled()):
-        # CPU: as pyg_ext's CPU path; max/min with a gradient: the tie rule
+        # CPU: as pyg_ext's CPU path; integers and bool (torch's segment
+        # reduction has no kernels for them): scatter, as pyg_ext does;
+        # max/min with a gradient: the tie rule
         row = index if index is not None else _ptr2index(ptr, numel)
         return _scatter_torch(src, row, 0, n, red)
     return _segment_torch(src, ptr, red)
@@ -354,6 +371,9 @@ def softmax_script(src: Tensor, index: Optional[Tensor] = None,
                    num_nodes: Optional[int] = None, dim: int = 0) -> Tensor:
     """``pyg_ext.ops.softmax`` on the torch path, scriptable."""
     _check_src_script(src, 'src')
+    if not src.is_floating_point():
+        raise TypeError(f'src must have a real floating point dtype for '
+                        f'softmax, got {src.dtype}')
     nd = src.dim()
     if dim < -nd or dim >= nd:
         raise ValueError(f'dim must lie in [{-nd}, {nd - 1}] for src with '
@@ -428,6 +448,7 @@ def spmm_csr_script(adj: Tensor, x: Tensor, reduce: str = 'sum') -> Tensor:
     shape = [1] * x.dim()
     shape[0] = -1
     msg = msg * values.view(shape)
+    _check_dtype_script(msg, red, 'x')
     return _scatter_torch(msg, row, 0, n, red)
 
 

@@ -2,9 +2,9 @@
 is unavailable or loses, and the reference the kernels are tested against.
 
 They reproduce PyG 2.8's forward exactly (``torch_geometric.utils.scatter``
-/ ``segment``): empty groups give 0 for every reduction; ``max``/``min`` use
-``scatter_reduce_(include_self=False)`` on a zero tensor (or
-``torch._segment_reduce``). **Tie rule** (every backend): the gradient of a
+/ ``segment``): empty groups give 0 (1 for ``mul``, the empty product);
+``max``/``min`` use ``scatter_reduce_(include_self=False)`` on a zero tensor
+(or ``torch._segment_reduce``). **Tie rule** (every backend): the gradient of a
 group's max/min is split evenly among the group's ``src`` entries equal to
 it (``1/k`` each for ``k`` ties), never given to the initial value. torch's
 own backwards break it (``scatter_reduce_`` also counts the zero it starts

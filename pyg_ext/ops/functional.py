@@ -3,9 +3,11 @@
 ``spmm``.
 
 Signatures follow ``torch_scatter`` / ``torch_geometric.utils``; semantics
-follow PyG 2.8: **empty groups give 0** for every reduction, and the
-argmax/argmin of an empty group is the sentinel ``src.size(dim)`` (as in
-``torch_scatter``). **Ties:** the gradient of a group's ``max``/``min`` is
+follow PyG 2.8: **empty groups give 0** (1 for ``mul``, the empty product,
+as in PyG and ``torch_scatter``), and the argmax/argmin of an empty group
+is the sentinel ``src.size(dim)`` (as in ``torch_scatter``); the argmax /
+argmin of a group holding NaN is its first NaN (as ``torch.max``).
+**Ties:** the gradient of a group's ``max``/``min`` is
 split evenly among the group's entries equal to it (``1/k`` each for ``k``
 ties), never given to the initial value, on every backend and op
 (``torch_scatter`` gives all of it to one entry; torch's own backwards
@@ -159,6 +161,29 @@ def _check_src(src: Any, name: str = 'src') -> Tensor:
         raise ValueError(f'{name} must have at least one dimension, got a '
                          f'0-d tensor')
     return src
+
+
+def _check_src_dtype(dtype: torch.dtype, reduce: str,
+                     name: str = 'src') -> None:
+    """Refuse a dtype that ``reduce`` (normalised) is not defined for,
+    where torch would raise a raw error or, for a bool ``mean``, count in
+    bool and give a wrong answer: bool ``mean``, complex ``mean`` /
+    ``max`` / ``min``. One attribute read for floating dtypes."""
+    if dtype.is_floating_point:
+        return
+    if dtype is torch.bool and reduce == 'mean':
+        raise TypeError(f"{name} must not be bool for reduce='mean' (cast "
+                        f"it to a floating dtype first), got {dtype}")
+    if dtype.is_complex and reduce in ('mean', 'max', 'min'):
+        raise TypeError(f"{name} must be a real (not complex) tensor for "
+                        f"reduce='{reduce}', got {dtype}")
+
+
+def _check_floating_src(src: Tensor, op: str) -> None:
+    """A real floating ``src`` (the softmax ops: ``exp`` and division)."""
+    if not src.dtype.is_floating_point:
+        raise TypeError(f'src must have a real floating point dtype for '
+                        f'{op}, got {src.dtype}')
 
 
 def _check_dim(dim: Any, ndim: int) -> int:
@@ -402,6 +427,7 @@ def _scatter_args(src: Any, index: Any, dim: Any, dim_size: Any,
                          f'{src.size(dim)} along dim {dim}')
     _check_device(index, 'index', src, 'src')
     reduce = _norm_reduce(reduce)
+    _check_src_dtype(src.dtype, reduce)
     _check_backend(backend)
     if dim_size is None:
         dim_size = _infer_size(index, 'index', check)
@@ -435,7 +461,9 @@ def scatter(src: Tensor, index: Tensor, dim: int = 0,
     Drop-in for :func:`torch_geometric.utils.scatter` (and
     ``torch_scatter.scatter``): ``reduce`` is ``'sum'``/``'add'``,
     ``'mean'``, ``'max'``, ``'min'``, ``'mul'`` or ``'any'``. Pass
-    ``dim_size`` to avoid a host sync (``index.max()``). Empty groups are 0.
+    ``dim_size`` to avoid a host sync (``index.max()``). Empty groups are 0
+    (1 for ``mul``). Integer ``src`` is reduced exactly in its dtype, but
+    ``mean`` divides into floats (as PyG).
 
     Args:
         src: values, any shape.
@@ -451,7 +479,9 @@ def scatter(src: Tensor, index: Tensor, dim: int = 0,
 
     Raises:
         TypeError: ``src``/``index`` not tensors, float ``index``, ``dim``
-            or ``dim_size`` not an int, ``reduce`` not a str.
+            or ``dim_size`` not an int, ``reduce`` not a str, a ``src``
+            dtype the reduction is not defined for (bool ``mean``; complex
+            ``mean``/``max``/``min``).
         ValueError: ``index`` not 1-D or not matching ``src.size(dim)``,
             ``dim`` out of range, ids out of ``[0, dim_size)``, negative
             ``dim_size``, unknown ``reduce`` or ``backend``.
@@ -682,10 +712,11 @@ def _scatter_cpu(src: Tensor, index: Tensor, dim: int, dim_size: int,
     the implementation :func:`~pyg_ext.ops.dispatch.cpu_path` picks."""
     key = ('scatter', id(index), dim, dim_size, reduce)
     ndim = src.dim()
+    if not -ndim <= dim < ndim:
+        _check_dim(dim, ndim)  # raises, naming the dim as given
     if dim < 0:
         dim += ndim
-    if not 0 <= dim < ndim:
-        _check_dim(dim, ndim)  # raises
+    _check_src_dtype(src.dtype, reduce)
     E = src.size(dim)
     if index.numel() != E:
         raise ValueError(f'index has {index.numel()} entries but src has '
@@ -718,13 +749,17 @@ def _scatter_cpu(src: Tensor, index: Tensor, dim: int, dim_size: int,
 
 def _arg(src: Tensor, index: Tensor, dim: int, out: Tensor) -> Tensor:
     """Smallest position whose value equals its group's result; the sentinel
-    ``src.size(dim)`` for empty groups."""
+    ``src.size(dim)`` for empty groups. NaN counts as equal to NaN: the arg
+    of a group whose result is NaN is its first NaN (as ``torch.max``)."""
     n = src.size(dim)
     idx = broadcast(index.long(), src, dim)
     shape = [1] * src.dim()
     shape[dim] = -1
     pos = torch.arange(n, device=src.device).view(shape).expand_as(src)
-    hit = src == out.gather(dim, idx)
+    won = out.gather(dim, idx)
+    hit = src == won
+    if src.is_floating_point():
+        hit |= src.isnan() & won.isnan()
     cand = torch.where(hit, pos, torch.full_like(pos, n))
     arg = torch.full(out.shape, n, dtype=torch.long, device=src.device)
     return arg.scatter_reduce_(dim, idx, cand, 'amin', include_self=True)
@@ -735,7 +770,8 @@ def scatter_max(src: Tensor, index: Tensor, dim: int = 0,
                 backend: str | None = None,
                 check: bool = True) -> tuple[Tensor, Tensor]:
     """``(max, argmax)`` per group, as ``torch_scatter.scatter_max``.
-    Empty groups: max 0, argmax ``src.size(dim)``; ties: the first.
+    Empty groups: max 0, argmax ``src.size(dim)``; ties: the first; a
+    group holding NaN: max NaN, argmax its first NaN (as ``torch.max``).
     Arguments and errors as for :func:`scatter`."""
     if check is False and type(src) is Tensor and src.is_cpu:
         check = _cpu_check(backend)  # see _TRUSTED
@@ -749,8 +785,9 @@ def scatter_min(src: Tensor, index: Tensor, dim: int = 0,
                 dim_size: int | None = None, *,
                 backend: str | None = None,
                 check: bool = True) -> tuple[Tensor, Tensor]:
-    """``(min, argmin)`` per group, as ``torch_scatter.scatter_min``.
-    Arguments and errors as for :func:`scatter`."""
+    """``(min, argmin)`` per group, as ``torch_scatter.scatter_min``
+    (empty groups, ties and NaN as for :func:`scatter_max`). Arguments and
+    errors as for :func:`scatter`."""
     if check is False and type(src) is Tensor and src.is_cpu:
         check = _cpu_check(backend)  # see _TRUSTED
     out = scatter(src, index, dim, dim_size, 'min', backend=backend,
@@ -768,6 +805,10 @@ def segment(src: Tensor, ptr: Tensor, reduce: str = 'sum', *,
 
     Deterministic bit for bit on every backend. The Triton kernel balances
     work over edges, not rows, so a hub row does not serialise a block.
+    Empty segments are 0. A ``src`` that is not floating (integers, bool)
+    is reduced by :func:`scatter` over ``ptr``'s expansion (torch's segment
+    reduction has no such kernels): exact sums and extrema in ``src``'s
+    dtype, ``mean`` by true division into floats, as :func:`scatter` gives.
 
     Args:
         src: ``[E, ...]`` values sorted by segment.
@@ -784,7 +825,8 @@ def segment(src: Tensor, ptr: Tensor, reduce: str = 'sum', *,
 
     Raises:
         TypeError: non-tensor or float ``ptr``/``index``, ``reduce`` not a
-            str.
+            str, a ``src`` dtype the reduction is not defined for (as in
+            :func:`scatter`).
         ValueError: ``ptr`` not 1-D or not a CSR pointer of ``src``,
             ``index`` of the wrong length or with ids outside ``[0, N)``,
             unknown ``reduce`` or ``backend``.
@@ -805,6 +847,8 @@ def segment(src: Tensor, ptr: Tensor, reduce: str = 'sum', *,
     if _upcast(src, backend):
         return segment(src.float(), ptr, reduce, index=index,
                        backend=backend, check=check).to(src.dtype)
+    if isinstance(src, Tensor) and not src.dtype.is_floating_point:
+        return _segment_by_scatter(src, ptr, reduce, index, backend, check)
     if (index is None and backend is None and type(reduce) is str
             and reduce in _FAST_REDUCES
             and type(src) is Tensor and type(ptr) is Tensor and src.is_cpu
@@ -844,6 +888,30 @@ def segment(src: Tensor, ptr: Tensor, reduce: str = 'sum', *,
     if src.is_cpu:
         return _segment_cpu(src, ptr, reduce, index, validate)
     return segment_torch(src, ptr, reduce)
+
+
+def _segment_by_scatter(src: Tensor, ptr: Any, reduce: Any,
+                        index: Any, backend: Any, check: bool) -> Tensor:
+    """:func:`segment` of a ``src`` that ``torch._segment_reduce`` (and the
+    Triton kernels) do not take, any that is not floating (integers, bool,
+    complex): :func:`scatter` over ``ptr``'s expansion, after the checks
+    of :func:`segment` (so the same dtypes are refused as there)."""
+    _check_src(src)
+    reduce = _norm_reduce(reduce, _SORTED_REDUCES)
+    _check_src_dtype(src.dtype, reduce)
+    _check_backend(backend)
+    _check_ptr(ptr, 'ptr')
+    _check_device(ptr, 'ptr', src, 'src')
+    E = src.size(0)
+    if index is not None:
+        _check_segment_ids(index, 'index', E, src)
+    # on CPU ptr is always checked (its expansion reads it)
+    if _validating(check or src.is_cpu):
+        _check_sorted_inputs(ptr, 'ptr', index, 'index', E,
+                             'the number of rows of src', True)
+    row = index if index is not None else _rows_of(ptr, E)
+    return scatter(src, row, 0, ptr.numel() - 1, reduce, backend=backend,
+                   check=_TRUSTED)
 
 
 def _segment_cpu(src: Tensor, ptr: Tensor, reduce: str,
@@ -1117,7 +1185,8 @@ def softmax(src: Tensor, index: Tensor | None = None,
     ``ptr`` and ``dim = 0``) or :func:`scatter`.
 
     ``check`` and the errors are those of :func:`segment` (with ``ptr``) or
-    :func:`scatter` (with ``index``; ``num_nodes`` is its ``dim_size``).
+    :func:`scatter` (with ``index``; ``num_nodes`` is its ``dim_size``); a
+    ``src`` that is not real floating is a :class:`TypeError`.
     Without ``index`` and a usable ``ptr`` it raises an error that is both
     a :class:`ValueError` (bad input, the project's convention) and a
     :class:`NotImplementedError` (what PyG raises there, so code written
@@ -1151,6 +1220,7 @@ def softmax(src: Tensor, index: Tensor | None = None,
 def _softmax(src: Any, index: Any, ptr: Any, num_nodes: Any, dim: Any,
              backend: Any, check: bool, size_name: str) -> Tensor:
     _check_src(src)
+    _check_floating_src(src, 'softmax')
     dim = _check_dim(dim, src.dim())
     _check_backend(backend)
     if ptr is not None:
@@ -1318,7 +1388,9 @@ def spmm_csr(rowptr: Tensor, col: Tensor, x: Tensor,
 
     Raises:
         TypeError: non-tensor arguments, float ids, integer
-            ``edge_weight``, ``reduce`` not a str.
+            ``edge_weight``, ``reduce`` not a str, messages of a dtype the
+            reduction is not defined for (``mean`` of a bool ``x``
+            without weights; complex ``mean``/``max``/``min``).
         ValueError: malformed ``rowptr``, ``col`` out of ``[0, M)``,
             ``row`` out of ``[0, N)``, shapes that do not agree,
             unknown ``reduce`` or ``backend``.
@@ -1350,6 +1422,7 @@ def spmm_csr(rowptr: Tensor, col: Tensor, x: Tensor,
             and rowptr.numel()):
         # the CPU fast path (the checks below, in their cheapest form)
         red = _FAST_REDUCES[reduce]
+        _check_src_dtype(x.dtype, red, 'x')
         return _spmm_csr_cpu(rowptr, col, x, None, red, None,
                              _validating(check), x.size(1))
     _check_ids_1d(col, 'col')
@@ -1359,6 +1432,7 @@ def spmm_csr(rowptr: Tensor, col: Tensor, x: Tensor,
     num_edges = col.numel()
     _check_ptr(rowptr, 'rowptr')
     edge_weight = _check_weight(edge_weight, num_edges)
+    _check_message_dtype(x, edge_weight, reduce)
     for t, name in ((rowptr, 'rowptr'), (col, 'col'),
                     (edge_weight, 'edge_weight')):
         if t is not None:
@@ -1393,6 +1467,15 @@ def spmm_csr(rowptr: Tensor, col: Tensor, x: Tensor,
 
 
 _SPARSE_PATHS = frozenset({'sparse_mm', 'sparse_mm_mean', 'sparse_mv'})
+
+
+def _check_message_dtype(x: Tensor, weight: Tensor | None,
+                         reduce: str) -> None:
+    """:func:`_check_src_dtype` of the messages ``weight * x[col]`` (bool
+    ``x`` with floating weights gives floating messages)."""
+    dtype = (x.dtype if weight is None
+             else torch.promote_types(x.dtype, weight.dtype))
+    _check_src_dtype(dtype, reduce, 'x')
 
 
 def _spmm_csr_cpu(rowptr: Tensor, col: Tensor, x: Tensor,
@@ -1513,7 +1596,8 @@ def spmm(adj: Tensor, x: Tensor, reduce: str = 'sum',
 
     Raises:
         TypeError: non-tensor ``adj``/``x``, float ``edge_index``,
-            integer ``edge_weight``, ``reduce`` not a str.
+            integer ``edge_weight``, ``reduce`` not a str, messages of a
+            dtype the reduction is not defined for (as :func:`spmm_csr`).
         ValueError: ``edge_index`` not ``[2, E]``, ids out of range
             (``edge_index[0]`` in ``[0, M)``, ``edge_index[1]`` in
             ``[0, num_nodes)``, sparse indices within ``adj``'s shape), a
@@ -1584,6 +1668,7 @@ def spmm(adj: Tensor, x: Tensor, reduce: str = 'sum',
     edge_weight = _check_weight(edge_weight, adj.size(1))
     if edge_weight is not None:
         _check_device(edge_weight, 'edge_weight', x, 'x')
+    _check_message_dtype(x, edge_weight, reduce)
     src, dst = adj[0], adj[1]
     on_cpu = x.is_cpu and (
         backend or _backend_state['backend']) != 'triton'
