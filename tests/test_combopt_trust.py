@@ -1218,3 +1218,248 @@ def test_local_searches_refuse_non_signs():
             maxcut_local_search(d, bad)
     with pytest.raises(ValueError, match='S must hold only -1 and'):
         sat_local_search(_sat_with_repeats(6, 4, 0), torch.zeros(6))
+
+
+# --- 2026-12-03 audit (c): OptGNN, SDP, generators, training ---------------
+
+
+def _gset_file(tmp_path, text: str):
+    p = tmp_path / 'g.txt'
+    p.write_text(text)
+    return p
+
+
+def test_audit_c_read_gset_checks_ids_and_reads_edgeless_files(
+        tmp_path) -> None:
+    from pyg_ext.combopt.generators import read_gset
+    with pytest.raises(ValueError, match=r'line 3: node id 7 outside 1\.\.3'):
+        read_gset(_gset_file(tmp_path, '3 2\n1 2 1\n2 7 1\n'))
+    with pytest.raises(ValueError, match='1-based'):
+        read_gset(_gset_file(tmp_path, '3 2\n0 1 1\n1 2 1\n'))
+    with pytest.raises(ValueError, match='line 2 must be "i j w"'):
+        read_gset(_gset_file(tmp_path, '3 1\n1 2\n'))
+    with pytest.raises(ValueError, match='announces 2 edges, has 1'):
+        read_gset(_gset_file(tmp_path, '3 2\n1 2 1\n'))
+    with pytest.raises(ValueError, match='line 1'):
+        read_gset(_gset_file(tmp_path, ''))
+    g = read_gset(_gset_file(tmp_path, '3 0\n'))
+    assert g.num_nodes == 3 and g.edge_index.shape == (2, 0)
+    assert g.edge_weight.shape == (0,)
+    # valid files read as before
+    g = read_gset(_gset_file(tmp_path, '3 2\n1 2 1\n2 3 -1\n'))
+    assert g.edge_index.tolist() == [[0, 1, 1, 2], [1, 0, 2, 1]]
+    assert g.edge_weight.tolist() == [1.0, 1.0, -1.0, -1.0]
+
+
+def test_audit_c_watts_strogatz_refuses_odd_k() -> None:
+    from pyg_ext.combopt.generators import watts_strogatz
+    for k in (1, 3):
+        with pytest.raises(ValueError, match='k must be even'):
+            watts_strogatz(6, k)
+    g = watts_strogatz(6, 2, p=0.0)
+    assert g.edge_index.size(1) // 2 == 6  # the ring
+    assert watts_strogatz(6, 4, p=0.0).edge_index.size(1) // 2 == 12
+
+
+def test_audit_c_bm_start_vectors_are_checked_and_normalised() -> None:
+    from pyg_ext.combopt.maxcut import maxcut_relaxation
+    g = erdos_renyi(8, 0.4, seed=1)
+    with pytest.raises(ValueError, match=r'V must have shape \(8, 4\).*rank'):
+        maxcut_bm(g, rank=4, steps=2, V=torch.randn(8, 2))
+    with pytest.raises(ValueError, match=r'V must have shape \(8, 4\).*rank'):
+        bm_solve(VertexCover(), g, rank=4, steps=2, V=torch.randn(8, 2))
+    V = torch.randn(8, 4)
+    V[3] = 0.0
+    with pytest.raises(ValueError, match='V must have no zero row.*row 3'):
+        maxcut_bm(g, rank=4, steps=3, V=V)
+    with pytest.raises(ValueError, match='V must have no zero row'):
+        bm_solve(VertexCover(), g, rank=4, steps=3, V=V)
+    with pytest.raises(ValueError, match='V contains NaN'):
+        maxcut_bm(g, rank=4, V=torch.full((8, 4), float('nan')))
+    # steps=0 reports the relaxation of the normalised start
+    V = torch.randn(8, 4, generator=torch.Generator().manual_seed(0))
+    out, val = maxcut_bm(g, rank=4, steps=0, V=10 * V)
+    Vn = torch.nn.functional.normalize(V, dim=-1)
+    torch.testing.assert_close(out, Vn)
+    torch.testing.assert_close(val, maxcut_relaxation(g, Vn))
+    assert 0.0 <= float(val) <= float(maxcut_certificate(g, Vn)) + 1e-6
+    out = bm_solve(VertexCover(), g, rank=4, steps=0, V=10 * V)
+    torch.testing.assert_close(out, Vn)
+
+
+def test_audit_c_weighted_degree_and_per_graph_sum_check_inputs() -> None:
+    from pyg_ext.combopt.rounding import per_graph_sum
+    from pyg_ext.combopt.sdp import weighted_degree
+    bad = Data(edge_index=torch.tensor([[0], [9]]), num_nodes=3)
+    with pytest.raises(ValueError, match='edge_index'):
+        weighted_degree(bad)
+    g = erdos_renyi(8, 0.4, seed=1)
+    with pytest.raises(ValueError, match='x has 5 rows for 8 nodes'):
+        per_graph_sum(g, torch.ones(5))
+    with pytest.raises(TypeError, match='x must be a torch.Tensor'):
+        per_graph_sum(g, [1.0] * 8)
+    assert per_graph_sum(g, torch.ones(8)).tolist() == [8.0]
+    deg = weighted_degree(g)
+    assert deg.tolist() == torch.bincount(g.edge_index[1],
+                                          minlength=8).float().tolist()
+
+
+def test_audit_c_empty_graphs_are_valid_everywhere() -> None:
+    """Graphs without nodes are valid input in pyg_ext.combopt (see
+    test_vertex_cover_empty_and_edgeless_graphs): the model and the BM
+    solver return empty embeddings, the certificates bound 0."""
+    d = Data(edge_index=torch.zeros(2, 0, dtype=torch.long), num_nodes=0)
+    for prob in ('maxcut', 'vertex_cover'):
+        for preset in ('pyg_ext', 'reference'):
+            out = OptGNN(prob, rank=3, num_layers=2, preset=preset)(d)
+            assert out.shape == (0, 3)
+    V, val = maxcut_bm(d, rank=3, steps=2)
+    assert V.shape == (0, 3) and val.tolist() == [0.0]
+    assert maxcut_certificate(d, torch.zeros(0, 3)).tolist() == [0.0]
+    assert vertex_cover_certificate(d).tolist() == [0.0]
+
+
+def test_audit_c_optgnn_dtype_mismatch_names_the_tensor() -> None:
+    from pyg_ext.nn.optgnn import OptGNNReferenceLayer
+    g = erdos_renyi(8, 0.4, seed=1)
+    m = OptGNN('maxcut', rank=4, num_layers=2).eval()
+    V64 = torch.nn.functional.normalize(
+        torch.randn(8, 4, dtype=torch.float64), dim=-1)
+    msg = (r"V has dtype torch.float64 but the model's parameters are "
+           r'torch.float32: pass V.to\(torch.float32\) or convert the model '
+           r'\(model.to\(torch.float64\)\)')
+    with pytest.raises(TypeError, match=msg):
+        m(g, V=V64)
+    for layer in (OptGNNLayer(4), OptGNNReferenceLayer(4)):
+        with pytest.raises(TypeError, match=msg):
+            layer(V64, V64)
+        with pytest.raises(TypeError, match='G has dtype torch.float64'):
+            layer(V64.float(), V64)
+    # matching dtypes still work, float64 models included
+    assert m(g, V=V64.float()).dtype == torch.float32
+    assert m.double()(g, V=V64).dtype == torch.float64
+
+
+def test_audit_c_optgnn_constructor_arguments_and_layer_repr() -> None:
+    for preset in ('pyg_ext', 'reference'):
+        with pytest.raises(TypeError, match='step must be a real number'):
+            OptGNN('maxcut', rank=4, num_layers=2, step='x', preset=preset)
+        with pytest.raises(TypeError, match='normalize_direction must be a '
+                                            'bool'):
+            OptGNN('maxcut', rank=4, num_layers=2, normalize_direction=3,
+                   preset=preset)
+    assert OptGNN('maxcut', rank=4, step=2).config['step'] == 2.0
+    assert repr(OptGNNLayer(8)) == 'OptGNNLayer(rank=8)'
+    r = repr(OptGNNLayer(8, step=0.5, init_noise=0.0,
+                         normalize_direction=False))
+    assert r == ('OptGNNLayer(rank=8, step=0.5, init_noise=0.0, '
+                 'normalize_direction=False)')
+    m = OptGNN('maxcut', rank=4, num_layers=2, step=1.3,
+               normalize_direction=False)
+    assert 'step=1.3' in repr(m) and 'normalize_direction=False' in repr(m)
+
+
+def test_audit_c_decode_takes_problem_names_and_reference_loss_checks_V(
+        ) -> None:
+    from pyg_ext.nn.optgnn import vertex_cover_reference_loss
+    g = erdos_renyi(8, 0.4, seed=1)
+    V = torch.nn.functional.normalize(torch.randn(8, 3), dim=-1)
+    a = decode('maxcut', g, V, num_hyperplanes=8,
+               generator=torch.Generator().manual_seed(0))
+    b = decode(MaxCut(), g, V, num_hyperplanes=8,
+               generator=torch.Generator().manual_seed(0))
+    assert torch.equal(a[0], b[0])
+    with pytest.raises(ValueError, match='unknown problem name'):
+        decode('tsp', g, V)
+    with pytest.raises(TypeError, match='problem must be a problem name'):
+        decode(3, g, V)
+    with pytest.raises(ValueError, match=r'V must have shape \[num_nodes=8'):
+        vertex_cover_reference_loss(g, torch.randn(3, 4))
+    with pytest.raises(ValueError, match='V must be 2-D'):
+        vertex_cover_reference_loss(g, torch.randn(8))
+    assert torch.isfinite(vertex_cover_reference_loss(g, V))
+
+
+def test_audit_c_training_arguments_are_checked() -> None:
+    from pyg_ext.combopt.training import (
+        default_config,
+        load_pretrained,
+        load_pretrained_reference,
+        rounded_score,
+        train_optgnn,
+        train_reference,
+    )
+    gs = [erdos_renyi(6, 0.5, seed=i) for i in range(3)]
+    m = OptGNN('maxcut', rank=4, num_layers=2)
+    UNKNOWN = "problem must be one of .*maxcut.*got 'foo'"
+    with pytest.raises(ValueError, match=UNKNOWN):
+        load_pretrained('foo')
+    with pytest.raises(ValueError, match=UNKNOWN):
+        load_pretrained_reference('foo')
+    with pytest.raises(ValueError, match=UNKNOWN):
+        default_config('foo')
+    # a known problem without a packaged checkpoint is still None
+    assert load_pretrained_reference('vertex_cover') is None
+    with pytest.raises(ValueError, match='epochs must be >= 0'):
+        train_optgnn(m, gs, epochs=-1)
+    with pytest.raises(TypeError, match='model must be a pyg_ext.nn.OptGNN'):
+        train_optgnn(torch.nn.Linear(2, 2), gs, epochs=1)
+    with pytest.raises(ValueError, match='train is empty'):
+        train_optgnn(m, [], epochs=1)
+    with pytest.raises(TypeError, match='train must be a sequence'):
+        train_optgnn(m, gs[0], epochs=1)
+    with pytest.raises(ValueError, match='val is empty'):
+        train_optgnn(m, gs, epochs=1, val=[])
+    with pytest.raises(ValueError, match='val is empty'):
+        rounded_score(m, [])
+    ref = OptGNN('maxcut', rank=4, num_layers=2, preset='reference')
+    with pytest.raises(ValueError, match='val is empty'):
+        train_reference(ref, lambda rng: gs[0], steps=1, val=[])
+    with pytest.raises(TypeError, match='model must be a pyg_ext.nn.OptGNN'):
+        train_reference(torch.nn.Linear(2, 2), lambda rng: gs[0], steps=1)
+    hist = train_optgnn(m, gs, epochs=0)
+    assert hist['train_loss'] == [] and len(hist['val_loss']) == 1
+
+
+def test_audit_c_nan_scores_are_refused() -> None:
+    from pyg_ext.combopt.rounding import best_per_graph, top_k_per_graph
+    g = erdos_renyi(8, 0.4, seed=1)
+    S = hyperplane_signs(torch.randn(8, 3), 4)
+    bad = torch.tensor([[float('nan'), 1.0, 2.0, 0.0]])
+    with pytest.raises(ValueError, match='scores contains NaN'):
+        best_per_graph(g, S, bad)
+    with pytest.raises(ValueError, match='scores contains NaN'):
+        top_k_per_graph(g, S, bad, 2)
+    ok = torch.tensor([[0.0, 1.0, float('-inf'), 3.0]])
+    assert torch.equal(best_per_graph(g, S, ok), S[:, 3])
+
+
+def _ws(n: int, k: int, seed: int) -> Data:
+    from pyg_ext.combopt.generators import watts_strogatz
+    return watts_strogatz(n, k, seed=seed)
+
+
+@pytest.mark.parametrize('make', [
+    lambda seed: erdos_renyi(5, 0.5, seed=seed),
+    lambda seed: barabasi_albert(5, 2, seed=seed),
+    lambda seed: random_regular(6, 3, seed=seed),
+    lambda seed: _ws(6, 2, seed=seed),
+    lambda seed: random_3sat(5, 2.0, seed=seed),
+    lambda seed: make_graph('er', 5, seed=seed),
+], ids=['er', 'ba', 'regular', 'ws', '3sat', 'make_graph'])
+def test_audit_c_generator_seeds_are_checked(make) -> None:
+    with pytest.raises(ValueError, match='seed must be >= 0'):
+        make(-1)
+    with pytest.raises(TypeError, match='seed must be an int'):
+        make(1.5)
+    with pytest.raises(TypeError, match='seed must be an int'):
+        make(True)
+    assert make(3).num_nodes == make(np.int64(3)).num_nodes
+
+
+def test_audit_c_random_regular_empty_graph() -> None:
+    g = random_regular(0, 0)
+    assert g.num_nodes == 0 and g.edge_index.shape == (2, 0)
+    assert erdos_renyi(0, 0.5).num_nodes == 0  # the same convention
+    with pytest.raises(ValueError, match='d must be <= 0'):
+        random_regular(0, 3)

@@ -218,3 +218,26 @@ def test_ogb_engine_ray_equals_local_and_resumes(ray_cluster, shared_root,
     assert got == want
     with pytest.raises(ValueError, match='--cells-json'):
         run_suite('ogb', [*argv, '--cells-json', str(tmp_path / 'c.json')])
+
+
+# --- 2026-12-03 audit: a resumed grid returns what a first run returns -----
+
+def test_run_grid_results_equal_on_first_and_resumed_runs(
+        tmp_path: Path) -> None:
+    import numpy as np
+
+    from pyg_ext.distributed import run_grid
+    path = tmp_path / 'g.json'
+
+    def fn(cell: dict[str, Any]) -> Any:
+        return {'t': (1, 2), 1: np.arange(2), 'x': cell['a'] * 0.5}
+
+    cells = [{'a': 1}, {'a': 2}]
+    first = run_grid(cells, fn, json_path=path)
+    again = run_grid(cells, fn, json_path=path)
+    assert first == again == [{'t': [1, 2], '1': [0, 1], 'x': 0.5},
+                              {'t': [1, 2], '1': [0, 1], 'x': 1.0}]
+    # without a file the results are returned as they are
+    assert run_grid(cells[:1], fn)[0]['t'] == (1, 2)
+    with pytest.raises(TypeError, match='cannot be stored'):
+        run_grid([{'a': 3}], lambda c: {1, 2}, json_path=path)

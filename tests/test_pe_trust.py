@@ -513,3 +513,22 @@ def test_pegnn_width_check_only_for_linear_encoders() -> None:
     with torch.no_grad():
         b2.x = emb(torch.arange(N) % 5)
     torch.testing.assert_close(out, ref_model(b2))
+
+
+# --- 2026-12-03 audit: one row per graph, dtype mismatch, repr --------------
+
+def test_pegnn_one_row_per_graph_with_empty_graphs():
+    torch.manual_seed(0)
+    empty = Data(x=torch.zeros(0, 3), edge_index=torch.zeros(
+        2, 0, dtype=torch.long), num_nodes=0)
+    g = Data(x=torch.randn(4, 3), edge_index=torch.tensor([[0, 1], [1, 0]]))
+    for pool in ('mean', 'add'):
+        m = PEGNN(3, 8, 2, num_layers=2, pool=pool).eval()
+        out = m(Batch.from_data_list([g, empty]))
+        assert out.shape == (2, 2)  # a trailing empty graph keeps its row
+        torch.testing.assert_close(out[0], m(g)[0])
+        torch.testing.assert_close(out[1], m(empty)[0])
+        assert m(empty).shape == (1, 2)
+    with pytest.raises(TypeError, match=r'data\.x has dtype torch\.float64'):
+        m(Data(x=g.x.double(), edge_index=g.edge_index))
+    assert 'pe_norm=' in repr(m)

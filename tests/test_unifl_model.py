@@ -214,3 +214,60 @@ def test_solve_draws_keeps_cheapest_model_draw(trained):
             unifl_solve(model, pts(), draws=bad)
     with pytest.raises(TypeError, match='draws'):
         unifl_solve(model, pts(), draws=1.5)
+
+
+# --- 2026-12-03 audit: stale neighbour tables, duplicate arcs, batches ------
+
+def test_cached_table_follows_the_instance():
+    from pyg_ext.combopt import facility_greedy
+    torch.manual_seed(0)
+    pos = torch.rand(12, 2) * 3
+    m = UniFLMPNN(8, 1, 4).eval()
+    d = facility_graph(pos, f=1.0)
+    unifl_solve(m, d)
+    d.pos = pos * 3  # new points: the cached table must not be reused
+    opened, info = unifl_solve(m, d)
+    assert info['cost'] == pytest.approx(
+        float(facility_cost(pos * 3, opened, 1.0)), rel=1e-6)
+    fresh = facility_graph(pos * 3, f=1.0)
+    fresh.edge_index, fresh.edge_attr = d.edge_index, d.edge_attr
+    assert torch.equal(m(d), m(fresh))
+    # a model with other max_neighbors rebuilds it as well
+    m1 = UniFLMPNN(8, 1, 4, max_neighbors=1).eval()
+    m1.load_state_dict(m.state_dict())
+    g = facility_graph(pos, f=1.0)
+    a = m1(g)
+    b = m(g)
+    assert torch.equal(b, m(facility_graph(pos, f=1.0)))
+    assert torch.equal(a, m1(facility_graph(pos, f=1.0)))
+    # a baseline on data a (truncating) model used sees every neighbour
+    g = facility_graph(pos, f=1.0)
+    m1(g)
+    assert torch.equal(facility_greedy(g), facility_greedy(
+        facility_graph(pos, f=1.0)))
+
+
+def test_neighbor_table_counts_a_duplicate_arc_once():
+    torch.manual_seed(1)
+    g = facility_graph(torch.rand(8, 2) * 2)
+    p = torch.rand(8)
+    t1 = neighbor_table(g.edge_index, g.edge_attr, 8)
+    t2 = neighbor_table(torch.cat([g.edge_index] * 2, 1),
+                        torch.cat([g.edge_attr] * 2), 8)
+    assert torch.equal(t1.index, t2.index) and torch.equal(t1.dist, t2.dist)
+    assert torch.equal(facility_radii(t1, 1.0), facility_radii(t2, 1.0))
+    assert float(expected_facility_cost(p, t1, 1.0)) == float(
+        expected_facility_cost(p, t2, 1.0))
+    # a longer copy of an arc does not replace the shorter one
+    ei = torch.tensor([[0, 0], [1, 1]])
+    t = neighbor_table(ei, torch.tensor([0.5, 0.25]), 2)
+    assert t.dist[0].tolist() == [0.0, 0.25]
+
+
+def test_a_batch_of_instances_is_refused():
+    from torch_geometric.data import Batch
+    torch.manual_seed(2)
+    b = Batch.from_data_list([facility_graph(torch.rand(5, 2)),
+                              facility_graph(torch.rand(6, 2))])
+    with pytest.raises(ValueError, match='one instance at a time'):
+        UniFLMPNN(8, 1, 4)(b)

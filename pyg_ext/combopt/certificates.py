@@ -105,7 +105,9 @@ def maxcut_certificate(data: Data, V: Tensor, dense_max: int = 2000,
     Returns:
         ``[num_graphs]`` float64 bounds (and, with ``return_parts``, the dual
         objective ``sum y`` and the eigenvalue shift per graph). Valid for
-        negative edge weights too (``L`` is then the signed Laplacian).
+        negative edge weights too (``L`` is then the signed Laplacian). A
+        graph without nodes (``V`` of shape ``[0, r]``) is valid input: its
+        SDP value, and bound, is 0 (as for a graph without edges).
 
     Raises:
         TypeError, ValueError: invalid or asymmetric ``data``, ``V`` not
@@ -382,7 +384,8 @@ def vertex_cover_certificate(data: Data, V: Tensor | None = None,
 
     Nodes with a self-loop belong to every cover: their weight is added and
     the bound is computed without them. The bound is never negative and
-    is 0 for graphs without edges.
+    is 0 for graphs without edges, including graphs without nodes (an
+    empty graph is valid input: its minimum cover is empty).
 
     Args:
         data (Data): graph(s) (``edge_index`` in either or both directions;

@@ -24,6 +24,7 @@ from pyg_ext.combopt.facility_location import (
     _check_points,
     _node_cost,
     _row_max,
+    cached_table,
     facility_radii,
     neighbor_table,
     repair_open,
@@ -76,14 +77,18 @@ __all__ = [
 
 def _table(data: Data) -> NeighborTable:
     _check_data(data)
-    t = getattr(data, '_unifl_table', None)
-    if t is None:
+    if getattr(data, 'edge_index', None) is None or \
+            getattr(data, 'edge_attr', None) is None:
+        # a hand-made table without the graph (checked by _check_data)
+        return data._unifl_table
+
+    def build() -> NeighborTable:
         if data.num_nodes is None or data.num_nodes <= 0:
             raise ValueError('empty facility-location instance (0 points)')
-        t = neighbor_table(data.edge_index, data.edge_attr.view(-1),
-                           data.num_nodes)
-        data._unifl_table = t
-    return t
+        return neighbor_table(data.edge_index, data.edge_attr.view(-1),
+                              data.num_nodes)
+    # every neighbour: a table a UniFL model truncated is rebuilt
+    return cached_table(data, 'edges', None, build)
 
 
 def _f(data: Data) -> float:

@@ -483,7 +483,8 @@ def neighbor_table(edge_index: Tensor, dist: Tensor, num_nodes: int,
 
     ``max_neighbors`` keeps only the closest neighbours of each row (radii and
     expected costs are then exact only if no dropped neighbour is closer than
-    :math:`f`). Differentiable with respect to ``dist``.
+    :math:`f`). An arc given more than once counts once, at its shortest
+    distance. Differentiable with respect to ``dist``.
 
     Raises:
         TypeError, ValueError: ``num_nodes < 1`` (empty instance), a bad
@@ -513,6 +514,17 @@ def neighbor_table(edge_index: Tensor, dist: Tensor, num_nodes: int,
     row, col = edge_index[0], edge_index[1]
     keep = row != col
     row, col, dist = row[keep], col[keep], dist[keep]
+    if row.numel():
+        # a neighbour listed twice counts once, at its shortest distance
+        # (twice would double it in every radius sum and cost product)
+        pair = row * num_nodes + col
+        by_dist = torch.argsort(dist.detach(), stable=True)
+        perm = by_dist[torch.argsort(pair[by_dist], stable=True)]
+        pair = pair[perm]
+        first = torch.ones_like(pair, dtype=torch.bool)
+        first[1:] = pair[1:] != pair[:-1]
+        perm = perm[first]
+        row, col, dist = row[perm], col[perm], dist[perm]
     ar = torch.arange(num_nodes, device=row.device)
     row = torch.cat([ar, row])
     col = torch.cat([ar, col])
@@ -538,6 +550,34 @@ def neighbor_table(edge_index: Tensor, dist: Tensor, num_nodes: int,
     mask = torch.zeros(num_nodes, K, dtype=torch.bool, device=row.device)
     mask[row, slot] = True
     return NeighborTable._make((index, d, mask))  # valid by construction
+
+
+_TABLE_SOURCES = ('pos', 'edge_index', 'edge_attr', 'opening_cost')
+
+
+def cached_table(data: Data, how: str, max_neighbors: int | None,
+                 build: Any) -> NeighborTable:
+    """``data._unifl_table`` when it was built ``how`` (``'pos'`` /
+    ``'edges'``) with this ``max_neighbors`` from the ``pos``,
+    ``edge_index``, ``edge_attr`` and ``opening_cost`` ``data`` holds now
+    (the same tensor objects, not modified in place); else ``build()``,
+    cached with that key. A table set by hand (no key) is used as given."""
+    key = (how, max_neighbors, tuple(
+        (t, t._version) if isinstance(t, Tensor) else (t, None)
+        for t in (getattr(data, k, None) for k in _TABLE_SOURCES)))
+    t = getattr(data, '_unifl_table', None)
+    if t is not None:
+        old = data.__dict__.get('_unifl_table_key')
+        if old is None:
+            return t
+        if old[:2] == key[:2] and all(
+                a is b and va == vb
+                for (a, va), (b, vb) in zip(old[2], key[2])):
+            return t
+    t = build()
+    data._unifl_table = t
+    data.__dict__['_unifl_table_key'] = key  # holds the tensors it names
+    return t
 
 
 def facility_table(pos: Tensor | np.ndarray, f: float = 1.0,

@@ -15,6 +15,8 @@ and return the best. Every stage's objective can be reported separately.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import Tensor
 from torch_geometric.data import Data
@@ -24,11 +26,30 @@ from pyg_ext.combopt.maxcut import batch_of, check_node_matrix
 from pyg_ext.utils.validation import (
     check_bool,
     check_choice,
+    check_index,
     check_int,
     check_positive_int,
     check_real,
     check_tensor,
 )
+
+_DECODE_METHODS = ('repair', 'score', 'objective', 'improve')
+
+
+def _resolve_problem(problem: Any) -> Any:
+    """A problem object from a name (:func:`get_problem`) or the object
+    itself, checked for what :func:`decode` uses."""
+    if isinstance(problem, str):
+        from pyg_ext.combopt.problems import get_problem
+        return get_problem(problem)
+    missing = [m for m in _DECODE_METHODS
+               if not callable(getattr(problem, m, None))]
+    if missing or not hasattr(problem, 'sense') or \
+            not hasattr(problem, 'uses_e1'):
+        raise TypeError(f'problem must be a problem name or object (with '
+                        f'{", ".join(_DECODE_METHODS)}, sense and uses_e1), '
+                        f'got {type(problem).__name__}')
+    return problem
 
 
 def hyperplane_signs(V: Tensor, num_hyperplanes: int = 256,
@@ -73,8 +94,9 @@ def top_k_per_graph(data: Data, S: Tensor, scores: Tensor, k: int,
     gathered per node: ``[N, k]``.
 
     Raises:
-        TypeError, ValueError: ``k < 1``, ``sense`` not ``'max'`` / ``'min'``
-            or shapes that do not match.
+        TypeError, ValueError: ``k < 1``, ``sense`` not ``'max'`` / ``'min'``,
+            shapes that do not match or NaN ``scores`` (the pick would be
+            arbitrary).
     """
     k = check_positive_int(k, 'k')
     check_choice(sense, 'sense', ('max', 'min'))
@@ -87,6 +109,8 @@ def top_k_per_graph(data: Data, S: Tensor, scores: Tensor, k: int,
     if tuple(scores.shape) != (b, S.size(1)):
         raise ValueError(f'scores must have shape {(b, S.size(1))} '
                          f'([num_graphs, K]), got {tuple(scores.shape)}')
+    if scores.is_floating_point() and bool(torch.isnan(scores).any()):
+        raise ValueError('scores contains NaN: cannot rank the candidates')
     k = min(k, S.size(1))
     idx = scores.topk(k, dim=1, largest=(sense == 'max')).indices  # [B, k]
     return S.gather(1, idx[batch])
@@ -94,11 +118,15 @@ def top_k_per_graph(data: Data, S: Tensor, scores: Tensor, k: int,
 
 def best_per_graph(data: Data, S: Tensor, scores: Tensor, sense: str = 'max'
                    ) -> Tensor:
-    """The best column of ``S`` for every graph: ``[N]``."""
+    """The best column of ``S`` for every graph: ``[N]``.
+
+    Raises:
+        TypeError, ValueError: as :func:`top_k_per_graph`.
+    """
     return top_k_per_graph(data, S, scores, 1, sense).view(-1)
 
 
-def decode(problem, data: Data, V: Tensor, num_hyperplanes: int = 256,
+def decode(problem: Any, data: Data, V: Tensor, num_hyperplanes: int = 256,
            top_k: int = 8, improve: bool = True,
            generator: torch.Generator | None = None, max_repair: int = 32,
            align_e1: bool | None = None, local_search: str = 'greedy',
@@ -110,6 +138,9 @@ def decode(problem, data: Data, V: Tensor, num_hyperplanes: int = 256,
     cover) repair only the ``max_repair`` best candidates by that score.
 
     Args:
+        problem: a problem object or name (``'maxcut'``, ...; resolved by
+            :func:`~pyg_ext.combopt.problems.get_problem`, as
+            :class:`~pyg_ext.nn.OptGNN` does).
         align_e1: align the hyperplanes with ``e1`` and add threshold
             candidates (default: when the problem uses ``e1``); ``False``
             rounds ``sign<h, v_i>`` as the reference code does.
@@ -130,11 +161,13 @@ def decode(problem, data: Data, V: Tensor, num_hyperplanes: int = 256,
         true units.
 
     Raises:
-        TypeError, ValueError: bad ``V`` or a count (``num_hyperplanes``,
-            ``top_k``, ``max_repair``) below 1, an unknown
-            ``local_search`` (or ``'anneal'`` / ``'tabu'`` for a problem
-            other than Max-Cut), ``ls_time <= 0``.
+        TypeError, ValueError: an unknown ``problem`` name or an object
+            without the problem methods, bad ``V`` or a count
+            (``num_hyperplanes``, ``top_k``, ``max_repair``) below 1, an
+            unknown ``local_search`` (or ``'anneal'`` / ``'tabu'`` for a
+            problem other than Max-Cut), ``ls_time <= 0``.
     """
+    problem = _resolve_problem(problem)
     check_choice(local_search, 'local_search', ('greedy', 'anneal', 'tabu'))
     if local_search != 'greedy':
         if getattr(problem, 'name', None) != 'maxcut':
@@ -180,8 +213,23 @@ def decode(problem, data: Data, V: Tensor, num_hyperplanes: int = 256,
 
 
 def per_graph_sum(data: Data, x: Tensor) -> Tensor:
-    """Sum of a node vector per graph."""
+    """Sum of a node vector (``[N]`` or ``[N, K]``) per graph:
+    ``[num_graphs]`` or ``[num_graphs, K]``.
+
+    Raises:
+        TypeError, ValueError: ``data`` not a ``Data`` or its ``batch`` not
+            a ``[num_nodes]`` vector of graph ids, ``x`` not a ``[N]`` or
+            ``[N, K]`` tensor with one row per node.
+    """
+    if not isinstance(data, Data):
+        raise TypeError(f'data must be a torch_geometric.data.Data, got '
+                        f'{type(data).__name__}')
+    check_tensor(x, 'x', dim=(1, 2))
     batch, b = batch_of(data)
+    if x.size(0) != batch.numel():
+        raise ValueError(f'x has {x.size(0)} rows for {batch.numel()} '
+                         f'nodes')
+    check_index(batch, 'data.batch', b)
     return scatter(x, batch, 0, dim_size=b, reduce='sum')
 
 

@@ -40,21 +40,47 @@ from pyg_ext.utils.validation import (
 
 
 def _check_bm(data: Data, rank: int, steps: int, lr: float,
-              V: Tensor | None, edges: bool = True) -> tuple[int, int, float]:
+              V: Tensor | None, edges: bool = True
+              ) -> tuple[int, int, float, Tensor | None]:
+    """Validate the arguments of :func:`maxcut_bm` / :func:`bm_solve`;
+    return them with ``V`` (when given) normalised to unit rows."""
     n = check_graph_data(data, edges=edges)
     rank = check_positive_int(rank, 'rank')
     steps = check_int(steps, 'steps', low=0)
     lr = check_real(lr, 'lr', low=0.0, low_open=True)
     if V is not None:
         check_tensor(V, 'V', dim=2, floating=True)
+        if tuple(V.shape) != (n, rank):
+            raise ValueError(f'V must have shape {(n, rank)} ([num_nodes, '
+                             f'rank] with rank={rank}), got '
+                             f'{tuple(V.shape)}')
         check_node_matrix(V, n, 'V')
-    return rank, steps, lr
+        zero = (V == 0).all(dim=1)
+        if bool(zero.any()):
+            i = int(zero.nonzero()[0, 0])
+            raise ValueError(f'V must have no zero row (each row is '
+                             f'normalised to a unit vector), row {i} is '
+                             f'zero')
+        V = F.normalize(V, dim=-1)
+    return rank, steps, lr, V
 
 
-def weighted_degree(data: Data) -> Tensor:
+def _weighted_degree(data: Data) -> Tensor:
     src, dst = data.edge_index
     return scatter(edge_weight_of(data).abs(), dst, 0,
                    dim_size=data.num_nodes, reduce='sum')
+
+
+def weighted_degree(data: Data) -> Tensor:
+    """Sum of the absolute weights of the edges into each node: ``[N]``
+    (self-loops count 0).
+
+    Raises:
+        TypeError, ValueError: invalid graph (``data.edge_index`` ids
+            outside ``[0, num_nodes)``, a bad ``edge_weight``, ...).
+    """
+    check_graph_data(data)
+    return _weighted_degree(data)
 
 
 def maxcut_bm(data: Data, rank: int = 16, steps: int = 500,
@@ -67,24 +93,30 @@ def maxcut_bm(data: Data, rank: int = 16, steps: int = 500,
     neighbour-averaging).
 
     Args:
-        V: starting vectors (random unit rows when ``None``).
+        V: starting vectors ``[N, rank]`` (random unit rows when ``None``);
+            finite, no zero row; rows are normalised before use, so the
+            reported relaxation is always that of unit vectors (also with
+            ``steps=0``).
         tol: stop when the total relaxation improves by less than ``tol``
             (relative) over 10 steps; 0 runs all ``steps``.
 
     Returns:
-        ``(V [N, rank], relaxation value per graph)``.
+        ``(V [N, rank], relaxation value per graph)``. A graph without
+        nodes is valid (as everywhere in :mod:`pyg_ext.combopt`): ``V`` is
+        ``[0, rank]`` and its relaxation value 0.
 
     Raises:
-        TypeError, ValueError: invalid graph or ``V``, ``rank < 1``,
+        TypeError, ValueError: invalid graph, ``V`` not a finite floating
+            ``[num_nodes, rank]`` tensor or with a zero row, ``rank < 1``,
             ``steps < 0``, ``lr <= 0``, ``tol < 0``.
     """
-    rank, steps, lr = _check_bm(data, rank, steps, lr, V)
+    rank, steps, lr, V = _check_bm(data, rank, steps, lr, V)
     tol = check_real(tol, 'tol', low=0.0)
     if V is None:
         V = F.normalize(torch.randn(data.num_nodes, rank,
                                     generator=generator), dim=-1)
         V = V.to(data.edge_index.device)
-    d = weighted_degree(data).clamp(min=1e-12).view(-1, 1)
+    d = _weighted_degree(data).clamp(min=1e-12).view(-1, 1)
     last = None
     for t in range(steps):
         V = F.normalize(V - lr * neighbour_sum(data, V) / d, dim=-1)
@@ -100,17 +132,20 @@ def bm_solve(problem: Any, data: Data, rank: int = 16, steps: int = 500,
              lr: float = 0.05, V: Tensor | None = None,
              generator: torch.Generator | None = None) -> Tensor:
     """Projected gradient on the unit sphere for any OptGNN problem:
-    ``V <- normalize(V + lr * direction(V))``. Returns ``V``.
+    ``V <- normalize(V + lr * direction(V))``. Returns ``V`` (unit rows;
+    a given start ``[N, rank]`` is normalised first, as in
+    :func:`maxcut_bm`).
 
     Raises:
         TypeError, ValueError: ``problem`` without ``direction``, invalid
-            graph or ``V``, ``rank < 1``, ``steps < 0``, ``lr <= 0``.
+            graph, ``V`` not a finite floating ``[num_nodes, rank]`` tensor
+            or with a zero row, ``rank < 1``, ``steps < 0``, ``lr <= 0``.
     """
     if not callable(getattr(problem, 'direction', None)):
         raise TypeError('problem must have a direction(data, V) method, got '
                         f'{type(problem).__name__}')
-    rank, steps, lr = _check_bm(data, rank, steps, lr, V,
-                                edges='edge_index' in data)
+    rank, steps, lr, V = _check_bm(data, rank, steps, lr, V,
+                                   edges='edge_index' in data)
     if V is None:
         V = F.normalize(torch.randn(data.num_nodes, rank,
                                     generator=generator), dim=-1)

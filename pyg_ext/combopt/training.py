@@ -12,6 +12,36 @@ import numpy as np
 import torch
 from torch_geometric.loader import DataLoader
 
+from pyg_ext.utils.validation import (
+    check_choice,
+    check_int,
+    check_positive_int,
+    check_real,
+)
+
+
+def _check_model(model: Any) -> None:
+    """Raise ``TypeError`` unless ``model`` is an OptGNN."""
+    from pyg_ext.nn import OptGNN
+    if not isinstance(model, OptGNN):
+        raise TypeError(f'model must be a pyg_ext.nn.OptGNN, got '
+                        f'{type(model).__name__}')
+
+
+def _check_instances(value: Any, name: str) -> list[Any]:
+    """``value`` (a sequence of ``Data``) as a non-empty list."""
+    from torch_geometric.data.data import BaseData
+    hint = ' (wrap a single graph in a list)' \
+        if isinstance(value, BaseData) else ''
+    if isinstance(value, (str, bytes, BaseData)) or \
+            not hasattr(value, '__iter__'):
+        raise TypeError(f'{name} must be a sequence of Data (a list or a '
+                        f'dataset), got {type(value).__name__}{hint}')
+    out = list(value)
+    if not out:
+        raise ValueError(f'{name} is empty: give at least one instance')
+    return out
+
 
 def train_optgnn(model: Any, train: Sequence[Any], epochs: int = 5,
                  batch_size: int = 32, lr: float = 1e-3,
@@ -30,10 +60,29 @@ def train_optgnn(model: Any, train: Sequence[Any], epochs: int = 5,
     Returns:
         ``{'train_loss': [...], 'val_loss': [...]}`` per epoch (the first
         entry of ``val_loss`` is the untrained model's).
+
+    Raises:
+        TypeError, ValueError: ``model`` not an ``OptGNN``, ``train`` (or
+            a given ``val``) empty or not a sequence, ``epochs < 0``,
+            ``batch_size < 1``, ``lr <= 0``, ``max_seconds <= 0``, ``log``
+            not callable.
     """
+    _check_model(model)
+    train = _check_instances(train, 'train')
+    if val is not None:
+        val = _check_instances(val, 'val')
+    epochs = check_int(epochs, 'epochs', low=0)
+    batch_size = check_positive_int(batch_size, 'batch_size')
+    lr = check_real(lr, 'lr', low=0.0, low_open=True)
+    seed = check_int(seed, 'seed')
+    if max_seconds is not None:
+        max_seconds = check_real(max_seconds, 'max_seconds', low=0.0,
+                                 low_open=True)
+    if log is not None and not callable(log):
+        raise TypeError(f'log must be callable, got {type(log).__name__}')
     torch.manual_seed(seed)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
-    loader = DataLoader(list(train), batch_size=batch_size, shuffle=True)
+    loader = DataLoader(train, batch_size=batch_size, shuffle=True)
     hist: dict[str, list[float]] = {'train_loss': [], 'val_loss': []}
 
     def evaluate() -> float:
@@ -91,14 +140,29 @@ PRETRAINED_DIR = Path(__file__).resolve().parent / 'pretrained'
 
 
 def default_config(problem: str) -> dict[str, Any]:
-    """A copy of :data:`DEFAULT_CONFIGS` for ``problem``."""
+    """A copy of :data:`DEFAULT_CONFIGS` for ``problem``.
+
+    Raises:
+        TypeError, ValueError: ``problem`` not one of its keys (the message
+            lists them).
+    """
+    problem = check_choice(problem, 'problem',
+                           tuple(sorted(DEFAULT_CONFIGS)))
     return dict(DEFAULT_CONFIGS[problem])
 
 
 def load_pretrained(problem: str) -> Any:
     """The packaged checkpoint for ``problem`` (an ``OptGNN``), or ``None``
-    when absent. Built by :func:`pretrain` (see ``docs/optgnn.md``)."""
+    when a known problem (a key of :data:`DEFAULT_CONFIGS`) has no
+    checkpoint file. Built by :func:`pretrain` (see ``docs/optgnn.md``).
+
+    Raises:
+        TypeError, ValueError: unknown ``problem`` (the message lists the
+            known ones).
+    """
     from pyg_ext.nn import OptGNN
+    problem = check_choice(problem, 'problem',
+                           tuple(sorted(DEFAULT_CONFIGS)))
     path = PRETRAINED_DIR / f'optgnn_{problem}.pt'
     if not path.exists():
         return None
@@ -203,8 +267,16 @@ def rounded_score(model: Any, val: Sequence[Any], num_hyperplanes: int = 1000,
                   seed: int = 12345) -> float:
     """Mean rounded objective of ``model`` on ``val`` (one pass with fixed
     random inputs, best of ``num_hyperplanes`` hyperplanes, no local
-    search): the reference code's validation score."""
+    search): the reference code's validation score.
+
+    Raises:
+        TypeError, ValueError: ``model`` not an ``OptGNN``, ``val`` empty or
+            not a sequence, ``num_hyperplanes < 1``.
+    """
     from torch_geometric.loader import DataLoader as _DL
+    _check_model(model)
+    val = _check_instances(val, 'val')
+    num_hyperplanes = check_positive_int(num_hyperplanes, 'num_hyperplanes')
     gen = torch.Generator().manual_seed(seed)
     tot, cnt = 0.0, 0
     was = model.training
@@ -237,12 +309,16 @@ def train_reference(model: Any, sample: Any, steps: int = 1000,
         first validation entry is the untrained model's, at step 0).
 
     Raises:
-        TypeError, ValueError: ``steps``, ``batch_size`` or ``valid_every``
-            below 1, ``lr <= 0``, ``sample`` not callable.
+        TypeError, ValueError: ``model`` not an ``OptGNN``, ``steps``,
+            ``batch_size`` or ``valid_every`` below 1, ``lr <= 0``,
+            ``sample`` not callable, ``val`` given but empty.
     """
     from torch_geometric.data import Batch
 
-    from pyg_ext.utils.validation import check_positive_int, check_real
+    _check_model(model)
+    if val is not None:
+        val = _check_instances(val, 'val')
+    val_hyperplanes = check_positive_int(val_hyperplanes, 'val_hyperplanes')
     steps = check_positive_int(steps, 'steps')
     batch_size = check_positive_int(batch_size, 'batch_size')
     valid_every = check_positive_int(valid_every, 'valid_every')
@@ -333,8 +409,16 @@ def pretrain_reference(problem: str, seconds: float = 1200.0,
 
 def load_pretrained_reference(problem: str) -> Any:
     """The packaged reference-preset checkpoint for ``problem``
-    (``'maxcut'`` or ``'max3sat'``), or ``None`` when absent."""
+    (``'maxcut'`` or ``'max3sat'``), or ``None`` when a known problem (a
+    key of :data:`DEFAULT_CONFIGS`, e.g. ``'vertex_cover'``) has none.
+
+    Raises:
+        TypeError, ValueError: unknown ``problem`` (the message lists the
+            known ones).
+    """
     from pyg_ext.nn import OptGNN
+    problem = check_choice(problem, 'problem',
+                           tuple(sorted(DEFAULT_CONFIGS)))
     path = PRETRAINED_DIR / f'optgnn_{problem}_reference.pt'
     if not path.exists():
         return None

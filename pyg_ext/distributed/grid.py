@@ -69,9 +69,22 @@ def _write(json_path: Path, entries: dict[str, Any]) -> None:
 
 
 def _json_default(obj: Any) -> Any:
-    if hasattr(obj, 'tolist'):
+    if hasattr(obj, 'tolist'):  # numpy arrays / scalars, tensors
         return obj.tolist()
-    return str(obj)
+    raise TypeError(f'{type(obj).__name__} {obj!r:.60} is not '
+                    'JSON-serialisable')
+
+
+def _as_json(key: str, result: Any) -> Any:
+    """``result`` as the JSON file gives it back (tuples as lists, arrays
+    as lists, dict keys as str), so a first run and a resumed one return
+    the same objects."""
+    try:
+        return json.loads(json.dumps(result, default=_json_default))
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f'cell {key}: its result cannot be stored in '
+                        f'json_path ({exc}); return numbers, strings, '
+                        'lists, dicts or arrays') from None
 
 
 def _call(fn: Any, cell: Any, threads: int) -> tuple[Any, float]:
@@ -116,7 +129,11 @@ def run_grid(cells: Sequence[Any], fn: Callable[[Any], Any], *,
         address: ``None`` (local Ray cluster), ``'auto'`` or
             ``'host:port'``; only with ``engine='ray'``.
         json_path: stream finished cells here (rewritten atomically after
-            each); cells already in the file are not run again.
+            each); cells already in the file are not run again. With a
+            ``json_path`` every result is returned as the file holds it
+            (tuples and numpy arrays / tensors as lists, dict keys as str),
+            the same on a first and on a resumed run; a result JSON cannot
+            hold (a set, an arbitrary object) is a ``TypeError``.
         retries: extra attempts of a failing cell (an exception or a dead
             worker) before the grid stops with an error.
         threads_per_worker: CPU slots and torch / BLAS / numba threads per
@@ -125,8 +142,9 @@ def run_grid(cells: Sequence[Any], fn: Callable[[Any], Any], *,
             every cell finished in this run, as it finishes.
 
     Raises:
-        ValueError, TypeError: bad arguments, a cell that is not
-            JSON-serialisable, or a ``json_path`` that is not a grid file.
+        ValueError, TypeError: bad arguments, a cell (or, with
+            ``json_path``, a result) that is not JSON-serialisable, or a
+            ``json_path`` that is not a grid file.
         RuntimeError: a cell still failing after ``retries`` retries (the
             cells finished so far are in ``json_path``).
         ImportError: ``engine='ray'`` without ray
@@ -154,6 +172,8 @@ def run_grid(cells: Sequence[Any], fn: Callable[[Any], Any], *,
     runner = _run_ray if engine == 'ray' else _run_local
     for key, cell, result, seconds, attempts in runner(
             fn, todo, address, retries, threads):
+        if path is not None:
+            result = _as_json(key, result)
         entries[key] = {'cell': cell, 'result': result,
                         'seconds': seconds, 'attempts': attempts}
         if path is not None:

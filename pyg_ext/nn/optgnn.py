@@ -114,6 +114,18 @@ def _check_lift_inputs(V: Tensor, G: Tensor, rank: int) -> None:
                          f'got {tuple(G.shape)}')
 
 
+def _check_dtype(x: Tensor, name: str, param: Tensor) -> None:
+    """Raise a ``TypeError`` naming ``name`` when ``x`` and the model's
+    parameters disagree on the dtype (outside autocast, where
+    ``torch.nn.Linear`` would fail with an unhelpful message)."""
+    if x.dtype != param.dtype and \
+            not torch.is_autocast_enabled(x.device.type):
+        raise TypeError(f'{name} has dtype {x.dtype} but the model\'s '
+                        f'parameters are {param.dtype}: pass '
+                        f'{name}.to({param.dtype}) or convert the model '
+                        f'(model.to({x.dtype}))')
+
+
 class OptGNNLayer(torch.nn.Module):
     r"""One OptGNN layer: :math:`\mathbf{V}' = \mathrm{normalize}(
     [\mathbf{V}, \mathrm{normalize}(\mathbf{G})]\,\mathbf{W}^\top)`.
@@ -156,17 +168,26 @@ class OptGNNLayer(torch.nn.Module):
 
         Raises:
             TypeError, ValueError: ``V`` or ``G`` not floating ``[N, rank]``
-                tensors of one shape.
+                tensors of one shape, or of a dtype other than the layer's.
         """
         if not torch.compiler.is_compiling():
             _check_lift_inputs(V, G, self.rank)
+            _check_dtype(V, 'V', self.lin.weight)
+            _check_dtype(G, 'G', self.lin.weight)
         if self.normalize_direction:
             G = F.normalize(G, dim=-1)
         h = self.lin(torch.cat([V, G], dim=-1))
         return F.normalize(h, dim=-1)
 
     def __repr__(self) -> str:
-        return f'{self.__class__.__name__}(rank={self.rank})'
+        # the hyperparameters that differ from their defaults
+        extra = ''.join(
+            f', {k}={v!r}' for k, v, d in (
+                ('step', self.step, 1.0),
+                ('init_noise', self.init_noise, 0.01),
+                ('normalize_direction', self.normalize_direction, True))
+            if v != d)
+        return f'{self.__class__.__name__}(rank={self.rank}{extra})'
 
 
 class OptGNNReferenceLayer(torch.nn.Module):
@@ -195,10 +216,12 @@ class OptGNNReferenceLayer(torch.nn.Module):
 
         Raises:
             TypeError, ValueError: ``V`` or ``G`` not floating ``[N, rank]``
-                tensors of one shape.
+                tensors of one shape, or of a dtype other than the layer's.
         """
         if not torch.compiler.is_compiling():
             _check_lift_inputs(V, G, self.rank)
+            _check_dtype(V, 'V', self.lin.weight)
+            _check_dtype(G, 'G', self.lin.weight)
         h = self.lin(torch.cat([V, F.normalize(G, dim=1)], dim=1))
         return F.normalize(h, dim=1)
 
@@ -210,7 +233,22 @@ def vertex_cover_reference_loss(data: Data, V: Tensor,
                                 penalty: float = 1.0) -> Tensor:
     """The reference code's vertex-cover loss, summed over the batch:
     ``sum_i w_i (1 + <v_i, e1>) / 2 + penalty * sum_{directed (i, j)}
-    (<v_i - e1, v_j - e1> / 2)^2`` (``e1`` = coordinate 0)."""
+    (<v_i - e1, v_j - e1> / 2)^2`` (``e1`` = coordinate 0).
+
+    Shapes are checked (no host sync: it runs in every layer of the
+    reference preset); the graph itself is validated by the callers
+    (:class:`OptGNN`).
+
+    Raises:
+        TypeError, ValueError: ``V`` not a floating ``[num_nodes, r]``
+            tensor with ``r >= 1``.
+    """
+    if not torch.compiler.is_compiling():
+        check_tensor(V, 'V', dim=2, floating=True)
+        n = data.num_nodes
+        if V.size(0) != n or V.size(1) < 1:
+            raise ValueError(f'V must have shape [num_nodes={n}, rank >= 1]'
+                             f', got {tuple(V.shape)}')
     w = getattr(data, 'node_weight', None)
     w = torch.ones(V.size(0), dtype=V.dtype, device=V.device) if w is None \
         else w.view(-1).to(V.dtype)
@@ -260,7 +298,10 @@ class OptGNN(torch.nn.Module):
 
     Works on single graphs and on PyG batches (``data.batch``); the output
     rows are unit vectors (``V[:, 0]`` is the coordinate along the fixed
-    vector ``e1`` for problems that use one).
+    vector ``e1`` for problems that use one). A graph without nodes is
+    valid, as everywhere in :mod:`pyg_ext.combopt`: the output is
+    ``[0, rank]`` and :meth:`solve` returns an empty solution with
+    objective 0.
 
     Args:
         problem: a problem object or name (``'maxcut'``, ``'vertex_cover'``,
@@ -268,8 +309,11 @@ class OptGNN(torch.nn.Module):
         rank: vector dimension :math:`r`.
         num_layers: depth (number of unrolled steps).
         shared: share one layer across all steps.
-        step: initial step of every layer (``'pyg_ext'`` preset).
-        normalize_direction: see :class:`OptGNNLayer` (``'pyg_ext'``).
+        step: initial step of every layer (``'pyg_ext'`` preset; a finite
+            real number, checked for both presets since it is stored in
+            :attr:`config`).
+        normalize_direction: see :class:`OptGNNLayer` (``'pyg_ext'``; a
+            bool).
         preset: ``'pyg_ext'`` (default; :class:`OptGNNLayer`) or
             ``'reference'`` (:class:`OptGNNReferenceLayer`, the reference
             code's layer, loss and decoding; see the module docstring).
@@ -294,6 +338,8 @@ class OptGNN(torch.nn.Module):
         num_layers = check_positive_int(num_layers, 'num_layers')
         rank = check_positive_int(rank, 'rank')
         check_bool(shared, 'shared')
+        step = check_real(step, 'step')
+        check_bool(normalize_direction, 'normalize_direction')
         preset = check_choice(preset, 'preset', PRESETS)
         self.preset = preset
         if preset == 'reference' and isinstance(problem, str) and \
@@ -350,12 +396,14 @@ class OptGNN(torch.nn.Module):
         Raises:
             TypeError, ValueError: invalid ``data`` for the problem (bad
                 ``edge_index``, NaN weights, bad clauses, ...) or ``V`` not
-                a finite ``[N, rank]`` floating tensor.
+                a finite ``[N, rank]`` floating tensor of the parameters'
+                dtype.
         """
         if not torch.compiler.is_compiling():
             n = _check_data(self.problem, data)
             if V is not None:
                 check_tensor(V, 'V', dim=2, floating=True)
+                _check_dtype(V, 'V', next(self.parameters()))
                 if tuple(V.shape) != (n, self.rank):
                     raise ValueError(f'V must have shape {(n, self.rank)} '
                                      f'([num_nodes, rank]), got '
@@ -478,6 +526,11 @@ class OptGNN(torch.nn.Module):
 
     def __repr__(self) -> str:
         pre = '' if self.preset == 'pyg_ext' else f", preset='{self.preset}'"
+        if self.preset == 'pyg_ext':
+            if self.step != 1.0:
+                pre += f', step={self.step!r}'
+            if not self.normalize_direction:
+                pre += ', normalize_direction=False'
         return (f'{self.__class__.__name__}({self.problem!r}, rank={self.rank},'
                 f' num_layers={self.num_layers}, shared={self.shared}{pre})')
 

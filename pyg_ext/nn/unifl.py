@@ -51,7 +51,7 @@ from pathlib import Path
 
 import torch
 from torch import Tensor
-from torch_geometric.data import Data
+from torch_geometric.data import Batch, Data
 from torch_geometric.nn import MessagePassing
 
 from pyg_ext.combopt.facility_location import (
@@ -61,6 +61,7 @@ from pyg_ext.combopt.facility_location import (
     _expected_distance,
     _node_cost,
     _take,
+    cached_table,
     expected_facility_cost,
     facility_local_search,
     facility_radii,
@@ -146,6 +147,11 @@ def _check_data(data: Data) -> int:
     if not isinstance(data, Data):
         raise TypeError(f'data must be a torch_geometric.data.Data, got '
                         f'{type(data).__name__}')
+    if isinstance(data, Batch) and data.num_graphs > 1:
+        # one neighbour table over all points would link the instances
+        raise ValueError(f'data is a Batch of {data.num_graphs} instances; '
+                         'UniFL solves one instance at a time: pass '
+                         'data.to_data_list() one by one')
     n = data.num_nodes
     if n is None or n <= 0:
         raise ValueError('data: empty facility-location instance '
@@ -544,9 +550,6 @@ class UniFLMPNN(torch.nn.Module):
                                      f'{n} nodes')
                 check_finite(noise, 'noise')
         f = data.opening_cost
-        if hasattr(data, 'batch') and data.batch is not None and \
-                f.numel() > 1:
-            f = f[data.batch]
         dtype = torch.float32
         table = _prepare(data, self.max_neighbors)
         table = NeighborTable(table.index, table.dist.to(dtype), table.mask)
@@ -714,24 +717,26 @@ def _ball_counts(table: NeighborTable, r_hat: Tensor) -> Tensor:
 
 
 def _prepare(data: Data, max_neighbors: int | None = 31) -> NeighborTable:
-    """The neighbour table of ``data`` (cached as ``data._unifl_table``):
-    from ``pos`` by a KD-tree query when present, else from ``edge_index``,
-    truncated to ``max_neighbors`` per row."""
-    t = getattr(data, '_unifl_table', None)
-    if t is not None:
-        return t
-    f = float(data.opening_cost.view(-1)[0])
+    """The neighbour table of ``data`` (cached as ``data._unifl_table``
+    and rebuilt when ``pos``, the distances, ``opening_cost`` or
+    ``max_neighbors`` change, see
+    :func:`~pyg_ext.combopt.facility_location.cached_table`): from ``pos``
+    by a KD-tree query when present, else from ``edge_index``, truncated to
+    ``max_neighbors`` per row."""
     if getattr(data, 'pos', None) is not None and \
             data.opening_cost.numel() == 1:
-        t = facility_table(data.pos, f, max_neighbors=max_neighbors or
-                           data.num_nodes)
-    else:
+        def build() -> NeighborTable:
+            f = float(data.opening_cost.view(-1)[0])
+            return facility_table(data.pos, f, max_neighbors=max_neighbors
+                                  or data.num_nodes)
+        return cached_table(data, 'pos', max_neighbors, build)
+
+    def build_edges() -> NeighborTable:
         _check_graph(data.edge_index, data.edge_attr.view(-1),
                      data.num_nodes)
-        t = neighbor_table(data.edge_index, data.edge_attr.view(-1),
-                           data.num_nodes, max_neighbors)
-    data._unifl_table = t
-    return t
+        return neighbor_table(data.edge_index, data.edge_attr.view(-1),
+                              data.num_nodes, max_neighbors)
+    return cached_table(data, 'edges', max_neighbors, build_edges)
 
 
 def train_unifl(model: UniFLMPNN, instances: Sequence[Data],

@@ -6,6 +6,7 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
+from torch_geometric.data import Batch
 from torch_geometric.nn import (
     GINConv,
     GINEConv,
@@ -72,6 +73,12 @@ def _check_linear_input(encoder: nn.Module, value: Tensor, name: str,
     if not value.is_floating_point():
         raise TypeError(f'{name} must have a floating dtype for the linear '
                         f'{enc_name}, got {value.dtype}')
+    dtype = encoder.weight.dtype
+    if value.dtype != dtype and not torch.is_autocast_enabled(
+            value.device.type):
+        raise TypeError(f'{name} has dtype {value.dtype} but {enc_name} has '
+                        f'{dtype} parameters: pass {name}.to({dtype}) or '
+                        f'convert the model (model.to({value.dtype}))')
 
 
 class PEGNN(nn.Module):
@@ -271,9 +278,13 @@ class PEGNN(nn.Module):
             if batch is not None and batch.numel() and bool(
                     (batch < 0).any()):
                 raise ValueError('data.batch must hold ids >= 0')
+        # one output row per graph, also for empty graphs (a trailing empty
+        # graph of a Batch must not drop its row)
+        size = data.num_graphs if isinstance(data, Batch) else None
         if batch is None:
             batch = torch.zeros(data.num_nodes, dtype=torch.long,
                                 device=edge_index.device)
+            size = 1
         h = self.node_encoder(x)
         pe = self.encode_pe(data)
         if pe is not None:
@@ -295,8 +306,8 @@ class PEGNN(nn.Module):
                 out = out.relu()
             out = nn.functional.dropout(out, self.dropout, self.training)
             h = h + out if self.residual else out
-        pooled = (global_mean_pool(h, batch) if self.pool == 'mean'
-                  else global_add_pool(h, batch))
+        pooled = (global_mean_pool(h, batch, size) if self.pool == 'mean'
+                  else global_add_pool(h, batch, size))
         return self.head(pooled)
 
     def __repr__(self) -> str:
@@ -306,7 +317,8 @@ class PEGNN(nn.Module):
                 f'num_layers={self.num_layers}, pe={self.pe_encoder!r}, '
                 f'pe_mode={self.pe_mode!r}, reinject={self.reinject}, '
                 f'dropout={self.dropout}, pool={self.pool!r}, '
-                f'residual={self.residual})')
+                f'residual={self.residual}, '
+                f'pe_norm={self.pe_norm is not None})')
 
 
 def num_parameters(model: nn.Module) -> int:
