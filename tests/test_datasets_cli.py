@@ -133,8 +133,12 @@ def _fail_download(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_failed_download_removes_new_empty_folders(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _fail_download(monkeypatch)
-    with pytest.raises(urllib.error.URLError):
+    # the failed download is a FileNotFoundError naming the folder
+    with pytest.raises(FileNotFoundError, match='downloading it failed'
+                       ) as info:
         get_dataset('PTC_MR', tmp_path)
+    assert isinstance(info.value.__cause__, urllib.error.URLError)
+    assert str(tmp_path / 'tu') in str(info.value)
     assert list(tmp_path.iterdir()) == []  # not even tu/
     rows = run_listing('--root', str(tmp_path), '--family', 'tu',
                        cwd=tmp_path)
@@ -147,11 +151,11 @@ def test_failed_download_keeps_what_existed(
     (tmp_path / 'tu' / 'MUTAG' / 'raw').mkdir(parents=True)  # pre-existing
     _write(tmp_path / 'tu' / 'MUTAG' / 'notes.txt')
     (tmp_path / 'tu' / 'keep').mkdir()
-    with pytest.raises(urllib.error.URLError):
+    with pytest.raises(FileNotFoundError, match='downloading it failed'):
         get_dataset('PTC_MR', tmp_path)
     assert not (tmp_path / 'tu' / 'PTC_MR').exists()
     assert (tmp_path / 'tu' / 'keep').is_dir()
-    with pytest.raises(urllib.error.URLError):
+    with pytest.raises(FileNotFoundError, match='downloading it failed'):
         get_dataset('MUTAG', tmp_path)
     assert (tmp_path / 'tu' / 'MUTAG' / 'raw').is_dir()
     assert (tmp_path / 'tu' / 'MUTAG' / 'notes.txt').is_file()
@@ -182,7 +186,7 @@ def test_failed_download_under_default_root(
     _fail_download(monkeypatch)
     monkeypatch.delenv('PYG_EXT_DATA', raising=False)
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(urllib.error.URLError):
+    with pytest.raises(FileNotFoundError, match='downloading it failed'):
         get_dataset('PTC_MR')
     assert not (tmp_path / 'datasets').exists()
 
