@@ -267,7 +267,7 @@ class WalkIndexSparsification(_EdgeSparsifier):
 
     Args:
         ratio (float, optional): fraction of the removable (undirected) edges
-            to remove.
+            to remove (``round(ratio * count)`` of them, halves to even).
         num_remove (int, optional): number of edges to remove instead.
         num_layers (int): GNN depth :math:`L`; ``2`` is 1-WIS (Algorithm 2),
             ``3`` is 2-WIS. (default: :obj:`2`)

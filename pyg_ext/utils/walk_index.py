@@ -352,7 +352,9 @@ class WISResult:
     def keep_mask_for(self, num_remove: int | None = None,
                       ratio: float | None = None) -> Tensor:
         """Keep mask after the first ``num_remove`` removals (or a ``ratio``
-        of the candidates): one order serves every sparsity level."""
+        of the candidates, ``round(ratio * num_candidates)`` removals with
+        Python's rounding, halves to even): one order serves every sparsity
+        level."""
         k = _resolve_num_remove(num_remove, ratio, self.num_candidates)
         if k > self.order.numel():
             raise ValueError(
