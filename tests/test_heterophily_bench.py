@@ -90,6 +90,9 @@ def test_handbook_category_and_splits() -> None:
     assert split_ids('0,7', 10) == [0, 7]
     with pytest.raises(ValueError):
         split_ids('0,12', 10)
+    # the same split twice would be the same run twice (std understated)
+    with pytest.raises(ValueError, match='split 0 more than once'):
+        split_ids('0,0', 10)
 
 
 def _root(tmp_path: Path) -> Path:

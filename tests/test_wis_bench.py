@@ -139,3 +139,38 @@ def test_paper_arch_and_fixed_split() -> None:
         ['--split-seed', '1', '--arch', 'paper', '--min-delta', '1e-4'])
     assert args.split_seed == 1 and args.arch == 'paper'
     assert args.min_delta == 1e-4
+
+
+# --- 2026-12-03 review: the reference estimate follows the removal order --
+
+def test_reference_estimate_integrates_along_the_order(monkeypatch):
+    import torch
+
+    from pyg_ext.bench import wis as W
+    from pyg_ext.utils.walk_index import walk_index_sparsify
+    g = torch.Generator().manual_seed(0)
+    ei = torch.randint(0, 30, (2, 120), generator=g)
+    ei = torch.cat([ei, ei.flip(0)], 1)
+    order = walk_index_sparsify(ei, num_nodes=30, num_layers=2)
+    seen = []
+
+    def per_removal(edge_index, num_nodes, steps):
+        seen.append(edge_index.size(1))
+        return float(edge_index.size(1))  # cost proportional to the edges
+
+    monkeypatch.setattr(W, 'reference_one_wis_seconds_per_removal',
+                        per_removal)
+    total, per0 = W.reference_one_wis_full_order_seconds(ei, 30, 5, order)
+    m = order.num_candidates
+    assert per0 == ei.size(1) and seen[0] == ei.size(1)
+    assert seen == sorted(seen, reverse=True) and len(seen) == 5
+    # cheaper than the whole-graph cost for every removal (the old estimate)
+    assert total < per0 * m
+    # roughly half of it for a cost falling linearly to ~0
+    assert 0.4 * per0 * m < total < 0.65 * per0 * m
+
+
+def test_single_value_prints_n1():
+    from pyg_ext.bench._common import fmt_mean_std
+    assert fmt_mean_std([0.5]) == '0.500 (n=1)'
+    assert fmt_mean_std([1.0, 3.0], 1) == '2.0 ± 1.4'

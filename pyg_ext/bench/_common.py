@@ -410,8 +410,11 @@ def mean_std(values: Sequence[float]) -> tuple[float, float]:
 
 def fmt_mean_std(values: Sequence[float], digits: int = 3, scale: float = 1.0
                  ) -> str:
-    """Format ``values`` as ``'mean ± std'``."""
+    """Format ``values`` as ``'mean ± std'`` (``'value (n=1)'`` for a
+    single value: its spread is unknown, not 0)."""
     m, s = mean_std([v * scale for v in values])
+    if len(values) == 1:
+        return f'{m:.{digits}f} (n=1)'
     return f'{m:.{digits}f} ± {s:.{digits}f}'
 
 

@@ -449,6 +449,9 @@ def split_ids(arg: str | None, available: int) -> list[int]:
     bad = [i for i in ids if not 0 <= i < available]
     if bad:
         raise ValueError(f'split ids {bad} out of range 0..{available - 1}')
+    twice = sorted({i for i in ids if ids.count(i) > 1})
+    if twice:  # the same run twice would understate the std
+        raise ValueError(f'--splits lists split {twice[0]} more than once')
     return ids
 
 
@@ -788,6 +791,13 @@ def run_cell(data: Any, dataset: str, metric: str, model_name: str,
                 'code': model_code_version(model_name)}
     if optimizer != 'adamw' or patience is not None:
         protocol.update(optimizer=optimizer, patience=patience)
+    if device.type != 'cpu':
+        # a GPU result (TF32 or not) is not reused for a CPU run, nor the
+        # other way round; CPU hashes stay as they were
+        protocol['device'] = device.type
+        if device.type == 'cuda' and \
+                torch.backends.cuda.matmul.allow_tf32:
+            protocol['tf32'] = True
     label = f'{model_name} L={depth} split {split}'
     ckpt = done_file = None
     if checkpoint_dir is not None:

@@ -376,6 +376,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     # 1. matrix time per backend
     rows = []
     D = None
+    first: dict[str, Any] = {}  # each backend's first matrix
     backends = _selected_backends(args)
     for be in backends:
         for nj in jobs:
@@ -397,9 +398,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                    'cpu_s': fmt_mean_std(cpu), 'times': times,
                    'cpu_times': cpu, 'load_avg': _load()}
             row['same_as_first'] = ''
-            if D is not None and be == rows[-1]['backend']:
-                # more threads must not change a single bit
-                row['same_as_first'] = bool(np.array_equal(Db, D))
+            if be in first:
+                # more threads must not change a single bit: against the
+                # backend's first row, not the previous one
+                row['same_as_first'] = bool(np.array_equal(Db, first[be]))
+            else:
+                first[be] = Db
             D = Db
             rows.append(row)
     if D is None:

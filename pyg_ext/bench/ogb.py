@@ -674,7 +674,8 @@ def run_cell(dataset: str, model: str, pe: str, seed: int,
         raise ValueError(f'config has an unknown protocol {protocol!r}')
     res.update({'key': cell_key(dataset, config, seed), 'dataset': dataset,
                 'model': model, 'pe': pe, 'seed': seed,
-                'metric': evaluator.eval_metric})
+                'metric': evaluator.eval_metric,
+                'hardware': _hardware(str(device))})
     return res
 
 
@@ -978,7 +979,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             f'Validation {metric}': fmt_mean_std(
                 [c['valid'] for c in cells], 4),
             '#Params': f'{cells[0]["params"]:,}',
-            'Hardware': hardware, 'Seeds': str(len(cells)),
+            # where the cells ran (resumed ones may come from another
+            # machine; cells from before this field: this run's)
+            'Hardware': ' + '.join(dict.fromkeys(
+                c.get('hardware', hardware) for c in cells)),
+            'Seeds': str(len(cells)),
             's/seed': f'{mean_std([c["seconds"] for c in cells])[0]:.0f}',
             'Source': 'this run'})
         anchor = ANCHORS.get((name, m, p))
