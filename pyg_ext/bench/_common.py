@@ -463,11 +463,22 @@ def seeds_from_arg(seeds: int | str | Sequence[int]) -> list[int]:
         out = [int(s) for s in seeds]
     if any(s < 0 for s in out):
         raise ValueError(f'--seeds must be >= 0, got {seeds!r}')
-    twice = sorted({s for s in out if out.count(s) > 1})
-    if twice:  # a repeated seed repeats the same run and skews mean +- std
-        raise ValueError(f'--seeds lists seed {twice[0]} more than once '
+    twice = first_repeated(out)
+    if twice is not None:  # the same run again skews mean +- std
+        raise ValueError(f'--seeds lists seed {twice} more than once '
                          f'({seeds!r})')
     return out
+
+
+def first_repeated(values: Sequence[Any]) -> Any:
+    """The first value of ``values`` seen before (``None``: all distinct);
+    a seed or split listed twice would count the same run twice."""
+    seen: set[Any] = set()
+    for v in values:
+        if v in seen:
+            return v
+        seen.add(v)
+    return None
 
 
 def seeds_type(text: str) -> list[int]:

@@ -82,6 +82,7 @@ from pyg_ext.bench._common import (
     device_arg,
     dropout_rate,
     engine_options,
+    first_repeated,
     format_table,
     mean_std,
     nonneg_float,
@@ -449,9 +450,9 @@ def split_ids(arg: str | None, available: int) -> list[int]:
     bad = [i for i in ids if not 0 <= i < available]
     if bad:
         raise ValueError(f'split ids {bad} out of range 0..{available - 1}')
-    twice = sorted({i for i in ids if ids.count(i) > 1})
-    if twice:  # the same run twice would understate the std
-        raise ValueError(f'--splits lists split {twice[0]} more than once')
+    twice = first_repeated(ids)
+    if twice is not None:  # the same run twice would understate the std
+        raise ValueError(f'--splits lists split {twice} more than once')
     return ids
 
 

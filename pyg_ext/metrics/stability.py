@@ -49,6 +49,7 @@ from pyg_ext.utils.validation import (
     check_finite,
     check_index,
     check_int,
+    check_param_dtype,
     check_positive_int,
     check_tensor,
 )
@@ -123,11 +124,7 @@ class StableGIN(torch.nn.Module):
     def _check_inputs(self, x: Any, edge_index: Any,
                       batch: Any) -> None:
         check_tensor(x, 'x', dim=2)
-        dtype = self.head.weight.dtype
-        if x.dtype != dtype:
-            raise TypeError(f'x has dtype {x.dtype} but the model\'s '
-                            f'parameters are {dtype}: pass x.to({dtype}) '
-                            f'or convert the model (model.to({x.dtype}))')
+        check_param_dtype(x, 'x', self.head.weight.dtype)
         if x.size(1) != self.in_channels:
             raise ValueError(f'x has {x.size(1)} features per node but the '
                              f'model has in_channels={self.in_channels}')

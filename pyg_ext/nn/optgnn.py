@@ -56,6 +56,7 @@ from pyg_ext.utils.validation import (
     check_bool,
     check_choice,
     check_finite,
+    check_param_dtype,
     check_positive_int,
     check_real,
     check_tensor,
@@ -114,18 +115,6 @@ def _check_lift_inputs(V: Tensor, G: Tensor, rank: int) -> None:
                          f'got {tuple(G.shape)}')
 
 
-def _check_dtype(x: Tensor, name: str, param: Tensor) -> None:
-    """Raise a ``TypeError`` naming ``name`` when ``x`` and the model's
-    parameters disagree on the dtype (outside autocast, where
-    ``torch.nn.Linear`` would fail with an unhelpful message)."""
-    if x.dtype != param.dtype and \
-            not torch.is_autocast_enabled(x.device.type):
-        raise TypeError(f'{name} has dtype {x.dtype} but the model\'s '
-                        f'parameters are {param.dtype}: pass '
-                        f'{name}.to({param.dtype}) or convert the model '
-                        f'(model.to({x.dtype}))')
-
-
 class OptGNNLayer(torch.nn.Module):
     r"""One OptGNN layer: :math:`\mathbf{V}' = \mathrm{normalize}(
     [\mathbf{V}, \mathrm{normalize}(\mathbf{G})]\,\mathbf{W}^\top)`.
@@ -172,8 +161,8 @@ class OptGNNLayer(torch.nn.Module):
         """
         if not torch.compiler.is_compiling():
             _check_lift_inputs(V, G, self.rank)
-            _check_dtype(V, 'V', self.lin.weight)
-            _check_dtype(G, 'G', self.lin.weight)
+            check_param_dtype(V, 'V', self.lin.weight.dtype)
+            check_param_dtype(G, 'G', self.lin.weight.dtype)
         if self.normalize_direction:
             G = F.normalize(G, dim=-1)
         h = self.lin(torch.cat([V, G], dim=-1))
@@ -220,8 +209,8 @@ class OptGNNReferenceLayer(torch.nn.Module):
         """
         if not torch.compiler.is_compiling():
             _check_lift_inputs(V, G, self.rank)
-            _check_dtype(V, 'V', self.lin.weight)
-            _check_dtype(G, 'G', self.lin.weight)
+            check_param_dtype(V, 'V', self.lin.weight.dtype)
+            check_param_dtype(G, 'G', self.lin.weight.dtype)
         h = self.lin(torch.cat([V, F.normalize(G, dim=1)], dim=1))
         return F.normalize(h, dim=1)
 
@@ -403,7 +392,7 @@ class OptGNN(torch.nn.Module):
             n = _check_data(self.problem, data)
             if V is not None:
                 check_tensor(V, 'V', dim=2, floating=True)
-                _check_dtype(V, 'V', next(self.parameters()))
+                check_param_dtype(V, 'V', next(self.parameters()).dtype)
                 if tuple(V.shape) != (n, self.rank):
                     raise ValueError(f'V must have shape {(n, self.rank)} '
                                      f'([num_nodes, rank]), got '

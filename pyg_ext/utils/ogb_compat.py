@@ -14,6 +14,7 @@ import contextlib
 import logging
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -105,31 +106,22 @@ def load_ogb_graphprop(name: str, root: str | os.PathLike[str],
     return dataset, split_idx
 
 
-def _remove_empty_tree(folder: str) -> None:
-    """Remove ``folder`` when it holds only (nested) empty folders, as a
-    failed download leaves it; anything with a file in it stays."""
-    if not os.path.isdir(folder):
-        return
-    for _top, _, files in os.walk(folder):
-        if files:
-            return
-    for top, _, _ in sorted(os.walk(folder), key=lambda t: -len(t[0])):
-        with contextlib.suppress(OSError):
-            os.rmdir(top)
-
-
 @contextlib.contextmanager
 def _download_errors(name: str, root: str) -> Iterator[None]:
     # an absent dataset makes ogb download it; offline, urllib's error says
     # nothing about which dataset or folder
     import urllib.error
-    folder = os.path.join(root, name.replace('-', '_'))
-    existed = os.path.exists(folder)
+
+    from pyg_ext.datasets.registry import _existing_dirs, _remove_new_empty
+    base = Path(root)
+    folder = base / name.replace('-', '_')
+    existed = _existing_dirs(base, folder)
     try:
         yield
     except urllib.error.URLError as e:
-        if not existed:
-            _remove_empty_tree(folder)  # else the next call blames it
+        # the empty folders the attempt made go, else the next call blames
+        # them (no RELEASE note)
+        _remove_new_empty(base, folder, existed)
         raise FileNotFoundError(
             f"OGB dataset '{name}' is not under root '{root}' and downloading "
             f'it failed ({e.reason}); copy it there first') from e

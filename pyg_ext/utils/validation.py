@@ -129,6 +129,19 @@ def check_probability(value: Any, name: str, *, allow_zero: bool = True,
                       low_open=not allow_zero, high_open=not allow_one)
 
 
+def check_param_dtype(value: Tensor, name: str, dtype: torch.dtype,
+                      owner: str = "the model's parameters") -> None:
+    """Raise a ``TypeError`` naming ``name`` when ``value`` and a module's
+    parameters (``dtype``) disagree, outside autocast (where
+    ``torch.nn.Linear`` would fail with an unhelpful message). Compares
+    dtypes only: no host sync."""
+    if value.dtype != dtype and \
+            not torch.is_autocast_enabled(value.device.type):
+        raise TypeError(f'{name} has dtype {value.dtype} but {owner} are '
+                        f'{dtype}: pass {name}.to({dtype}) or convert the '
+                        f'model (model.to({value.dtype}))')
+
+
 def check_bool(value: Any, name: str) -> bool:
     """Return ``value`` if it is a ``bool``, else raise ``TypeError``."""
     if not isinstance(value, bool):

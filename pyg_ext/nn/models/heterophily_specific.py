@@ -75,6 +75,7 @@ from pyg_ext.utils.validation import (
     check_finite,
     check_index,
     check_int,
+    check_param_dtype,
     check_positive_int,
     check_probability,
     check_real,
@@ -474,12 +475,8 @@ class _SpecificModel(nn.Module):
             raise ValueError(f'x must have in_channels={self.in_channels} '
                              f'columns, got shape {tuple(x.shape)}')
         param = next(self.parameters(), None)
-        if param is not None and x.dtype != param.dtype and \
-                not torch.is_autocast_enabled(x.device.type):
-            raise TypeError(f'x has dtype {x.dtype} but the model\'s '
-                            f'parameters are {param.dtype}: pass '
-                            f'x.to({param.dtype}) or convert the model '
-                            f'(model.to({x.dtype}))')
+        if param is not None:
+            check_param_dtype(x, 'x', param.dtype)
         if x.size(0) == 0:
             raise ValueError('x must hold at least one node, got shape '
                              f'{tuple(x.shape)}')

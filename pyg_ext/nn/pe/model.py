@@ -20,6 +20,7 @@ from pyg_ext.utils.validation import (
     check_choice,
     check_edge_index,
     check_index,
+    check_param_dtype,
     check_positive_int,
     check_probability,
     check_tensor,
@@ -73,12 +74,8 @@ def _check_linear_input(encoder: nn.Module, value: Tensor, name: str,
     if not value.is_floating_point():
         raise TypeError(f'{name} must have a floating dtype for the linear '
                         f'{enc_name}, got {value.dtype}')
-    dtype = encoder.weight.dtype
-    if value.dtype != dtype and not torch.is_autocast_enabled(
-            value.device.type):
-        raise TypeError(f'{name} has dtype {value.dtype} but {enc_name} has '
-                        f'{dtype} parameters: pass {name}.to({dtype}) or '
-                        f'convert the model (model.to({value.dtype}))')
+    check_param_dtype(value, name, encoder.weight.dtype,
+                      f"{enc_name}'s parameters")
 
 
 class PEGNN(nn.Module):
