@@ -200,3 +200,33 @@ def test_numba_call_leaves_torch_threads_alone():
     res = subprocess.run([sys.executable, '-c', code], env=env,
                          capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-2000:]
+
+
+@pytest.mark.dataset
+def test_bench_same_as_first_compares_with_the_first_row(shared_root,
+                                                         monkeypatch):
+    """Regression: ``same_as_first`` compared each thread count with the
+    row before it, so a bad middle row made the next good row read False
+    (and a bad row after an equally bad one read True). A backend whose
+    ``n_jobs=2`` matrix differs must show ``False`` there and ``True`` for
+    the ``n_jobs=3`` row that equals the first."""
+    import pyg_ext.metrics as M
+    from pyg_ext.bench import run_suite
+    real = M.tmd_pairwise
+
+    def flaky(*args, **kwargs):
+        D = real(*args, **kwargs)
+        if kwargs.get('n_jobs') == 2:
+            D = D.copy()
+            D[0, 1] = D[1, 0] = D[0, 1] + 1.0
+        return D
+
+    monkeypatch.setattr(M, 'tmd_pairwise', flaky)
+    root = shared_root('tu')
+    res = run_suite('metrics', [
+        '--dataset', 'MUTAG', '--root', str(root), '--depth', '2',
+        '--backends', 'numpy', '--n-jobs', '1,2,3', '--repeats', '1',
+        '--ref-pairs', '1', '--skip', 'svm,stability,didm,accuracy',
+        '--seeds', '1', '--no-progress'])
+    rows = res['matrix']
+    assert [r['same_as_first'] for r in rows] == ['', False, True]

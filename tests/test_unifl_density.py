@@ -310,3 +310,50 @@ def test_packaged_model_alone_meets_bar_at_density_60() -> None:
     assert m.recursive_steps == 8 and m.grad_features
     ratio = _alone_n1000_density60(m)
     assert 1.0 - 1e-6 <= ratio <= 1.03  # (ILP relative gap 1e-6)
+
+
+def test_ilp_cache_keeps_the_time_limit(tmp_path, monkeypatch) -> None:
+    """Regression: a cached ILP result cut short by a shorter time limit
+    was reused for a longer one; now it is solved again (an optimum is
+    reused at any limit) and the limit is stored with the result."""
+    import json
+    from types import SimpleNamespace
+
+    import pyg_ext.combopt.facility_baselines as fb
+    from pyg_ext.bench.unifl import _ilp_cached
+    calls = []
+
+    def fake_ilp(d, time_limit):
+        calls.append(time_limit)
+        status = 'optimal' if time_limit >= 10 else 'time_limit'
+        return None, {'status': status, 'cost': 5.0, 'bound': 4.0,
+                      'time': 0.1}
+
+    monkeypatch.setattr(fb, 'facility_ilp', fake_ilp)
+    cache = tmp_path / 'ilp.json'
+    short = SimpleNamespace(ilp_cache=str(cache), ilp_time_limit=1.0)
+    long = SimpleNamespace(ilp_cache=str(cache), ilp_time_limit=10.0)
+    assert _ilp_cached(short, None, 'k')['status'] == 'time_limit'
+    assert _ilp_cached(short, None, 'k')['status'] == 'time_limit'
+    assert calls == [1.0]  # the same limit: the cache answers
+    rec = _ilp_cached(long, None, 'k')
+    assert calls == [1.0, 10.0] and rec['status'] == 'optimal'
+    assert json.loads(cache.read_text())['k']['time_limit'] == 10.0
+    assert _ilp_cached(short, None, 'k')['status'] == 'optimal'
+    assert calls == [1.0, 10.0]  # an optimum is final
+
+
+def test_bench_reference_is_no_worse_than_any_method() -> None:
+    """Regression: without the ILP the reference is the best cost of every
+    method run, k-means++ included (it was timed after the reference was
+    taken, so its ratio could fall below 1)."""
+    from pyg_ext.bench import run_suite
+    res = run_suite('unifl', ['--sizes', '100', '--families', 'uniform',
+                              '--densities', '8', '--seeds', '2',
+                              '--checkpoint', 'packaged', '--repeat', '1',
+                              '--ilp-max-n', '0', '--no-progress'])
+    for rec in res['records']:
+        assert rec['ref_kind'] == 'best'
+        assert 'kmeanspp_same_k' in rec['cost_ratio']
+        assert min(rec['cost_ratio'].values()) == pytest.approx(1.0)
+        assert min(rec['cost_ratio'].values()) >= 1.0 - 1e-12

@@ -531,6 +531,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                      'ms / instance': f'{mean_std(times[name])[0] * 1e3:.1f}'})
         out['methods'][name] = {'objective': mean_std(means),
                                 'ratio': mean_std(ratios),
+                                'ratios': ratios,
                                 'seconds_per_instance': mean_std(
                                     times[name])}
     print(format_table(rows))
