@@ -166,8 +166,9 @@ def test_gradients_float64() -> None:
 
 @onlyTriton
 def test_max_gradient_splits_ties_like_torch() -> None:
-    src = torch.tensor([[1.0], [3.0], [3.0], [2.0]], requires_grad=True)
-    idx = torch.tensor([0, 0, 0, 1])
+    src = torch.tensor([[1.0], [3.0], [3.0], [2.0]], device=DEV,
+                       requires_grad=True)
+    idx = torch.tensor([0, 0, 0, 1], device=DEV)
     out = scatter(src, idx, 0, 2, 'max', backend='triton')
     out.sum().backward()
     assert src.grad.flatten().tolist() == [0.0, 0.5, 0.5, 1.0]
@@ -175,8 +176,9 @@ def test_max_gradient_splits_ties_like_torch() -> None:
 
 @onlyTriton
 def test_scatter_max_min_return_first_arg_and_sentinel() -> None:
-    src = torch.tensor([[1.0, 5.0], [3.0, 5.0], [3.0, 0.0], [2.0, 1.0]])
-    idx = torch.tensor([0, 0, 0, 2])
+    src = torch.tensor([[1.0, 5.0], [3.0, 5.0], [3.0, 0.0], [2.0, 1.0]],
+                       device=DEV)
+    idx = torch.tensor([0, 0, 0, 2], device=DEV)
     out, arg = scatter_max(src, idx, dim_size=3, backend='triton')
     assert out.tolist() == [[3.0, 5.0], [0.0, 0.0], [2.0, 1.0]]
     assert arg.tolist() == [[1, 0], [4, 4], [3, 3]]

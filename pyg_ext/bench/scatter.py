@@ -47,6 +47,7 @@ from pyg_ext.bench._common import (
     device_arg,
     format_table,
     mean_std,
+    positive_float,
     positive_int_list,
 )
 
@@ -99,6 +100,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='where --calibrate on CPU writes the path '
                         'table (default: the pyg_ext cache, which the '
                         'dispatcher loads at import)')
+    parser.add_argument('--rep-ms', default=None, type=positive_float,
+                        help='CUDA: milliseconds of repeats per timing '
+                        '(triton.testing.do_bench; default 40, 25 at '
+                        'E*F >= 1e7); a few ms suffice for the full matrix')
     parser.add_argument('--budget', default=1.0, type=float,
                         help='--calibrate on CPU: seconds of timing per '
                         'case and phase (>= 3 interleaved rounds)')
@@ -121,25 +126,31 @@ def _choices(value: list[str] | str, choices: tuple[str, ...]) -> list[str]:
 
 def _graph(E: int, N: int, dist: str, gen: torch.Generator,
            device: torch.device) -> torch.Tensor:
+    """``E`` ids in ``[0, N)``, drawn on ``gen``'s device (a CUDA
+    generator draws a 1e7-edge graph in milliseconds), moved to
+    ``device``."""
+    on = gen.device
     if dist == 'uniform':
-        idx = torch.randint(0, N, (E,), generator=gen)
+        idx = torch.randint(0, N, (E,), generator=gen, device=on)
     elif dist == 'power':
-        w = 1.0 / torch.arange(1, N + 1, dtype=torch.float64)
+        w = 1.0 / torch.arange(1, N + 1, dtype=torch.float64, device=on)
         r = torch.multinomial(w, E, replacement=True, generator=gen)
-        idx = torch.randperm(N, generator=gen)[r]
+        idx = torch.randperm(N, generator=gen, device=on)[r]
     else:
         raise ValueError(f"unknown distribution '{dist}'")
     return idx.to(device)
 
 
-def _timer(device: torch.device, big: bool) -> Callable[[Callable[[], Any]],
-                                                          float]:
+def _timer(device: torch.device, big: bool, rep_ms: float | None = None
+           ) -> Callable[[Callable[[], Any]], float]:
     if device.type == 'cuda':
         from triton.testing import do_bench
+        rep = rep_ms if rep_ms is not None else (25 if big else 40)
+        warm = max(1.0, rep / 5) if rep_ms is not None else (
+            5 if big else 10)
 
         def cuda_time(fn: Callable[[], Any]) -> float:
-            return float(do_bench(fn, warmup=5 if big else 10,
-                                  rep=25 if big else 40,
+            return float(do_bench(fn, warmup=warm, rep=rep,
                                   return_mode='median'))
         return cuda_time
 
@@ -171,6 +182,7 @@ def _methods(op: str, reduce: str, src: torch.Tensor, idx: torch.Tensor,
     from torch_geometric.utils import scatter as pyg_scatter
 
     from pyg_ext.ops import functional as fn
+    from pyg_ext.ops._torch import segment_torch
     from pyg_ext.typing import has_package
 
     F = src.size(1)
@@ -189,8 +201,7 @@ def _methods(op: str, reduce: str, src: torch.Tensor, idx: torch.Tensor,
                 src, ptr, reduce, index=srt, backend='triton')
         m['pyg_ext (auto)'] = lambda: fn.segment(src, ptr, reduce,
                                                  index=srt)
-        m['torch.segment_reduce'] = lambda: fn.segment(src, ptr, reduce,
-                                                       backend='torch')
+        m['torch.segment_reduce'] = lambda: segment_torch(src, ptr, reduce)
         m['torch.scatter_reduce_'] = lambda: src.new_zeros(
             N, F).scatter_reduce_(0, ib, src, tred, include_self=False)
         m['pyg.utils.scatter'] = lambda: pyg_scatter(src, srt, 0, N, reduce)
@@ -298,7 +309,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                                            unit='case'):
         N = max(E // deg, 1)
         rows += _case(dev, gpu, E, N, deg, F, getattr(torch, dname), dist,
-                      ops, reduces, copy_bw, args.seeds)
+                      ops, reduces, copy_bw, args.seeds,
+                      getattr(args, 'rep_ms', None))
     _report(rows)
     worst = [r for r in rows if r['method'] == 'pyg_ext (auto)']
     summary = {
@@ -316,19 +328,25 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def _case(dev: torch.device, gpu: bool, E: int, N: int, deg: int, F: int,
           dtype: torch.dtype, dist: str, ops: list[str], reduces: list[str],
-          copy_bw: float, seeds: list[int]) -> list[dict[str, Any]]:
+          copy_bw: float, seeds: list[int], rep_ms: float | None = None
+          ) -> list[dict[str, Any]]:
+    """Time every method of ``ops`` x ``reduces`` on one graph shape (one
+    graph per seed); rows with mean ± std over seeds, effective bandwidth
+    and the ratio to the best baseline. On CUDA the data is drawn on the
+    GPU (seeded, not the same numbers as a CPU draw)."""
     from pyg_ext.ops._torch import index2ptr
     times: dict[tuple[str, str, str], list[float]] = {}
-    timer = _timer(dev, E * F >= 10**7)
+    timer = _timer(dev, E * F >= 10**7, rep_ms)
+    on = dev if gpu else torch.device('cpu')
     for seed in seeds:
-        gen = torch.Generator().manual_seed(seed)
+        gen = torch.Generator(device=on).manual_seed(seed)
         idx = _graph(E, N, dist, gen, dev)
         srt = idx.sort()[0]
         ptr = index2ptr(srt, N)
-        src = torch.randn(E, F, generator=gen).to(dev, dtype)
-        x = torch.randn(N, F, generator=gen).to(dev, dtype)
-        col = torch.randint(0, N, (E,), generator=gen).to(dev)
-        w = torch.rand(E, generator=gen).to(dev, dtype)
+        src = torch.randn(E, F, generator=gen, device=on).to(dev, dtype)
+        x = torch.randn(N, F, generator=gen, device=on).to(dev, dtype)
+        col = torch.randint(0, N, (E,), generator=gen, device=on).to(dev)
+        w = torch.rand(E, generator=gen, device=on).to(dev, dtype)
         for op in ops:
             for reduce in reduces:
                 for name, call in _methods(op, reduce, src, idx, srt, ptr, N,

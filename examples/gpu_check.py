@@ -1,0 +1,420 @@
+"""Check and measure every CUDA path of pyg_ext in one run (a few minutes on
+one GPU): the Triton kernels against float64 (the CUDA tests), the scatter
+headline case, the dispatcher's calibration, the full scatter matrix under
+the calibrated ``auto``, the PyG switch's training steps, batched eigen
+precompute on CUDA vs CPU, and one heterophily run timed per step.
+
+    python examples/gpu_check.py --out gpu_out --data DATA_ROOT
+
+``DATA_ROOT`` holds ``heterophilous/minesweeper/raw/minesweeper.npz`` (or
+is any folder the heterophily runner may download into). Every stage has a
+time cap and ``--budget`` bounds the whole run: the matrix runs last and
+stops at the budget, reporting the cases it reached. Results go to
+``OUT/gpu_check.json`` (rewritten after each stage), the test report to
+``OUT/junit.xml``, the dispatcher rules to ``OUT/scatter_rules.json`` (load
+them with ``PYG_EXT_SCATTER_RULES=...``) and the matrix rows to
+``OUT/scatter_matrix.json``.
+
+``--tiny`` runs the same stages on tiny sizes on the CPU under
+``TRITON_INTERPRET=1`` (set before import): a dry run of the script, not a
+measurement.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+T0 = time.perf_counter()
+
+
+def _elapsed() -> float:
+    return time.perf_counter() - T0
+
+
+def _log(msg: str) -> None:
+    print(f'[{_elapsed():7.1f} s] {msg}', flush=True)
+
+
+class Report:
+    def __init__(self, out: Path) -> None:
+        self.out = out
+        self.data: dict[str, Any] = {'stages': {}}
+
+    def stage(self, name: str, fn: Any, *args: Any) -> Any:
+        _log(f'stage {name} ...')
+        t = time.perf_counter()
+        try:
+            res = fn(*args)
+            status = 'ok'
+        except Exception as e:  # keep going: later stages are independent
+            traceback.print_exc()
+            res, status = {'error': f'{type(e).__name__}: {e}'}, 'error'
+        secs = time.perf_counter() - t
+        self.data['stages'][name] = {'status': status, 'seconds': secs,
+                                     'result': res}
+        _log(f'stage {name}: {status} in {secs:.1f} s')
+        self.save()
+        return res
+
+    def save(self) -> None:
+        with open(self.out / 'gpu_check.json', 'w') as f:
+            json.dump(self.data, f, indent=1, default=str)
+
+
+# ------------------------------------------------------------------ stages
+
+def env(dev: Any) -> dict[str, Any]:
+    import torch
+    import torch_geometric
+    info: dict[str, Any] = {
+        'python': platform.python_version(), 'torch': torch.__version__,
+        'torch_geometric': torch_geometric.__version__,
+        'cuda': torch.version.cuda, 'device': str(dev)}
+    try:
+        import triton
+        info['triton'] = triton.__version__
+    except ImportError:
+        info['triton'] = None
+    try:
+        import torch_scatter  # noqa: F401
+        info['torch_scatter'] = getattr(torch_scatter, '__version__', '?')
+    except ImportError:
+        info['torch_scatter'] = None
+    if dev.type == 'cuda':
+        p = torch.cuda.get_device_properties(dev)
+        info.update(name=p.name, sms=p.multi_processor_count,
+                    memory_GiB=p.total_memory / 2**30)
+        try:
+            info['nvidia_smi'] = subprocess.run(
+                ['nvidia-smi', '--query-gpu=name,driver_version,clocks.max.sm'
+                 ',clocks.max.mem', '--format=csv,noheader'],
+                capture_output=True, text=True, timeout=20).stdout.strip()
+        except (OSError, subprocess.SubprocessError) as e:
+            info['nvidia_smi'] = str(e)
+    _log(json.dumps(info))
+    return info
+
+
+def tests(out: Path, tiny: bool, cap: float) -> dict[str, Any]:
+    files = (['tests/test_ops_triton.py'] if tiny else
+             ['tests/test_ops_cuda.py', 'tests/test_ops_triton.py',
+              'tests/test_ops_trust.py', 'tests/test_ops_compile.py',
+              'tests/test_ops_fallback.py', 'tests/test_properties.py'])
+    cmd = [sys.executable, '-m', 'pytest', '-q', '-rfE', '-p',
+           'no:cacheprovider', '-m', 'triton or gpu',
+           f'--junitxml={out / "junit.xml"}', *files]
+    if tiny:
+        cmd += ['-k', 'segment_kernel_matches_float64 and sum']
+    else:
+        try:
+            import xdist  # noqa: F401
+            cmd += ['-n', '8']
+        except ImportError:
+            pass
+    try:
+        p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True,
+                           timeout=cap)
+        tail = (p.stdout + p.stderr)[-6000:]
+        rc: int | str = p.returncode
+    except subprocess.TimeoutExpired as e:
+        so = e.stdout.decode() if isinstance(e.stdout, bytes) else (
+            e.stdout or '')
+        tail, rc = so[-6000:], 'timeout'
+    print(tail, flush=True)
+    last = [ln for ln in tail.splitlines() if ln.strip()][-1:] or ['']
+    return {'cmd': ' '.join(cmd[2:]), 'rc': rc, 'summary': last[0],
+            'tail': tail[-3000:]}
+
+
+def headline(dev: Any, tiny: bool) -> dict[str, Any]:
+    import torch
+
+    from pyg_ext.bench.scatter import _case, _copy_bandwidth
+    gpu = dev.type == 'cuda'
+    bw = _copy_bandwidth(dev)
+    E, F = (2_000, 8) if tiny else (10**7, 64)
+    rows = _case(dev, gpu, E, E // 10, 10, F, torch.float32, 'power',
+                 ['segment', 'scatter', 'spmm'], ['sum', 'mean', 'max'], bw,
+                 [0])
+    for r in rows:
+        _log(f"{r['op']:8s} {r['reduce']:5s} {r['method']:30s} "
+             f"{r['ms']:9.4f} ms {r['pct_copy']:6.1f}% copy "
+             f"{r['vs_best']:6.2f}x best")
+    return {'copy_GBps': bw / 1e9, 'E': E, 'F': F, 'rows': rows,
+            'bars': _headline_bars(rows)}
+
+
+def _headline_bars(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    def ms(op: str, red: str, method: str) -> float:
+        for r in rows:
+            if (r['op'], r['reduce'], r['method']) == (op, red, method):
+                return r['ms']
+        return math.nan
+
+    bars: dict[str, Any] = {}
+    for red in ('sum', 'mean', 'max'):
+        tri = ms('segment', red, 'pyg_ext (triton)')
+        pct = [r['pct_copy'] for r in rows if r['op'] == 'segment'
+               and r['reduce'] == red and r['method'] == 'pyg_ext (triton)']
+        bars[f'segment_{red}'] = {
+            'pct_copy': pct[0] if pct else math.nan,
+            'vs_scatter_reduce_': ms('segment', red,
+                                     'torch.scatter_reduce_') / tri,
+            'vs_torch_scatter_segment_csr': ms(
+                'segment', red, 'torch_scatter.segment_csr') / tri,
+        }
+        bars[f'spmm_{red}_vs_pyg_default'] = ms(
+            'spmm', red, 'pyg default (gather+scatter)') / ms(
+            'spmm', red, 'pyg_ext (triton)')
+    _log(f'headline bars: {json.dumps(bars)}')
+    return bars
+
+
+def calibrate(dev: Any, out: Path, tiny: bool) -> dict[str, Any]:
+    from pyg_ext.ops import dispatch
+    kw: dict[str, Any] = {}
+    if tiny:
+        kw = {'sizes': (256, 1024), 'features': 8}
+    rules = dispatch.calibrate(dev, path=str(out / 'scatter_rules.json'),
+                               **kw)
+    _log(f'rules: {rules}')
+    return {'rules': rules}
+
+
+def switch(dev: Any, tiny: bool) -> dict[str, Any]:
+    import copy
+
+    import torch
+    from torch_geometric.nn import GATConv, GCNConv, SAGEConv
+
+    from pyg_ext.ops import pyg_switch, use_backend
+    n, e, f, h = (60, 400, 8, 8) if tiny else (100_000, 1_600_000, 128, 128)
+    g = torch.Generator().manual_seed(0)
+    ei = torch.randint(0, n, (2, e), generator=g).to(dev)
+    x = torch.randn(n, f, generator=g).to(dev)
+    y = torch.randint(0, 7, (n,), generator=g).to(dev)
+    make = {'gcn': lambda i, o: GCNConv(i, o),
+            'sage': lambda i, o: SAGEConv(i, o),
+            'gat': lambda i, o: GATConv(i, o, heads=4, concat=False)}
+    res: dict[str, Any] = {'nodes': n, 'edges': e, 'features': f}
+
+    def sync() -> None:
+        if dev.type == 'cuda':
+            torch.cuda.synchronize()
+
+    for name, mk in make.items():
+        torch.manual_seed(0)
+        model = torch.nn.ModuleList([mk(f, h), mk(h, 7)]).to(dev)
+
+        def steps(m: Any, k: int = 5) -> tuple[list[float], float]:
+            opt = torch.optim.SGD(m.parameters(), lr=0.05)
+            losses, times = [], []
+            for _ in range(k):
+                sync()
+                t = time.perf_counter()
+                opt.zero_grad()
+                out = m[1](m[0](x, ei).relu(), ei)
+                loss = torch.nn.functional.cross_entropy(out, y)
+                loss.backward()
+                opt.step()
+                sync()
+                times.append(time.perf_counter() - t)
+                losses.append(float(loss.detach()))
+            return losses, 1e3 * statistics.median(times[1:])
+
+        ref, t_ref = steps(copy.deepcopy(model))
+        per: dict[str, Any] = {'pyg_ms_per_step': t_ref, 'losses': ref}
+        for backend in ('triton', 'auto'):
+            with use_backend(backend), pyg_switch():
+                got, t = steps(copy.deepcopy(model))
+            diff = max(abs(a - b) for a, b in zip(got, ref))
+            per[backend] = {'ms_per_step': t, 'max_loss_diff': diff,
+                            'speedup': t_ref / t}
+        _log(f'{name}: {json.dumps(per)}')
+        res[name] = per
+    return res
+
+
+def eigen(dev: Any, tiny: bool) -> dict[str, Any]:
+    import torch
+
+    from pyg_ext.bench.eigen import molecule_like
+    from pyg_ext.utils.eigen import batched_eigenpairs
+    num = 200 if tiny else 10_000
+    graphs = molecule_like(num, 18, 32, 0)
+    nn_ = torch.tensor([g.num_nodes for g in graphs])
+    ei = torch.cat([g.edge_index for g in graphs], 1)
+    eg = torch.cat([torch.full((g.edge_index.size(1),), i)
+                    for i, g in enumerate(graphs)])
+
+    def best(device: Any, threads: int | None = None) -> tuple[float, Any]:
+        old = torch.get_num_threads()
+        if threads:
+            torch.set_num_threads(threads)
+        try:
+            ts, r = [], None
+            for _ in range(3):
+                if dev.type == 'cuda':
+                    torch.cuda.synchronize()
+                t = time.perf_counter()
+                r = batched_eigenpairs(ei, eg, nn_, 8, device=device)
+                if dev.type == 'cuda':
+                    torch.cuda.synchronize()
+                ts.append(time.perf_counter() - t)
+            return min(ts), r
+        finally:
+            torch.set_num_threads(old)
+
+    t_cpu1, r_cpu = best('cpu', 1)
+    t_cpu, _ = best('cpu')
+    res: dict[str, Any] = {'graphs': num, 'k': 8,
+                           'cpu_1thread_graphs_per_s': num / t_cpu1,
+                           'cpu_threads': torch.get_num_threads(),
+                           'cpu_graphs_per_s': num / t_cpu}
+    if dev.type == 'cuda':
+        t_gpu, r_gpu = best(dev)
+        res['cuda_graphs_per_s'] = num / t_gpu
+        res['cuda_vs_cpu_1thread'] = t_cpu1 / t_gpu
+        res['cuda_vs_cpu'] = t_cpu / t_gpu
+        res['max_eigval_diff'] = float(
+            (r_gpu.eigvals.cpu().double() - r_cpu.eigvals.double()).abs()
+            .max())
+    _log(json.dumps(res))
+    return res
+
+
+def heterophily(dev: Any, out: Path, data: str, tiny: bool,
+                cap: float) -> dict[str, Any]:
+    cmd = [sys.executable, '-m', 'pyg_ext', 'bench', 'heterophily',
+           '--dataset', 'minesweeper', '--model', 'gat-sep', '--splits',
+           '0,', '--root', data, '--json', str(out / 'heterophily.json'),
+           '--history', str(out / 'heterophily_history.json'),
+           '--log-every', '5', '--no-progress']
+    cmd += (['--quick', '--steps', '5', '--device', 'cpu'] if tiny
+            else ['--layers', '4', '--amp', '--device', 'cuda'])
+    t = time.perf_counter()
+    try:
+        p = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True,
+                           timeout=cap)
+        tail, rc = (p.stdout + p.stderr)[-5000:], p.returncode
+    except subprocess.TimeoutExpired as e:
+        so = e.stdout.decode() if isinstance(e.stdout, bytes) else (
+            e.stdout or '')
+        tail, rc = so[-5000:], 'timeout'
+    print(tail, flush=True)
+    return {'cmd': ' '.join(cmd[2:]), 'rc': rc,
+            'wall_s': time.perf_counter() - t, 'tail': tail[-2500:]}
+
+
+def matrix(dev: Any, out: Path, tiny: bool, deadline: float,
+           rep_ms: float) -> dict[str, Any]:
+    import itertools
+
+    import torch
+
+    from pyg_ext.bench.scatter import _case, _copy_bandwidth
+    gpu = dev.type == 'cuda'
+    bw = _copy_bandwidth(dev)
+    if tiny:
+        sizes, degs, feats = [500, 2000], [2, 10], [1, 16]
+        dtypes = [torch.float32]
+    else:
+        sizes, degs, feats = [10**4, 10**5, 10**6, 10**7], [2, 10, 50], \
+            [1, 16, 64, 256]
+        dtypes = [torch.float32, torch.bfloat16]
+    cases = list(itertools.product(sizes, degs, feats, dtypes,
+                                   ['power', 'uniform']))
+    rows: list[dict[str, Any]] = []
+    done = 0
+    for E, deg, F, dtype, dist in cases:
+        if _elapsed() > deadline:
+            break
+        rows += _case(dev, gpu, E, max(E // deg, 1), deg, F, dtype, dist,
+                      ['segment', 'scatter', 'spmm'], ['sum', 'mean', 'max'],
+                      bw, [0], rep_ms)
+        done += 1
+        if done % 12 == 0:
+            _log(f'matrix: {done}/{len(cases)} cases')
+            with open(out / 'scatter_matrix.json', 'w') as f:
+                json.dump({'copy_GBps': bw / 1e9, 'rows': rows}, f)
+        if gpu:
+            torch.cuda.empty_cache()
+    with open(out / 'scatter_matrix.json', 'w') as f:
+        json.dump({'copy_GBps': bw / 1e9, 'rows': rows}, f)
+    auto = [r for r in rows if r['method'] == 'pyg_ext (auto)']
+    tri = [r for r in rows if r['method'] == 'pyg_ext (triton)']
+    worst = sorted(auto, key=lambda r: r['vs_best'])[:8]
+    res = {'cases_run': done, 'cases': len(cases), 'copy_GBps': bw / 1e9,
+           'auto_vs_best_min': min((r['vs_best'] for r in auto),
+                                   default=math.nan),
+           'auto_vs_best_geomean': math.exp(statistics.fmean(
+               math.log(r['vs_best']) for r in auto)) if auto else math.nan,
+           'triton_vs_best_geomean': math.exp(statistics.fmean(
+               math.log(r['vs_best']) for r in tri)) if tri else math.nan,
+           'auto_worst': [{k: r[k] for k in ('op', 'reduce', 'E', 'deg',
+                                             'F', 'dtype', 'dist', 'ms',
+                                             'vs_best')} for r in worst]}
+    _log(f"matrix: {done}/{len(cases)} cases; auto vs best worst "
+         f"{res['auto_vs_best_min']:.3f}, geomean "
+         f"{res['auto_vs_best_geomean']:.3f}")
+    return res
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    ap.add_argument('--out', required=True)
+    ap.add_argument('--data', default=None,
+                    help='dataset root for the heterophily stage')
+    ap.add_argument('--tiny', action='store_true',
+                    help='tiny sizes on CPU under TRITON_INTERPRET=1')
+    ap.add_argument('--budget', type=float, default=430.0,
+                    help='seconds for the whole run (the matrix stops '
+                    'there)')
+    ap.add_argument('--rep-ms', type=float, default=8.0,
+                    help='do_bench repeat time per matrix timing')
+    ap.add_argument('--skip', default='',
+                    help='comma list of stages to skip')
+    args = ap.parse_args()
+    if args.tiny:
+        os.environ['TRITON_INTERPRET'] = '1'
+    os.environ.setdefault('PYG_EXT_NUMBA_BACKGROUND', '0')
+    sys.path.insert(0, str(ROOT))
+    import torch
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    dev = torch.device('cpu' if args.tiny or not torch.cuda.is_available()
+                       else 'cuda')
+    skip = set(filter(None, args.skip.split(',')))
+    rep = Report(out)
+    rep.data['args'] = vars(args)
+    rep.stage('env', env, dev)
+    stages: list[tuple[str, Any, tuple[Any, ...]]] = [
+        ('tests', tests, (out, args.tiny, 150.0)),
+        ('headline', headline, (dev, args.tiny)),
+        ('calibrate', calibrate, (dev, out, args.tiny)),
+        ('switch', switch, (dev, args.tiny)),
+        ('eigen', eigen, (dev, args.tiny)),
+        ('heterophily', heterophily,
+         (dev, out, args.data or str(ROOT / 'datasets'), args.tiny, 100.0)),
+        ('matrix', matrix, (dev, out, args.tiny, args.budget, args.rep_ms)),
+    ]
+    for name, fn, a in stages:
+        if name not in skip:
+            rep.stage(name, fn, *a)
+    _log('done')
+
+
+if __name__ == '__main__':
+    main()
