@@ -1187,3 +1187,68 @@ def test_numba_scatter_and_gather_plans_check_their_ids() -> None:
             col.numpy()[0] = 10**9
             _close(spmm_csr(ptr, col, x, None, reduce), want)
     fn.clear_caches()
+
+
+def _zipf_ptr(E: int, n: int, seed: int = 0) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    w = 1.0 / torch.arange(1, n + 1, dtype=torch.float64)
+    idx = torch.multinomial(w, E, replacement=True, generator=g)
+    return index2ptr(idx.sort()[0], n)
+
+
+@pytest.mark.parametrize('reduce', ['sum', 'mean', 'max', 'min'])
+def test_segment_cuda_path_follows_the_degree_skew(reduce: str) -> None:
+    # the choice is device-agnostic (the pointer's lengths): checked here
+    # on CPU tensors, used by segment() on CUDA
+    skewed = _zipf_ptr(5000, 500)
+    even = index2ptr(torch.arange(500).repeat_interleave(10), 500)
+    want = 'scatter_reduce' if reduce in ('max', 'min') else 'index_add'
+    assert dispatch.segment_cuda_path(skewed, reduce) == want
+    assert dispatch.segment_cuda_path(even, reduce) == 'segment_reduce'
+    # the same scatter over the sorted ids gives segment's result
+    src = torch.randn(5000, 3)
+    rows = fn.ptr2index(skewed, 5000)
+    out = fn.scatter_torch(src, rows, 0, 500, reduce, want)
+    _close(out, _ref(src, rows, 500, reduce))
+
+
+def test_segment_cuda_path_is_cached_per_pointer_and_version() -> None:
+    ptr = index2ptr(torch.arange(100).repeat_interleave(4), 100)
+    assert dispatch.segment_cuda_path(ptr, 'sum') == 'segment_reduce'
+    assert dispatch._SKEW[id(ptr)][3] is False
+    # an in-place edit that makes one row a hub: recomputed, not served
+    # from the cache
+    lengths = torch.zeros(100, dtype=torch.long)
+    lengths[0] = 400
+    ptr[1:] = lengths.cumsum(0)
+    assert dispatch.segment_cuda_path(ptr, 'sum') == 'index_add'
+    with torch.inference_mode():  # no version counter: not cached
+        inf = index2ptr(torch.arange(50).repeat_interleave(2), 50)
+        assert dispatch.segment_cuda_path(inf, 'max') == 'segment_reduce'
+
+
+def test_builtin_rules_load_once_and_yield_to_loaded_ones(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    saved = {k: dict(v) for k, v in dispatch.RULES.items()}
+    monkeypatch.setattr(dispatch, '_builtin_tried', [False])
+    try:
+        for op in dispatch.OPS:
+            dispatch.RULES[op] = {}
+        assert not dispatch.load_builtin_rules('Some Other GPU')
+        assert all(not dispatch.RULES[op] for op in dispatch.OPS)
+        assert dispatch.load_builtin_rules('NVIDIA H200')
+        assert dispatch.RULES == dispatch.BUILTIN_RULES['NVIDIA H200']
+        assert dispatch._builtin_tried[0]
+        # rules already present (loaded or calibrated) are kept
+        dispatch.RULES['segment'] = {'sum': 7}
+        assert not dispatch.load_builtin_rules('NVIDIA H200')
+        assert dispatch.RULES['segment'] == {'sum': 7}
+        # every built-in rule names known ops and reduces, with sizes
+        for rules in dispatch.BUILTIN_RULES.values():
+            assert set(rules) == set(dispatch.OPS)
+            for per in rules.values():
+                assert set(per) == set(dispatch.REDUCES)
+                assert all(v is None or v > 0 for v in per.values())
+    finally:
+        dispatch.RULES.clear()
+        dispatch.RULES.update(saved)

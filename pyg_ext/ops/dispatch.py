@@ -10,12 +10,23 @@ only when
 * the case is one where Triton was *measured* ahead of the best torch op
   on this kind of GPU: see :data:`RULES`.
 
-**No GPU was available when this release was made**, so :data:`RULES`
-ships empty and ``'auto'`` runs torch everywhere until :func:`calibrate`
+:data:`RULES` starts empty. On a GPU listed in :data:`BUILTIN_RULES`
+(measured: the NVIDIA H200) the first CUDA call under ``'auto'`` loads
+that GPU's rules; elsewhere ``'auto'`` runs torch until :func:`calibrate`
 (or ``pyg-ext bench scatter --calibrate``) has timed both backends on your
 GPU; it then enables Triton only where it was at least ``margin`` times
 faster, and can save the rules to a JSON file that :func:`load_rules`
-reads back (``PYG_EXT_SCATTER_RULES=path`` loads it at import). With
+reads back (``PYG_EXT_SCATTER_RULES=path`` loads it at import). Rules
+loaded or calibrated take precedence over the built-in ones.
+
+Whatever the rules say, two choices on CUDA follow measurements on an
+H200 (docs/scatter.md, "GPU"): ``segment`` of a graph whose rows are even
+(:func:`degree_path` says ``'segment_reduce'``) runs torch's segment
+kernel, which streamed such rows at up to 96 % of the copy bandwidth where
+the Triton kernel reached 20-35 %; and the torch path of ``segment`` on a
+skewed graph scatters over the sorted ids (``index_add_`` /
+``scatter_reduce_``), 4-20x faster there than torch's segment kernel, which
+walks each hub row serially (:func:`segment_cuda_path`). With
 ``PYG_EXT_AUTOCALIBRATE=1`` the first CUDA call calibrates once (about a
 minute) and caches the rules per GPU model and versions
 (:func:`rules_cache_path`); later processes just load them. A Triton call
@@ -30,6 +41,7 @@ from __future__ import annotations
 
 import logging
 import os
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -52,6 +64,27 @@ REDUCES = ('sum', 'mean', 'max', 'min')
 RULES: dict[str, dict[str, int | None]] = {op: {} for op in OPS}
 _failed: set[tuple[str, str]] = set()
 _calibrated = False
+
+#: GPU name (``torch.cuda.get_device_name``) -> the rules ``'auto'`` loads
+#: on it when none were loaded or calibrated. NVIDIA H200 (torch
+#: 2.11.0+cu130, triton 3.6.0): from the scatter matrix of
+#: ``examples/gpu_check.py`` (E 1e4-1e7 x degree 2/10/50 x F 1-256 x
+#: power-law/uniform x fp32/bf16; docs/scatter.md, "GPU"), the smallest
+#: ``E * F`` from which Triton beat the torch path that ``'auto'`` takes
+#: otherwise (``segment``: on skewed graphs; ``spmm``: the gather + scatter
+#: path, since float32/float64 ``sum``/``mean`` without gradients run
+#: ``torch.sparse.mm``, which beat the Triton kernel there). ``scatter``:
+#: torch's atomics were never slower.
+BUILTIN_RULES: dict[str, dict[str, dict[str, int | None]]] = {
+    'NVIDIA H200': {
+        'segment': {'sum': 4_000_000, 'mean': 4_000_000,
+                    'max': 1_000_000, 'min': 1_000_000},
+        'scatter': {'sum': None, 'mean': None, 'max': None, 'min': None},
+        'spmm': {'sum': 10_000_000, 'mean': 10_000_000,
+                 'max': 4_000_000, 'min': 4_000_000},
+    },
+}
+_builtin_tried = [False]
 
 _TRITON_DTYPES = (torch.float16, torch.bfloat16, torch.float32)
 # read once (no import): a cached function call would make dynamo warn
@@ -129,8 +162,11 @@ def choose(op: str, src: torch.Tensor, reduce: str, numel: int,
     # auto
     if src.device.type != 'cuda' or src.dtype not in _TRITON_DTYPES:
         return 'torch'
-    if not _calibrated and os.environ.get('PYG_EXT_AUTOCALIBRATE') == '1':
-        autocalibrate(src.device)
+    if not _calibrated:
+        if os.environ.get('PYG_EXT_AUTOCALIBRATE') == '1':
+            autocalibrate(src.device)
+        elif not _builtin_tried[0] and not torch.compiler.is_compiling():
+            load_builtin_rules(torch.cuda.get_device_name(src.device))
     threshold = RULES.get(op, {}).get(reduce)
     if threshold is None or numel < threshold or (op, reduce) in _failed:
         return 'torch'
@@ -148,9 +184,24 @@ def mark_failed(op: str, reduce: str, err: BaseException) -> None:
                       RuntimeWarning, stacklevel=3)
 
 
+def load_builtin_rules(name: str) -> bool:
+    """Load :data:`BUILTIN_RULES` of the GPU called ``name`` into
+    :data:`RULES` unless rules were loaded or calibrated already (tried
+    once per process). Returns whether it loaded any."""
+    _builtin_tried[0] = True
+    rules = BUILTIN_RULES.get(name)
+    if rules is None or _calibrated or any(RULES[op] for op in OPS):
+        return False
+    for op in OPS:
+        RULES[op] = dict(rules.get(op, {}))
+    logger.info('pyg_ext.ops: built-in Triton rules of %s loaded', name)
+    return True
+
+
 def load_rules(path: str) -> dict[str, dict[str, int | None]]:
     """Read rules written by :func:`calibrate` into :data:`RULES`."""
     import json
+    _builtin_tried[0] = True
     with open(path) as f:
         data = json.load(f)
     rules = data.get('rules', data)
@@ -181,6 +232,7 @@ def calibrate(device: str | torch.device = 'cuda',
     dev = torch.device(device)
     if not triton_usable(dev):
         raise RuntimeError(f'Triton cannot run on {dev}')
+    _builtin_tried[0] = True
     if timer is None:
         timer = _default_timer(dev)
     gen = torch.Generator(device='cpu').manual_seed(0)
@@ -565,6 +617,53 @@ def degree_path(ptr: torch.Tensor) -> str:
         else 'segment_reduce'
 
 
+#: ptr id -> (weak ref, version, data pointer, skewed) of
+#: :func:`segment_cuda_path`
+_SKEW: dict[int, tuple[Any, int, int, bool]] = {}
+_SKEW_MAX = 64
+
+
+def segment_cuda_path(ptr: torch.Tensor, reduce: str) -> str:
+    """The torch implementation of ``segment`` on CUDA for the CSR pointer
+    ``ptr``: ``'segment_reduce'`` (``torch._segment_reduce``) when
+    :func:`degree_path` finds the rows even, else a scatter over the
+    sorted ids, ``'index_add'`` for sum/mean and ``'scatter_reduce'`` for
+    max/min (the :func:`~pyg_ext.ops._torch.scatter_torch` paths).
+
+    Measured on an NVIDIA H200 (docs/scatter.md, "GPU"; E = 1e7, F = 64,
+    float32): torch's segment kernel walks each row serially, so on Zipf
+    degrees it took 62-76 ms where ``index_add_`` took 8-9 ms, while on
+    uniform degrees 10 and 50 it took 0.86 and 0.65 ms (78 and 96 % of the
+    copy bandwidth) where the scatters took 1.8-4.6 ms. The skew test costs
+    two host syncs; its answer is cached per pointer (by identity, version
+    and storage), so a graph reused across layers and steps pays once.
+    ``'segment_reduce'`` while ``torch.compile`` traces (no data-dependent
+    choice in graphs)."""
+    if torch.compiler.is_compiling():
+        return 'segment_reduce'
+    hit = _SKEW.get(id(ptr))
+    skewed = None
+    if hit is not None and hit[0]() is ptr:
+        try:
+            if hit[1] == ptr._version and hit[2] == ptr.data_ptr():
+                skewed = hit[3]
+        except RuntimeError:  # inference tensors have no version counter
+            pass
+    if skewed is None:
+        skewed = degree_path(ptr) == 'scatter_reduce'
+        try:
+            entry = (weakref.ref(ptr), ptr._version, ptr.data_ptr(), skewed)
+        except (RuntimeError, TypeError):
+            entry = None
+        if entry is not None:
+            if len(_SKEW) >= _SKEW_MAX:
+                _SKEW.pop(next(iter(_SKEW)))
+            _SKEW[id(ptr)] = entry
+    if not skewed:
+        return 'segment_reduce'
+    return 'scatter_reduce' if reduce in ('max', 'min') else 'index_add'
+
+
 @contextmanager
 def force_cpu_path(op: str, reduce: str, path: str) -> Iterator[None]:
     """Make :func:`cpu_path` answer ``path`` for ``(op, reduce)`` inside a
@@ -703,12 +802,14 @@ def load_cpu_table(path: str | None = None) -> bool:
     return True
 
 
-__all__ = ['BACKENDS', 'OPS', 'REDUCES', 'RULES', 'autocalibrate',
+__all__ = ['BACKENDS', 'BUILTIN_RULES', 'OPS', 'REDUCES', 'RULES',
+           'autocalibrate',
            'calibrate', 'candidates_json', 'choose', 'cpu_path',
            'cpu_table_path',
            'degree_path', 'force_cpu_path', 'get_backend', 'interpreting',
            'load_cpu_table',
-           'load_rules', 'mark_failed', 'numba_fallback',
+           'load_builtin_rules', 'load_rules', 'mark_failed',
+           'numba_fallback', 'segment_cuda_path',
            'rules_cache_path', 'set_backend',
            'set_cpu_table', 'triton_usable', 'use_backend']
 
