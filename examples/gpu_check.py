@@ -2,7 +2,8 @@
 one GPU): the Triton kernels against float64 (the CUDA tests), the scatter
 headline case, the dispatcher's calibration, the full scatter matrix under
 the calibrated ``auto``, the PyG switch's training steps, batched eigen
-precompute on CUDA vs CPU, and one heterophily run timed per step.
+precompute on CUDA vs CPU, the segment kernel variants and configurations
+with the per-call overhead, and one heterophily run timed per step.
 
     python examples/gpu_check.py --out gpu_out --data DATA_ROOT
 
@@ -318,6 +319,135 @@ def heterophily(dev: Any, out: Path, data: str, tiny: bool,
             'wall_s': time.perf_counter() - t, 'tail': tail[-2500:]}
 
 
+def kernels(dev: Any, tiny: bool) -> dict[str, Any]:
+    """Segment kernel variants and configurations on a few large cases
+    (``'scan'`` as shipped, ``'rows'`` over a grid of chunk, tile and warp
+    counts) against torch's segment kernel and ``index_add_``, each checked
+    against torch; and the per-call overhead on a small case (launcher,
+    custom op, public op, one torch op)."""
+    import itertools
+
+    import torch
+
+    from pyg_ext.bench.scatter import _copy_bandwidth, _graph, _timer
+    from pyg_ext.ops import functional as fn
+    from pyg_ext.ops._custom import segment_csr_op
+    from pyg_ext.ops._torch import index2ptr
+    from pyg_ext.ops._triton import segment_csr_triton
+    gpu = dev.type == 'cuda'
+    bw = _copy_bandwidth(dev)
+    timer = _timer(dev, True, None if gpu else 5.0)
+    if tiny:
+        cases = [(2_000, 10, 16, 'power', torch.float32, False)]
+        grid = [(64, 16, 4), (128, 8, 4)]
+    else:
+        cases = [(10**7, 10, 64, 'power', torch.float32, False),
+                 (10**7, 10, 64, 'uniform', torch.float32, False),
+                 (10**7, 50, 64, 'uniform', torch.float32, False),
+                 (10**7, 10, 1, 'power', torch.float32, False),
+                 (10**7, 10, 256, 'power', torch.float32, False),
+                 (10**7, 10, 64, 'power', torch.bfloat16, False),
+                 (10**7, 10, 64, 'power', torch.float32, True)]
+        # 12 configurations x 4 compiled specialisations: about a minute
+        # of compiling on first use
+        grid = list(itertools.product((1024, 4096), (8, 16, 32), (4, 8)))
+    out: dict[str, Any] = {'copy_GBps': bw / 1e9, 'cases': []}
+    for case in cases:
+        out['cases'].append(_kernel_case(dev, timer, bw, grid, *case))
+        if gpu:
+            torch.cuda.empty_cache()
+    # per-call overhead on a small case: where the fixed cost goes
+    E, F, N = (200, 4, 20) if tiny else (10_000, 16, 1_000)
+    gen = torch.Generator(device=dev).manual_seed(1)
+    srt = _graph(E, N, 'power', gen, dev).sort()[0]
+    ptr = index2ptr(srt, N)
+    src = torch.randn(E, F, generator=gen, device=dev)
+    small = _timer(dev, False, None if gpu else 5.0)
+    calls = {
+        'launcher (segment_csr_triton)': lambda: segment_csr_triton(
+            src, srt, ptr, 'sum'),
+        'custom op (pyg_ext::segment_csr)': lambda: segment_csr_op(
+            src, srt, ptr, 'sum'),
+        "segment(backend='triton')": lambda: fn.segment(
+            src, ptr, 'sum', index=srt, backend='triton'),
+        "segment(backend='torch')": lambda: fn.segment(
+            src, ptr, 'sum', index=srt, backend='torch'),
+        'torch.index_add_': lambda: src.new_zeros(N, F).index_add_(
+            0, srt, src),
+        'torch.empty': lambda: torch.empty(N, F, device=dev),
+    }
+    out['overhead_us'] = {}
+    for name, call in calls.items():
+        try:
+            out['overhead_us'][name] = 1e3 * small(call)
+        except Exception as e:
+            out['overhead_us'][name] = f'{type(e).__name__}: {e}'
+    _log(f"per-call cost (us): {json.dumps(out['overhead_us'])}")
+    return out
+
+
+def _kernel_case(dev: Any, timer: Any, bw: float, grid: list[Any], E: int,
+                 deg: int, F: int, dist: str, dtype: Any, gather: bool
+                 ) -> dict[str, Any]:
+    """One case of :func:`kernels`: every variant timed and checked."""
+    import torch
+
+    from pyg_ext.bench.scatter import _graph
+    from pyg_ext.ops._torch import index2ptr, scatter_torch, segment_torch
+    from pyg_ext.ops._triton import segment_csr_triton
+    N = E // deg
+    gen = torch.Generator(device=dev).manual_seed(0)
+    idx = _graph(E, N, dist, gen, dev)
+    srt = idx.sort()[0]
+    ptr = index2ptr(srt, N)
+    extra: dict[str, Any] = {}
+    if gather:
+        src = torch.randn(N, F, generator=gen, device=dev).to(dtype)
+        col = torch.randint(0, N, (E,), generator=gen, device=dev)
+        extra = {'col': col}
+        ref = scatter_torch(src.float()[col], srt, 0, N, 'sum')
+        nbytes = 2 * N * F * src.element_size() + E * 8 + (N + 1) * 8
+    else:
+        src = torch.randn(E, F, generator=gen, device=dev).to(dtype)
+        ref = segment_torch(src.float(), ptr, 'sum')
+        nbytes = (E + N) * F * src.element_size() + (N + 1) * 8
+    row: dict[str, Any] = {'E': E, 'deg': deg, 'F': F, 'dist': dist,
+                           'dtype': str(dtype), 'gather': gather,
+                           'times': {}}
+
+    def record(name: str, call: Any) -> None:
+        try:
+            err = float((call().float() - ref).abs().max())
+            ms = timer(call)
+            row['times'][name] = {'ms': ms, 'max_err': err,
+                                  'pct_copy': 100 * nbytes / (ms * 1e-3)
+                                  / bw}
+        except Exception as e:  # a config that does not compile
+            row['times'][name] = {'error': f'{type(e).__name__}: {e}'}
+
+    record('scan (default)', lambda: segment_csr_triton(
+        src, srt, ptr, 'sum', kernel='scan', **extra))
+    bf = min(max(1 << (F - 1).bit_length(), 1), 64)
+    for be, te, nw in grid:
+        record(f'rows {be}/{te}/{nw}', lambda be=be, te=te, nw=nw:
+               segment_csr_triton(src, srt, ptr, 'sum',
+                                  config=(be, te, bf, nw), kernel='rows',
+                                  **extra))
+    if not gather:
+        record('torch.segment_reduce', lambda: segment_torch(
+            src, ptr, 'sum'))
+        record('torch.index_add_', lambda: src.new_zeros(
+            N, F).index_add_(0, srt, src))
+    ok = {k: v for k, v in row['times'].items() if 'ms' in v}
+    row['best'] = min(ok, key=lambda k: ok[k]['ms']) if ok else None
+    top = sorted(ok.items(), key=lambda kv: kv[1]['ms'])[:4]
+    _log(f'kernels E={E} deg={deg} F={F} {dist} {dtype} gather={gather}: '
+         + ', '.join(f"{k} {v['ms']:.3f} ms ({v['pct_copy']:.0f}%)"
+                     for k, v in top)
+         + f" | scan {ok.get('scan (default)', {}).get('ms', math.nan)}")
+    return row
+
+
 def matrix(dev: Any, out: Path, tiny: bool, deadline: float,
            rep_ms: float) -> dict[str, Any]:
     import itertools
@@ -406,6 +536,7 @@ def main() -> None:
         ('calibrate', calibrate, (dev, out, args.tiny)),
         ('switch', switch, (dev, args.tiny)),
         ('eigen', eigen, (dev, args.tiny)),
+        ('kernels', kernels, (dev, args.tiny)),
         ('heterophily', heterophily,
          (dev, out, args.data or str(ROOT / 'datasets'), args.tiny, 100.0)),
         ('matrix', matrix, (dev, out, args.tiny, args.budget, args.rep_ms)),

@@ -228,3 +228,34 @@ def test_builtin_rules_of_this_gpu_load_under_auto() -> None:
     segment(torch.randn(idx.numel(), 4, device='cuda'),
             index2ptr(srt, 5_000), 'sum')
     assert dispatch.RULES == dispatch.BUILTIN_RULES[name]
+
+
+@onlyCUDA
+@onlyTriton
+@pytest.mark.parametrize('gather', [False, True])
+@pytest.mark.parametrize('itype', IDX)
+@pytest.mark.parametrize('dtype', DTYPES)
+@pytest.mark.parametrize('reduce', REDUCES)
+def test_rows_segment_kernel_matches_float64(reduce: str, dtype: torch.dtype,
+                                             itype: torch.dtype,
+                                             gather: bool) -> None:
+    from pyg_ext.ops._triton import segment_csr_triton
+    N, F = 5_000, 37
+    _, srt = _graph(N=N, seed=5)
+    E = srt.numel()
+    ptr = index2ptr(srt, N)
+    g = torch.Generator(device='cuda').manual_seed(6)
+    if gather:
+        x = torch.randn(N, F, device='cuda', generator=g).to(dtype)
+        col = torch.randint(0, N, (E,), device='cuda', generator=g)
+        msg = x.double()[col]
+        out = segment_csr_triton(x, srt.to(itype), ptr.to(itype), reduce,
+                                 col=col.to(itype), kernel='rows')
+    else:
+        msg = torch.randn(E, F, device='cuda', generator=g).to(dtype)
+        out = segment_csr_triton(msg, srt.to(itype), ptr.to(itype), reduce,
+                                 kernel='rows')
+        msg = msg.double()
+    ref = scatter_torch(msg, srt, 0, N, reduce)
+    _check(out, ref, dtype, reduce, scatter_torch(msg.abs(), srt, 0, N,
+                                                  'sum'))

@@ -9,6 +9,7 @@ span several chunks and exercise the cross-chunk fix-up.
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 import pytest
 import torch
@@ -269,3 +270,42 @@ def test_pyg_layers_compile_fullgraph_through_the_switch() -> None:
             torch._dynamo.reset()
             out = torch.compile(conv, fullgraph=True, backend='eager')(x, ei)
         torch.testing.assert_close(out, ref)
+
+
+@onlyTriton
+@pytest.mark.parametrize('config', [None, (16, 4, 8, 4), (32, 8, 64, 4)])
+@pytest.mark.parametrize('reduce', REDUCES)
+def test_rows_kernel_matches_float64(reduce: str, config: Any) -> None:
+    # the 'rows' segment kernel (a loop over each chunk's row pieces):
+    # hubs across many chunks, empty rows, int32 ids, gathers with weights
+    from pyg_ext.ops._triton import segment_csr_triton
+    n = 12
+    _, srt = _graph(n, e=120, hub=70)
+    ptr = index2ptr(srt, n)
+    F = 5 if config is None else config[2] + 3  # a partial feature block
+    src = torch.randn(srt.numel(), F, device=DEV)
+    out = segment_csr_triton(src, srt.int(), ptr.int(), reduce,
+                             config=config, kernel='rows')
+    torch.testing.assert_close(out.double(), _ref(src, srt, n, reduce),
+                               rtol=1e-5, atol=1e-5)
+    assert (out[-2:] == 0).all()
+    again = segment_csr_triton(src, srt, ptr, reduce, config=config,
+                               kernel='rows')
+    assert torch.equal(out, again)  # deterministic, whatever the id dtype
+    x = torch.randn(n, F, device=DEV)
+    col = torch.randint(0, n, (srt.numel(),), device=DEV)
+    w = torch.rand(srt.numel(), device=DEV)
+    out = segment_csr_triton(x, srt, ptr, reduce, col=col, weight=w,
+                             config=config, kernel='rows')
+    ref = scatter_torch(x.double()[col] * w.double()[:, None], srt, 0, n,
+                        reduce)
+    torch.testing.assert_close(out.double(), ref, rtol=1e-5, atol=1e-5)
+
+
+@onlyTriton
+def test_segment_kernel_choice_is_checked() -> None:
+    from pyg_ext.ops._triton import segment_csr_triton
+    _, srt = _graph(6, e=20, hub=5)
+    with pytest.raises(ValueError, match='kernel'):
+        segment_csr_triton(torch.randn(20, 2, device=DEV), srt,
+                           index2ptr(srt, 6), 'sum', kernel='fast')

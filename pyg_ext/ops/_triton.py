@@ -151,6 +151,82 @@ def _segment_chunk_kernel(
 
 
 @triton.jit
+def _segment_rows_kernel(
+    src_ptr, col_ptr, w_ptr, row_ptr, rowptr_ptr, out_ptr, part_ptr,
+    E, N, M, F, stride_src, stride_out,
+    REDUCE: tl.constexpr, GATHER: tl.constexpr, HAS_W: tl.constexpr,
+    BLOCK_E: tl.constexpr, TILE_E: tl.constexpr, BLOCK_F: tl.constexpr,
+    ACC: tl.constexpr,
+):
+    # the same chunks, outputs and partial slots as _segment_chunk_kernel,
+    # but each row piece of the chunk is reduced by a loop of TILE_E-row
+    # tiles and a tl.sum/max/min along the edges, instead of a segmented
+    # scan over the whole chunk
+    c = tl.cast(tl.program_id(0), tl.int64)
+    fb = tl.cast(tl.program_id(1), tl.int64)
+    e0 = c * BLOCK_E
+    e_end = tl.minimum(e0 + BLOCK_E, E)  # exclusive
+    offs_f = fb * BLOCK_F + tl.arange(0, BLOCK_F).to(tl.int64)
+    mask_f = offs_f < F
+    # rows of the chunk, clamped to [0, N) (never an address outside
+    # rowptr); with a valid, consistent row/rowptr the clamp changes nothing
+    r_first = tl.load(row_ptr + e0).to(tl.int64)
+    r_last = tl.load(row_ptr + e_end - 1).to(tl.int64)
+    r_first = tl.minimum(tl.maximum(r_first, 0), N - 1)
+    r_last = tl.minimum(tl.maximum(r_last, r_first), N - 1)
+    if REDUCE == 2:
+        neutral = float('-inf')
+    elif REDUCE == 3:
+        neutral = float('inf')
+    else:
+        neutral = 0.0
+    lo = tl.load(rowptr_ptr + r_first).to(tl.int64)
+    for r in range(r_first, r_last + 1):
+        rr = tl.cast(r, tl.int64)
+        hi = tl.load(rowptr_ptr + rr + 1).to(tl.int64)
+        a = tl.maximum(lo, e0)
+        b = tl.minimum(hi, e_end)
+        acc = tl.full((BLOCK_F,), neutral, ACC)
+        for k in range(a, b, TILE_E):
+            offs_e = tl.cast(k, tl.int64) + tl.arange(0, TILE_E).to(tl.int64)
+            m_e = offs_e < b
+            m2 = m_e[:, None] & mask_f[None, :]
+            if GATHER:
+                col = tl.load(col_ptr + offs_e, mask=m_e, other=0).to(
+                    tl.int64)
+                col_ok = (col >= 0) & (col < M)
+                col = tl.where(col_ok, col, 0)
+                v = tl.load(src_ptr + col[:, None] * stride_src
+                            + offs_f[None, :], mask=m2 & col_ok[:, None],
+                            other=0.0).to(ACC)
+            else:
+                v = tl.load(src_ptr + offs_e[:, None] * stride_src
+                            + offs_f[None, :], mask=m2, other=0.0).to(ACC)
+            if HAS_W:
+                w = tl.load(w_ptr + offs_e, mask=m_e, other=0.0).to(ACC)
+                v = v * w[:, None]
+            if REDUCE == 2:
+                acc = tl.maximum(acc, tl.max(tl.where(m2, v, neutral), 0))
+            elif REDUCE == 3:
+                acc = tl.minimum(acc, tl.min(tl.where(m2, v, neutral), 0))
+            else:
+                acc = acc + tl.sum(v, 0)
+        if b > a:
+            if lo < e0:  # continues a row of earlier chunks: slot 0
+                tl.store(part_ptr + (c * 2) * F + offs_f, acc, mask=mask_f)
+            elif hi > e_end:  # starts here, continues: slot 1
+                tl.store(part_ptr + (c * 2 + 1) * F + offs_f, acc,
+                         mask=mask_f)
+            else:
+                res = acc
+                if REDUCE == 1:
+                    res = acc / tl.maximum(hi - lo, 1).to(ACC)
+                tl.store(out_ptr + rr * stride_out + offs_f,
+                         res.to(out_ptr.dtype.element_ty), mask=mask_f)
+        lo = hi
+
+
+@triton.jit
 def _segment_fixup_kernel(
     row_ptr, rowptr_ptr, out_ptr, part_ptr,
     E, N, F, C, stride_out,
@@ -257,6 +333,26 @@ def segment_config(F: int, E: int) -> tuple[int, int, int]:
     return be, bf, 4
 
 
+#: the segment kernel ``segment_csr_triton`` runs by default: ``'scan'``
+#: (:func:`_segment_chunk_kernel`, a segmented scan per chunk) or
+#: ``'rows'`` (:func:`_segment_rows_kernel`, a loop over the row pieces of
+#: each chunk); ``PYG_EXT_SEGMENT_KERNEL`` sets it. ``'scan'`` is the one
+#: measured (NVIDIA H200: 20-35 % of the copy bandwidth, compute-bound);
+#: ``'rows'`` is tested for exactness but not yet timed on a GPU
+#: (``examples/gpu_check.py`` times both).
+SEGMENT_KERNEL = os.environ.get('PYG_EXT_SEGMENT_KERNEL', 'scan')
+SEGMENT_KERNELS = ('scan', 'rows')
+
+
+def rows_config(F: int) -> tuple[int, int, int, int]:
+    """``(BLOCK_E, TILE_E, BLOCK_F, num_warps)`` of the ``'rows'`` kernel:
+    chunks of ``BLOCK_E`` edges, tiles of ``TILE_E`` edges."""
+    bf = min(max(triton.next_power_of_2(F), 1), 64)
+    if INTERPRET:
+        return 64, 16, bf, 4
+    return 2048, max(8, min(1024 // bf, 64)), bf, 4
+
+
 def scatter_config(F: int) -> tuple[int, int, int]:
     """``(BLOCK_E, BLOCK_F, num_warps)`` for the atomic kernel."""
     bf = min(max(triton.next_power_of_2(F), 1), 64)
@@ -269,17 +365,26 @@ def segment_csr_triton(src: torch.Tensor, row: torch.Tensor,
                        rowptr: torch.Tensor, reduce: str,
                        col: torch.Tensor | None = None,
                        weight: torch.Tensor | None = None,
-                       config: tuple[int, int, int] | None = None
-                       ) -> torch.Tensor:
+                       config: tuple[int, ...] | None = None,
+                       kernel: str | None = None) -> torch.Tensor:
     """Reduce sorted rows. ``src`` is ``[E, F]`` (or ``[M, F]`` node
     features with ``col`` given), ``row`` the sorted ``[E]`` row of each
     edge, ``rowptr`` the ``[N + 1]`` CSR pointer consistent with ``row``.
     Returns ``[N, F]`` in ``src.dtype``; empty rows are 0.
 
+    ``kernel`` is ``'scan'`` or ``'rows'`` (default
+    :data:`SEGMENT_KERNEL`); ``config`` is ``(BLOCK_E, BLOCK_F, num_warps)``
+    for ``'scan'`` and ``(BLOCK_E, TILE_E, BLOCK_F, num_warps)`` for
+    ``'rows'`` (defaults :func:`segment_config`, :func:`rows_config`).
+
     Ids are not range-checked here (the public ops do that), but the
     kernels mask every access by them, so bad ids cannot reach memory
     outside the tensors. Raises :class:`ValueError` on inconsistent
-    shapes."""
+    shapes or an unknown ``kernel``."""
+    kernel = SEGMENT_KERNEL if kernel is None else kernel
+    if kernel not in SEGMENT_KERNELS:
+        raise ValueError(f'segment_csr_triton: kernel must be one of '
+                         f'{SEGMENT_KERNELS}, got {kernel!r}')
     if src.dim() != 2 or row.dim() != 1 or rowptr.dim() != 1:
         raise ValueError(f'segment_csr_triton: src must be 2-D and row, '
                          f'rowptr 1-D, got shapes {tuple(src.shape)}, '
@@ -304,7 +409,10 @@ def segment_csr_triton(src: torch.Tensor, row: torch.Tensor,
     out = torch.empty((N, F), dtype=src.dtype, device=src.device)
     if N == 0 or F == 0:
         return out
-    be, bf, nw = config or segment_config(F, E)
+    if kernel == 'rows':
+        be, te, bf, nw = config or rows_config(F)
+    else:
+        be, bf, nw = config or segment_config(F, E)
     C = triton.cdiv(E, be) if E > 0 else 0
     nfb = triton.cdiv(F, bf)
     code = REDUCE_CODES[reduce]
@@ -315,12 +423,20 @@ def segment_csr_triton(src: torch.Tensor, row: torch.Tensor,
     rowptr = rowptr.contiguous()
     if C > 0:
         gather = col is not None
-        _segment_chunk_kernel[(C, nfb)](
-            src, col.contiguous() if gather else row,
-            weight.contiguous() if weight is not None else src,
-            row, rowptr, out, part, E, N, M, F, src.stride(0), out.stride(0),
-            REDUCE=code, GATHER=gather, HAS_W=weight is not None,
-            BLOCK_E=be, BLOCK_F=bf, ACC=acc, num_warps=nw)
+        args = (src, col.contiguous() if gather else row,
+                weight.contiguous() if weight is not None else src,
+                row, rowptr, out, part, E, N, M, F, src.stride(0),
+                out.stride(0))
+        if kernel == 'rows':
+            _segment_rows_kernel[(C, nfb)](
+                *args, REDUCE=code, GATHER=gather,
+                HAS_W=weight is not None, BLOCK_E=be, TILE_E=te,
+                BLOCK_F=bf, ACC=acc, num_warps=nw)
+        else:
+            _segment_chunk_kernel[(C, nfb)](
+                *args, REDUCE=code, GATHER=gather,
+                HAS_W=weight is not None, BLOCK_E=be, BLOCK_F=bf, ACC=acc,
+                num_warps=nw)
     block_r = 64 if INTERPRET else 16
     grid2 = (C + triton.cdiv(N, block_r), nfb)
     _segment_fixup_kernel[grid2](
