@@ -217,17 +217,26 @@ def test_cuda_spmm_csr_auto_matches_float64(reduce: str, grad: bool) -> None:
 
 @onlyCUDA
 @onlyTriton
-def test_builtin_rules_of_this_gpu_load_under_auto() -> None:
+def test_builtin_rules_of_this_gpu_load_under_auto(
+        monkeypatch: pytest.MonkeyPatch) -> None:
     from pyg_ext.ops import dispatch
     name = torch.cuda.get_device_name()
     if name not in dispatch.BUILTIN_RULES:
         pytest.skip(f'no built-in rules for {name}')
-    if any(dispatch.RULES[op] for op in dispatch.OPS):
-        pytest.skip('rules were loaded or calibrated in this process')
-    idx, srt = _graph()
-    segment(torch.randn(idx.numel(), 4, device='cuda'),
-            index2ptr(srt, 5_000), 'sum')
-    assert dispatch.RULES == dispatch.BUILTIN_RULES[name]
+    if dispatch._calibrated:
+        pytest.skip('rules were calibrated in this process')
+    saved = {k: dict(v) for k, v in dispatch.RULES.items()}
+    monkeypatch.setattr(dispatch, '_builtin_tried', [False])
+    try:
+        for op in dispatch.OPS:
+            dispatch.RULES[op] = {}
+        idx, srt = _graph()
+        segment(torch.randn(idx.numel(), 4, device='cuda'),
+                index2ptr(srt, 5_000), 'sum')
+        assert dispatch.RULES == dispatch.BUILTIN_RULES[name]
+    finally:
+        dispatch.RULES.clear()
+        dispatch.RULES.update(saved)
 
 
 @onlyCUDA
