@@ -522,9 +522,15 @@ def main() -> None:
                     help='do_bench repeat time per matrix timing')
     ap.add_argument('--skip', default='',
                     help='comma list of stages to skip')
+    ap.add_argument('--segment-kernel', default=None,
+                    choices=('scan', 'rows'),
+                    help='the Triton segment kernel every stage but '
+                    "'kernels' uses (PYG_EXT_SEGMENT_KERNEL; default scan)")
     args = ap.parse_args()
     if args.tiny:
         os.environ['TRITON_INTERPRET'] = '1'
+    if args.segment_kernel:
+        os.environ['PYG_EXT_SEGMENT_KERNEL'] = args.segment_kernel
     os.environ.setdefault('PYG_EXT_NUMBA_BACKGROUND', '0')
     sys.path.insert(0, str(ROOT))
     import torch
