@@ -400,7 +400,7 @@ def _kernel_case(dev: Any, timer: Any, bw: float, grid: list[Any], E: int,
 
     from pyg_ext.bench.scatter import _graph
     from pyg_ext.ops._torch import index2ptr, scatter_torch, segment_torch
-    from pyg_ext.ops._triton import segment_csr_triton
+    from pyg_ext.ops._triton import block_f, segment_csr_triton
     N = E // deg
     gen = torch.Generator(device=dev).manual_seed(0)
     idx = _graph(E, N, dist, gen, dev)
@@ -433,7 +433,7 @@ def _kernel_case(dev: Any, timer: Any, bw: float, grid: list[Any], E: int,
 
     record('scan (default)', lambda: segment_csr_triton(
         src, srt, ptr, 'sum', kernel='scan', **extra))
-    bf = min(max(1 << (F - 1).bit_length(), 1), 64)
+    bf = block_f(F)
     for be, te, nw in grid:
         record(f'rows {be}/{te}/{nw}', lambda be=be, te=te, nw=nw:
                segment_csr_triton(src, srt, ptr, 'sum',

@@ -268,3 +268,4 @@ def test_rows_segment_kernel_matches_float64(reduce: str, dtype: torch.dtype,
     ref = scatter_torch(msg, srt, 0, N, reduce)
     _check(out, ref, dtype, reduce, scatter_torch(msg.abs(), srt, 0, N,
                                                   'sum'))
+

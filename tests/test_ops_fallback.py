@@ -116,10 +116,44 @@ def test_auto_is_torch_on_cpu_and_backend_switches() -> None:
 
 class _CudaLike:
     device = torch.device('cuda')
-    dtype = torch.float32
+
+    def __init__(self, dtype: torch.dtype = torch.float32) -> None:
+        self.dtype = dtype
 
     def is_floating_point(self) -> bool:
         return True
+
+    def dim(self) -> int:
+        return 2
+
+
+def test_auto_keeps_torch_where_it_was_measured_faster(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # rules that would take Triton at every size: even rows (segment) and
+    # float32 spmm sum/mean without gradients still run torch under auto
+    monkeypatch.setattr(dispatch, 'RULES', {op: {r: 1 for r in dispatch.REDUCES}
+                                            for op in dispatch.OPS})
+    monkeypatch.setattr(dispatch, '_builtin_tried', [True])
+    monkeypatch.setattr(dispatch, 'triton_usable', lambda d: True)
+    src = _CudaLike()
+    even = index2ptr(torch.arange(50).repeat_interleave(12), 50)
+    g = torch.Generator().manual_seed(0)
+    zipf = torch.multinomial(1.0 / torch.arange(1, 501, dtype=torch.float64),
+                             5000, replacement=True, generator=g)
+    skewed = index2ptr(zipf.sort()[0], 500)  # hubs: degree_path skewed
+    assert dispatch.choose('segment', src, 'sum', 4800, 'auto',
+                           ptr=even) == 'torch'
+    assert dispatch.choose('segment', src, 'sum', 4800, 'auto',
+                           ptr=skewed) == 'triton'
+    assert dispatch.choose('segment', src, 'max', 4800, 'triton',
+                           ptr=even) == 'triton'  # forced stays forced
+    assert dispatch.choose('spmm', src, 'sum', 4800, 'auto') == 'torch'
+    assert dispatch.choose('spmm', src, 'mean', 4800, 'auto') == 'torch'
+    assert dispatch.choose('spmm', src, 'sum', 4800, 'auto',
+                           needs_grad=True) == 'triton'
+    assert dispatch.choose('spmm', _CudaLike(torch.bfloat16), 'mean', 4800,
+                           'auto') == 'triton'
+    assert dispatch.choose('spmm', src, 'max', 4800, 'auto') == 'triton'
 
 
 def test_rules_load_and_failure_fallback(tmp_path: Path,

@@ -1215,7 +1215,7 @@ def test_segment_cuda_path_follows_the_degree_skew(reduce: str) -> None:
 def test_segment_cuda_path_is_cached_per_pointer_and_version() -> None:
     ptr = index2ptr(torch.arange(100).repeat_interleave(4), 100)
     assert dispatch.segment_cuda_path(ptr, 'sum') == 'segment_reduce'
-    assert dispatch._SKEW[id(ptr)][3] is False
+    assert dispatch._SKEW[id(ptr)][2] is False
     # an in-place edit that makes one row a hub: recomputed, not served
     # from the cache
     lengths = torch.zeros(100, dtype=torch.long)

@@ -71,6 +71,29 @@ def _combine(a, b, REDUCE: tl.constexpr):
 
 
 @triton.jit
+def _edge_tile(src_ptr, col_ptr, w_ptr, offs_e, mask_e, offs_f, mask_f, M,
+               stride_src, GATHER: tl.constexpr, HAS_W: tl.constexpr,
+               ACC: tl.constexpr):
+    """The ``[edges, features]`` values of a tile of edges: ``src[e]`` or
+    ``x[col[e]]`` (``GATHER``; a ``col`` outside ``[0, M)`` reads 0), times
+    ``w[e]`` (``HAS_W``), 0 where masked, in ``ACC``."""
+    m2 = mask_e[:, None] & mask_f[None, :]
+    if GATHER:
+        col = tl.load(col_ptr + offs_e, mask=mask_e, other=0).to(tl.int64)
+        col_ok = (col >= 0) & (col < M)
+        col = tl.where(col_ok, col, 0)
+        ptrs = src_ptr + col[:, None] * stride_src + offs_f[None, :]
+        v = tl.load(ptrs, mask=m2 & col_ok[:, None], other=0.0).to(ACC)
+    else:
+        ptrs = src_ptr + offs_e[:, None] * stride_src + offs_f[None, :]
+        v = tl.load(ptrs, mask=m2, other=0.0).to(ACC)
+    if HAS_W:
+        w = tl.load(w_ptr + offs_e, mask=mask_e, other=0.0).to(ACC)
+        v = v * w[:, None]
+    return v
+
+
+@triton.jit
 def _segment_chunk_kernel(
     src_ptr, col_ptr, w_ptr, row_ptr, rowptr_ptr, out_ptr, part_ptr,
     E, N, M, F, stride_src, stride_out,
@@ -85,7 +108,6 @@ def _segment_chunk_kernel(
     mask_e = offs_e < E
     offs_f = fb * BLOCK_F + tl.arange(0, BLOCK_F).to(tl.int64)
     mask_f = offs_f < F
-    m2 = mask_e[:, None] & mask_f[None, :]
 
     row = tl.load(row_ptr + offs_e, mask=mask_e, other=-1).to(tl.int64)
     # ids outside [0, N) are never used as addresses (see module docstring)
@@ -103,18 +125,8 @@ def _segment_chunk_kernel(
     r_after = tl.load(row_ptr + e_last + 1, mask=(e_last + 1) < E,
                       other=-2).to(tl.int64)
 
-    if GATHER:
-        col = tl.load(col_ptr + offs_e, mask=mask_e, other=0).to(tl.int64)
-        col_ok = (col >= 0) & (col < M)
-        col = tl.where(col_ok, col, 0)
-        ptrs = src_ptr + col[:, None] * stride_src + offs_f[None, :]
-        v = tl.load(ptrs, mask=m2 & col_ok[:, None], other=0.0).to(ACC)
-    else:
-        ptrs = src_ptr + offs_e[:, None] * stride_src + offs_f[None, :]
-        v = tl.load(ptrs, mask=m2, other=0.0).to(ACC)
-    if HAS_W:
-        w = tl.load(w_ptr + offs_e, mask=mask_e, other=0.0).to(ACC)
-        v = v * w[:, None]
+    v = _edge_tile(src_ptr, col_ptr, w_ptr, offs_e, mask_e, offs_f, mask_f,
+                   M, stride_src, GATHER, HAS_W, ACC)
 
     start = (row != row_prev) | (offs_e == e0)
     flag = tl.broadcast_to(start.to(tl.int32)[:, None], (BLOCK_E, BLOCK_F))
@@ -191,20 +203,8 @@ def _segment_rows_kernel(
             offs_e = tl.cast(k, tl.int64) + tl.arange(0, TILE_E).to(tl.int64)
             m_e = offs_e < b
             m2 = m_e[:, None] & mask_f[None, :]
-            if GATHER:
-                col = tl.load(col_ptr + offs_e, mask=m_e, other=0).to(
-                    tl.int64)
-                col_ok = (col >= 0) & (col < M)
-                col = tl.where(col_ok, col, 0)
-                v = tl.load(src_ptr + col[:, None] * stride_src
-                            + offs_f[None, :], mask=m2 & col_ok[:, None],
-                            other=0.0).to(ACC)
-            else:
-                v = tl.load(src_ptr + offs_e[:, None] * stride_src
-                            + offs_f[None, :], mask=m2, other=0.0).to(ACC)
-            if HAS_W:
-                w = tl.load(w_ptr + offs_e, mask=m_e, other=0.0).to(ACC)
-                v = v * w[:, None]
+            v = _edge_tile(src_ptr, col_ptr, w_ptr, offs_e, m_e, offs_f,
+                           mask_f, M, stride_src, GATHER, HAS_W, ACC)
             if REDUCE == 2:
                 acc = tl.maximum(acc, tl.max(tl.where(m2, v, neutral), 0))
             elif REDUCE == 3:
@@ -323,12 +323,17 @@ def _torch_acc(dtype: torch.dtype) -> torch.dtype:
     return torch.float64 if dtype == torch.float64 else torch.float32
 
 
+def block_f(F: int) -> int:
+    """Features per program: the next power of two of ``F``, at most 64."""
+    return min(max(triton.next_power_of_2(F), 1), 64)
+
+
 def segment_config(F: int, E: int) -> tuple[int, int, int]:
     """``(BLOCK_E, BLOCK_F, num_warps)`` for the chunk kernel."""
     if INTERPRET:  # few, wide programs: the interpreter pays per program
-        bf = min(max(triton.next_power_of_2(F), 1), 64)
+        bf = block_f(F)
         return 64, bf, 4
-    bf = min(max(triton.next_power_of_2(F), 1), 64)
+    bf = block_f(F)
     be = max(32, min(4096 // bf, 1024))
     return be, bf, 4
 
@@ -347,7 +352,7 @@ SEGMENT_KERNELS = ('scan', 'rows')
 def rows_config(F: int) -> tuple[int, int, int, int]:
     """``(BLOCK_E, TILE_E, BLOCK_F, num_warps)`` of the ``'rows'`` kernel:
     chunks of ``BLOCK_E`` edges, tiles of ``TILE_E`` edges."""
-    bf = min(max(triton.next_power_of_2(F), 1), 64)
+    bf = block_f(F)
     if INTERPRET:
         return 64, 16, bf, 4
     return 2048, max(8, min(1024 // bf, 64)), bf, 4
@@ -355,7 +360,7 @@ def rows_config(F: int) -> tuple[int, int, int, int]:
 
 def scatter_config(F: int) -> tuple[int, int, int]:
     """``(BLOCK_E, BLOCK_F, num_warps)`` for the atomic kernel."""
-    bf = min(max(triton.next_power_of_2(F), 1), 64)
+    bf = block_f(F)
     if INTERPRET:
         return 64, bf, 4
     return max(16, min(2048 // bf, 512)), bf, 4

@@ -48,6 +48,7 @@ from typing import Any
 
 import torch
 
+from pyg_ext.ops._torch import _stamp
 from pyg_ext.typing import has_package
 
 logger = logging.getLogger(__name__)
@@ -142,8 +143,14 @@ def triton_usable(device: torch.device) -> bool:
 
 
 def choose(op: str, src: torch.Tensor, reduce: str, numel: int,
-           backend: str | None = None) -> str:
-    """Return ``'triton'`` or ``'torch'`` for one call of ``op``."""
+           backend: str | None = None, *, ptr: torch.Tensor | None = None,
+           needs_grad: bool = False) -> str:
+    """Return ``'triton'`` or ``'torch'`` for one call of ``op``.
+
+    Under ``'auto'`` on CUDA, before :data:`RULES`: ``segment`` of a graph
+    whose rows ``ptr`` are even (:func:`segment_cuda_path`) and float32
+    ``spmm`` sum/mean without ``needs_grad`` (``torch.sparse.mm``) run
+    torch, the faster path there whatever the size (measured on an H200)."""
     name = backend or _state['backend']
     if name not in BACKENDS:
         raise ValueError(f"unknown backend '{name}'; use one of {BACKENDS}")
@@ -162,6 +169,13 @@ def choose(op: str, src: torch.Tensor, reduce: str, numel: int,
     # auto
     if src.device.type != 'cuda' or src.dtype not in _TRITON_DTYPES:
         return 'torch'
+    if not torch.compiler.is_compiling():
+        if (op == 'segment' and ptr is not None
+                and segment_cuda_path(ptr, reduce) == 'segment_reduce'):
+            return 'torch'
+        if (op == 'spmm' and reduce in ('sum', 'mean') and not needs_grad
+                and src.dtype == torch.float32 and src.dim() == 2):
+            return 'torch'
     if not _calibrated:
         if os.environ.get('PYG_EXT_AUTOCALIBRATE') == '1':
             autocalibrate(src.device)
@@ -617,9 +631,9 @@ def degree_path(ptr: torch.Tensor) -> str:
         else 'segment_reduce'
 
 
-#: ptr id -> (weak ref, version, data pointer, skewed) of
+#: ptr id -> (weak ref, :func:`~pyg_ext.ops._torch._stamp`, skewed) of
 #: :func:`segment_cuda_path`
-_SKEW: dict[int, tuple[Any, int, int, bool]] = {}
+_SKEW: dict[int, tuple[Any, tuple[Any, ...], bool]] = {}
 _SKEW_MAX = 64
 
 
@@ -641,24 +655,20 @@ def segment_cuda_path(ptr: torch.Tensor, reduce: str) -> str:
     choice in graphs)."""
     if torch.compiler.is_compiling():
         return 'segment_reduce'
+    try:
+        stamp = _stamp(ptr)
+    except RuntimeError:  # inference tensors have no version: not cached
+        stamp = None
     hit = _SKEW.get(id(ptr))
-    skewed = None
-    if hit is not None and hit[0]() is ptr:
-        try:
-            if hit[1] == ptr._version and hit[2] == ptr.data_ptr():
-                skewed = hit[3]
-        except RuntimeError:  # inference tensors have no version counter
-            pass
-    if skewed is None:
+    if stamp is not None and hit is not None and hit[0]() is ptr \
+            and hit[1] == stamp:
+        skewed = hit[2]
+    else:
         skewed = degree_path(ptr) == 'scatter_reduce'
-        try:
-            entry = (weakref.ref(ptr), ptr._version, ptr.data_ptr(), skewed)
-        except (RuntimeError, TypeError):
-            entry = None
-        if entry is not None:
+        if stamp is not None:
             if len(_SKEW) >= _SKEW_MAX:
                 _SKEW.pop(next(iter(_SKEW)))
-            _SKEW[id(ptr)] = entry
+            _SKEW[id(ptr)] = (weakref.ref(ptr), stamp, skewed)
     if not skewed:
         return 'segment_reduce'
     return 'scatter_reduce' if reduce in ('max', 'min') else 'index_add'

@@ -869,16 +869,7 @@ def segment(src: Tensor, ptr: Tensor, reduce: str = 'sum', *,
     _check_device(ptr, 'ptr', src, 'src')
     if index is not None:
         _check_segment_ids(index, 'index', src.size(0), src)
-    how = choose('segment', src, reduce, src.numel(), backend)
-    cuda_path = None
-    if src.is_cuda and (how != 'triton' or (
-            backend or _backend_state['backend']) == 'auto'):
-        # measured on an H200: torch's segment kernel for even rows, a
-        # scatter over the sorted ids for skewed ones; under 'auto' Triton
-        # only for skewed rows (see segment_cuda_path)
-        cuda_path = segment_cuda_path(ptr, reduce)
-        if how == 'triton' and cuda_path == 'segment_reduce':
-            how = 'torch'
+    how = choose('segment', src, reduce, src.numel(), backend, ptr=ptr)
     validate = _validating(check or (src.is_cpu and how != 'triton'))
     if validate:
         _check_sorted_inputs(ptr, 'ptr', index, 'index', src.size(0),
@@ -893,9 +884,12 @@ def segment(src: Tensor, ptr: Tensor, reduce: str = 'sum', *,
             lambda: segment_torch(src, ptr, reduce))
     if src.is_cpu:
         return _segment_cpu(src, ptr, reduce, index, validate)
-    if cuda_path is not None and cuda_path != 'segment_reduce':
+    # CUDA: torch's segment kernel for even rows, a scatter over the sorted
+    # ids for skewed ones (measured on an H200, see segment_cuda_path)
+    path = segment_cuda_path(ptr, reduce)
+    if path != 'segment_reduce':
         row = index if index is not None else ptr2index(ptr, src.size(0))
-        return scatter_torch(src, row, 0, ptr.numel() - 1, reduce, cuda_path)
+        return scatter_torch(src, row, 0, ptr.numel() - 1, reduce, path)
     return segment_torch(src, ptr, reduce)
 
 
@@ -1453,7 +1447,10 @@ def spmm_csr(rowptr: Tensor, col: Tensor, x: Tensor,
     feat = 1
     for s in x.shape[1:]:
         feat *= s
-    how = choose('spmm', x, reduce, num_edges * feat, backend)
+    needs_grad = torch.is_grad_enabled() and (x.requires_grad or (
+        edge_weight is not None and edge_weight.requires_grad))
+    how = choose('spmm', x, reduce, num_edges * feat, backend,
+                 needs_grad=needs_grad)
     if how == 'torch' and x.is_cpu:
         return _spmm_csr_cpu(rowptr, col, x, edge_weight, reduce, row,
                              validate, feat)
@@ -1461,13 +1458,9 @@ def spmm_csr(rowptr: Tensor, col: Tensor, x: Tensor,
         _check_ids(col, 'col', x.size(0), 'x.size(0)')
         _check_sorted_inputs(rowptr, 'rowptr', row, 'row', num_edges,
                              'the number of entries of col', how == 'triton')
-    if (x.is_cuda and reduce in ('sum', 'mean') and x.dim() == 2
-            and x.dtype in (torch.float32, torch.float64)
-            and (how != 'triton'
-                 or (backend or _backend_state['backend']) == 'auto')
-            and not _compiling()
-            and not (torch.is_grad_enabled() and (x.requires_grad or (
-                edge_weight is not None and edge_weight.requires_grad)))):
+    if (how == 'torch' and x.is_cuda and reduce in ('sum', 'mean')
+            and x.dim() == 2 and x.dtype in (torch.float32, torch.float64)
+            and not needs_grad and not _compiling()):
         # measured on an H200 (float32 sum, E 1e4-1e7, F 1-256):
         # torch.sparse.mm beat the gather + scatter path in most cases
         # (0.82-24x) and the Triton kernel 1.8-4x at E = 1e7, F = 64;
