@@ -69,9 +69,36 @@ def test_small_assign_matches_brute_force():
                                             abs=1e-12), (n, m, C)
 
 
+def test_small_ot_module_is_generated():
+    """The written-out solvers are exactly the generator's output (a change
+    to the generator must be followed by regenerating the module)."""
+    from pyg_ext.metrics import _small_ot_gen
+    assert _small_ot_gen.target().read_text() == _small_ot_gen.generate()
+
+
+@needs_numba
+def test_assign_small_matches_brute_force():
+    """Every written-out shape ``2 <= n <= m <= 6`` gives the enumerated
+    optimum bit for bit up to summation order, ties and negative costs
+    included, reading only its ``n * m`` entries; another shape is NaN."""
+    from pyg_ext.metrics._small_ot import SMALL_MAX, assign_small
+    rng = np.random.default_rng(3)
+    for n in range(2, SMALL_MAX + 1):
+        for m in range(n, SMALL_MAX + 1):
+            for C in _problems(rng, n, m, 15):
+                c = np.full(SMALL_MAX * SMALL_MAX + 4, np.nan)
+                c[:n * m] = C.ravel()
+                got = assign_small(c, n, m)
+                assert got == pytest.approx(_brute(C), rel=1e-12,
+                                            abs=1e-12), (n, m, C)
+    assert np.isnan(assign_small(np.zeros(64), 3, 7))
+    assert np.isnan(assign_small(np.zeros(64), 1, 1))
+
+
 @needs_numba
 @pytest.mark.parametrize('n,m', [(1, 1), (1, 7), (4, 4), (6, 9), (9, 9),
-                                 (12, 30), (40, 40), (37, 61)])
+                                 (12, 30), (40, 40), (37, 61), (19, 74),
+                                 (90, 250)])
 def test_rect_hungarian_matches_scipy(n, m):
     """The Hungarian algorithm (one Dijkstra search per row, potentials
     updated once per search) against scipy's linear_sum_assignment, square

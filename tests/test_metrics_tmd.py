@@ -285,18 +285,16 @@ def test_numba_matches_reference_on_proteins(shared_root):
 
 @pytest.mark.skipif(not WITH_NUMBA, reason='numba not installed')
 def test_batched_child_solver_matches_brute_force():
-    """Every bucket shape of the batched subset DPs (columns: 2 <= n <= m
-    <= 6; rows: 3 <= n <= 6 against 7 to 10 columns), with many problems
-    per bucket (several flushes) and integer costs (ties), against
-    enumeration of all injective row -> column maps (scipy's exact
-    rectangular assignment above 6 columns, where enumeration is slow)."""
-    from itertools import permutations
-
+    """Every bucket shape of the batched row-subset DP (3 <= n <= 6 rows
+    against 7 to 10 columns; fewer columns are written out, see
+    test_assign_small_matches_brute_force), with many problems per bucket
+    (several flushes) and integer costs (ties), against scipy's exact
+    rectangular assignment."""
     from scipy.optimize import linear_sum_assignment
 
     from pyg_ext.metrics import _numba as K
     shapes = K.B_SHAPE.tolist()
-    assert {(n, m) for n, m in shapes if m > K.BATCH_MAX} == {
+    assert {(n, m) for n, m in shapes} == {
         (n, m) for n in range(3, K.ROW_DP_MAX + 1)
         for m in range(K.BATCH_MAX + 1, K.ROW_DP_COLS + 1)}
     rng = np.random.default_rng(0)
@@ -316,12 +314,8 @@ def test_batched_child_solver_matches_brute_force():
         K._flush(bk, buf, dp, res, ta, tb, bas, cnt, out, 2.0, False)
         assert cnt[bk] == 0
         for t, C in enumerate(probs):
-            if m <= K.BATCH_MAX:
-                best = min(sum(C[r, c] for r, c in enumerate(cols))
-                           for cols in permutations(range(m), n))
-            else:
-                r, c = linear_sum_assignment(C)
-                best = C[r, c].sum()
+            r, c = linear_sum_assignment(C)
+            best = C[r, c].sum()
             assert out[0, t] == pytest.approx(2.0 * (0.25 * t + best),
                                               abs=1e-12)
 
@@ -353,18 +347,28 @@ def test_tree_block_matches_children_ot(mirror):
     u, v, minv, p, way, used, dp = K._solver_work(Kmax)
     work = (u, v, p, way, minv, used, dp)  # the solvers' argument order
     rows = np.arange(R)
-    out = np.full((R, R), np.nan)
-    batch = K._batch_work(5)
-    if mirror:  # as level_matrix: one row, the columns j >= i
-        for i in range(R):
-            one, cols = np.array([i]), np.arange(i, R)
-            K.tree_block(Eprev, E1, 0.5, root, ch, ch, deg, one, root, ch,
-                         ch, deg, cols, P, P, W, ia, ib, *work, *batch, out,
-                         one, cols, True, True)
-    else:
-        K.tree_block(Eprev, E1, 0.5, root, ch, ch, deg, rows, root, ch, ch,
-                     deg, rows, P, P, W, ia, ib, *work, *batch, out, rows,
-                     rows, False, True)
+    mask = K.colour_masks(ch, deg)
+    # the colour bit sets only let pairs skip the merge: with every bit set
+    # (every pair merges) the values are the same bit for bit
+    full = np.full(R, np.iinfo(np.uint64).max, np.uint64)
+    outs = []
+    for m in (mask, full):
+        out = np.full((R, R), np.nan)
+        batch = K._batch_work(5)
+        if mirror:  # as level_matrix: one row, the columns j >= i
+            for i in range(R):
+                one, cols = np.array([i]), np.arange(i, R)
+                K.tree_block(Eprev, E1, 0.5, root, ch, ch, deg, one, root,
+                             ch, ch, deg, cols, P, P, W, ia, ib, *work,
+                             *batch, out, one, cols, True, True, m, m)
+        else:
+            K.tree_block(Eprev, E1, 0.5, root, ch, ch, deg, rows, root, ch,
+                         ch, deg, rows, P, P, W, ia, ib, *work, *batch, out,
+                         rows, rows, False, True, m, m)
+        outs.append(out)
+    np.testing.assert_array_equal(outs[0], outs[1])
+    out = outs[0]
+    assert ((mask[:, None] & mask[None, :]) == 0).any()  # some pairs skip
     for i in range(R):
         for j in range(R):
             ref = E1[root[i], root[j]] + 0.5 * K.children_ot(

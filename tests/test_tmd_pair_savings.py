@@ -167,14 +167,16 @@ def test_tree_block_disjoint_equals_tree_block():
     ref = np.empty((R, C))
     K.tree_block(S, E1, w, rroot, rch, rchc, rdeg, rows, croot, cch, cchc,
                  cdeg, cols, nl, ml, W, ia, ib, u, v, p, way, minv, used, dp,
-                 *bw, ref, rows, cols, False, True)
+                 *bw, ref, rows, cols, False, True,
+                 K.colour_masks(rchc, rdeg), K.colour_masks(cchc, cdeg))
     # without the colour merge (level_matrix's path when no child colour
     # is shared): the same values bit for bit
     W, ia, ib, u, v, p, way, minv, used, dp, *bw = work()
     nomerge = np.empty((R, C))
     K.tree_block(S, E1, w, rroot, rch, rchc, rdeg, rows, croot, cch, cchc,
                  cdeg, cols, nl, ml, W, ia, ib, u, v, p, way, minv, used, dp,
-                 *bw, nomerge, rows, cols, False, False)
+                 *bw, nomerge, rows, cols, False, False,
+                 K.colour_masks(rchc, rdeg), K.colour_masks(cchc, cdeg))
     np.testing.assert_array_equal(nomerge, ref)
     assert not K._share_colour(rchc, rdeg, cchc, cdeg)
     assert K._share_colour(rchc, rdeg, rchc, rdeg) == bool(rdeg.any())

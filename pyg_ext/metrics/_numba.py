@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 from numba import prange
 
+from pyg_ext.metrics._small_ot import SMALL_MAX, assign_small
 from pyg_ext.utils._numba_setup import njit  # caches in the user cache dir
 
 
@@ -207,17 +208,26 @@ def hist_pairs(E, rptr, ridx, rcnt, cptr, cidx, ccnt, rn, cn, pi, pj,
 def rect_hungarian(C, n, m, u, v, p, way, minv, used):  # pragma: no cover
     """Min-cost assignment of the ``n`` rows of ``C[:n, :m]`` to distinct
     columns (``n <= m``): shortest augmenting paths with potentials
-    (Kuhn-Munkres, O(n^2 m)), one Dijkstra search per row over the
-    columns not yet reached, with the potentials updated once per search
-    (not after every step); among equally short paths a free column is
-    taken first, which matters with the many ties of discrete features.
-    Work arrays: ``u`` (rows), ``v``, ``minv``, ``way`` of length
-    ``>= m``, ``p`` of length ``>= 2 m + n`` (:func:`_solver_work`);
-    ``used`` is not needed any more (kept for the signature)."""
+    (Kuhn-Munkres, O(n^2 m)), one Dijkstra search per row, with the
+    potentials updated once per search (not after every step); among
+    equally short paths a free column is taken first, which matters with
+    the many ties of discrete features.
+
+    Two things make it ~2x faster than the textbook loop on the TMD node
+    assignments (PROTEINS pairs, 19 x 74 on average): a row reduction first
+    (``u`` = row minima, ``v = 0``: every reduced cost stays >= 0, and each
+    row whose cheapest column is free takes it, a third of the rows there),
+    and a search step that is three branch-free passes over all ``m``
+    columns (relax, minimum, first free column at the minimum) instead of
+    one branchy pass over a list of the columns not reached; reached
+    columns are masked by adding ``inf``. The value is re-summed from the
+    optimal assignment. Work arrays: ``u`` (rows), ``v``, ``minv``,
+    ``way`` of length ``>= m``, ``p`` of length ``>= 2 m + n``
+    (:func:`_solver_work`); ``used`` is not needed any more (kept for the
+    signature)."""
     inf = np.inf
     row4col = p[:m]
     col4row = p[m:m + n]
-    remaining = p[m + n:2 * m + n]
     shortest = minv
     path = way
     for j in range(m):
@@ -226,44 +236,68 @@ def rect_hungarian(C, n, m, u, v, p, way, minv, used):  # pragma: no cover
     for i in range(n):
         u[i] = 0.0
         col4row[i] = -1
+    # row reduction: u = row minima (v = 0 keeps every reduced cost >= 0),
+    # and each row whose cheapest column is still free takes it (a tight
+    # edge); the searches below start only from the rows left
+    for i in range(n):
+        best = C[i, 0]
+        bj = 0
+        for j in range(1, m):
+            if C[i, j] < best:
+                best = C[i, j]
+                bj = j
+        u[i] = best
+        if row4col[bj] == -1:
+            row4col[bj] = i
+            col4row[i] = bj
+    reach = p[m + n:2 * m + n]
+    sp = np.empty(m)
+    off = np.empty(m)
     for cur in range(n):
+        if col4row[cur] != -1:
+            continue
         for j in range(m):
-            remaining[j] = j
-            shortest[j] = inf
-        nrem = m
+            sp[j] = inf
+            off[j] = 0.0
+        nreach = 0
         min_val = 0.0
         i = cur
         sink = -1
         while sink == -1:
-            lowest = inf
-            index = -1
             ui = u[i]
-            for it in range(nrem):
-                j = remaining[it]
-                r = min_val + C[i, j] - ui - v[j]
-                if r < shortest[j]:
-                    path[j] = i
-                    shortest[j] = r
-                sj = shortest[j]
-                if sj < lowest or (sj == lowest and row4col[j] == -1):
-                    lowest = sj
-                    index = it
-            if index == -1:  # pragma: no cover - only with infinite costs
+            for j in range(m):
+                r = min_val + C[i, j] - ui - v[j] + off[j]
+                old = sp[j]
+                path[j] = i if r < old else path[j]
+                sp[j] = min(old, r)
+            lowest = inf
+            for j in range(m):
+                lowest = min(lowest, sp[j])
+            if lowest == inf:  # pragma: no cover - only with infinite costs
                 return inf
+            index = -1
+            for j in range(m):
+                if sp[j] == lowest:
+                    if row4col[j] == -1:
+                        index = j
+                        break
+                    if index == -1:
+                        index = j
+            j = index
             min_val = lowest
-            j = remaining[index]
-            nrem -= 1
-            # the reached columns collect at the tail of ``remaining``
-            remaining[index] = remaining[nrem]
-            remaining[nrem] = j
+            shortest[j] = lowest
+            sp[j] = inf
+            off[j] = inf
+            reach[nreach] = j
+            nreach += 1
             if row4col[j] == -1:
                 sink = j
             else:
                 i = row4col[j]
         # potentials of the rows and columns this search reached
         u[cur] += min_val
-        for it in range(nrem, m):
-            j = remaining[it]
+        for it in range(nreach):
+            j = reach[it]
             if j != sink:
                 d = min_val - shortest[j]
                 u[row4col[j]] += d
@@ -583,28 +617,27 @@ def small_assign(W, n, m, u, v, p, way, minv, used,
 #
 # After cancellation most child problems are tiny (PROTEINS, depth 4: 3 x 4,
 # 4 x 4, 4 x 5, 3 x 5, 3 x 3 are two thirds of them; 97 % have at most 6
-# columns). Solved one at a time, each costs ~200 ns of branchy code. Here
-# they are bucketed by shape and stored entry-major (entry ``e`` of problem
-# ``k`` at ``buf[row0 + e, k]``), and a bucket is solved all at once by a
-# dynamic programme whose every transition is one vectorised
-# ``dp[t] = min(dp[t], dp[s] + w_e)`` sweep over the bucket, ~3x faster per
-# problem. Two programmes, the one with the smaller table:
-#
-# * up to ``BATCH_MAX`` columns, over the subsets of *columns* used by the
-#   first rows (row ``r`` goes to a column outside the ``r`` already used);
-# * 3 to ``ROW_DP_MAX`` rows against ``BATCH_MAX + 1`` to ``ROW_DP_COLS``
-#   columns (random graphs of mean degree 4: 15 % of the problems, each
-#   ~1 us in the Hungarian), over the subsets of *rows* matched so far,
-#   columns taken in order (column ``j`` is left free or given to one
-#   unmatched row): ``2^n`` states, updated in place with the states in
-#   decreasing order within a column so that each reads the previous
-#   column's values; states that can no longer be completed (more rows
-#   unmatched than columns left) or not yet reached are skipped.
+# columns). Those with at most ``BATCH_MAX`` (= ``SMALL_MAX``) columns are
+# solved one at a time by the written-out column-subset DP of
+# :mod:`._small_ot` (~10-40 ns each; it replaced a batched version of the
+# same DP, 1.5x on PROTEINS depth 4). The next shapes, 3 to ``ROW_DP_MAX``
+# rows against ``BATCH_MAX + 1`` to ``ROW_DP_COLS`` columns (random graphs
+# of mean degree 4: 15 % of the problems, each ~1 us in the Hungarian), are
+# bucketed by shape and stored entry-major (entry ``e`` of problem ``k`` at
+# ``buf[row0 + e, k]``), and a bucket is solved all at once by a dynamic
+# programme whose every transition is one vectorised
+# ``dp[t] = min(dp[t], dp[s] + w_e)`` sweep over the bucket: over the
+# subsets of *rows* matched so far, columns taken in order (column ``j`` is
+# left free or given to one unmatched row): ``2^n`` states, updated in
+# place with the states in decreasing order within a column so that each
+# reads the previous column's values; states that can no longer be
+# completed (more rows unmatched than columns left) or not yet reached are
+# skipped.
 #
 # Exact: the same minimum, summed in another order.
 
-#: largest side of the child problems solved by the column-subset DP
-BATCH_MAX = 6
+#: most columns of the child problems solved written out (larger: buckets)
+BATCH_MAX = SMALL_MAX
 #: most rows / columns of the problems solved by the row-subset DP
 ROW_DP_MAX = 6
 ROW_DP_COLS = 10
@@ -616,8 +649,8 @@ SLOT_W = 16
 
 def _batch_tables(mx: int, rmx: int,
                   rcols: int) -> tuple[np.ndarray, ...]:
-    """Buckets: the shapes ``2 <= n <= m <= mx`` (column-subset DP) and
-    ``3 <= n <= rmx``, ``mx < m <= rcols`` (row-subset DP). Returns the
+    """Buckets: the shapes ``3 <= n <= rmx``, ``mx < m <= rcols`` (row-subset
+    DP; fewer columns are written out, :mod:`._small_ot`). Returns the
     bucket of each shape code ``n * SLOT_W + m``, first buffer row, shape,
     DP transitions ``(s, t, e)`` (``dp[t] = min(dp[t], dp[s] + entry e)``,
     in order) and final states (the answer is their minimum), both as CSR
@@ -641,16 +674,6 @@ def _batch_tables(mx: int, rmx: int,
         trp.append(len(tr))
         fnp.append(len(fn))
 
-    for n in range(2, mx + 1):
-        for m in range(n, mx + 1):
-            for st in range(1 << m):  # st: columns used by rows 0..r-1
-                r = bin(st).count('1')
-                if r < n:
-                    tr.extend((st, st | 1 << j, r * m + j) for j in range(m)
-                              if not st >> j & 1)
-                elif r == n:
-                    fn.append(st)
-            add(n, m, 1 << m)
     for n in range(3, rmx + 1):
         for m in range(mx + 1, rcols + 1):
             for j in range(m):
@@ -733,17 +756,53 @@ def _flush(bk, buf, dp, res, ta, tb, bas, cnt, out, w,
 
 
 @njit(cache=True, nogil=True)
+def colour_masks(chc, deg):  # pragma: no cover - compiled
+    """Per tree ``i`` the bit set of its child colours ``chc[i, :deg[i]]``
+    modulo 64: two trees whose sets do not meet share no child colour."""
+    out = np.zeros(deg.shape[0], np.uint64)
+    one = np.uint64(1)
+    for i in range(deg.shape[0]):
+        mask = np.uint64(0)
+        for x in range(deg[i]):
+            mask |= one << np.uint64(chc[i, x] & 63)
+        out[i] = mask
+    return out
+
+
+@njit(cache=True, nogil=True, inline='always')
+def _push(bk, cw, ne, ta_k, tb_k, base, buf, dp, res, ta, tb, bas, cnt, out,
+          w, mirror):  # pragma: no cover - compiled
+    """Queue the problem ``cw[:ne]`` (row-major) in bucket ``bk`` for
+    ``out[ta_k, tb_k]`` (which holds the root distance); solve the bucket
+    when it is full."""
+    k = cnt[bk]
+    r0 = B_ROW0[bk]
+    for e in range(ne):
+        buf[r0 + e, k] = cw[e]
+    ta[bk, k] = ta_k
+    tb[bk, k] = tb_k
+    bas[bk, k] = base
+    cnt[bk] = k + 1
+    if k + 1 == buf.shape[1]:
+        _flush(bk, buf, dp, res, ta, tb, bas, cnt, out, w, mirror)
+
+
+@njit(cache=True, nogil=True)
 def tree_block(Eprev, E1, w, rroot, rch, rchc, rdeg, rows, croot, cch, cchc,
                cdeg, cols, blank_r, blank_c, W, ia, ib, u, v, p, way, minv,
                used, dp1, buf, dp, res, ta, tb, bas, cnt, out, orow, ocol,
-               mirror, cancel):  # pragma: no cover - compiled
+               mirror, cancel, rmask, cmask):  # pragma: no cover - compiled
     """``out[orow[a], ocol[b]] = E1[roots] + w * children_ot(rows[a],
     cols[b])`` for a block of tree pairs (``mirror``: also written to
     ``out[ocol[b], orow[a]]``), as :func:`children_ot` with the small child
     problems batched by shape (see the section comment). ``cancel``: merge
     the child colour lists first; ``False`` when the row and column trees
     share no child colour (nothing would cancel: the same values, without
-    the merge's unpredictable branches)."""
+    the merge's unpredictable branches). ``rmask[i]`` / ``cmask[j]``: the
+    trees' child colours as bit sets modulo 64 (:func:`colour_masks`); a
+    pair whose sets do not meet shares no colour and skips the merge too
+    (three quarters of the depth-3 pairs of 300 PROTEINS graphs)."""
+    cw = W.reshape(W.size)  # n * m <= K * K entries
     for a in range(rows.shape[0]):
         i = rows[a]
         ka = rdeg[i]
@@ -751,7 +810,8 @@ def tree_block(Eprev, E1, w, rroot, rch, rchc, rdeg, rows, croot, cch, cchc,
             j = cols[b]
             kb = cdeg[j]
             root = E1[rroot[i], croot[j]]
-            if cancel:  # ra / cb: the remaining children (ids in Eprev)
+            if cancel and rmask[i] & cmask[j]:
+                # ra / cb: the remaining children (ids in Eprev)
                 na, nb = _cancel(rchc, i, ka, cchc, j, kb, ia, ib)
                 for x in range(na):
                     ia[x] = rch[i, ia[x]]
@@ -796,49 +856,33 @@ def tree_block(Eprev, E1, w, rroot, rch, rchc, rdeg, rows, croot, cch, cchc,
                 if mirror:
                     out[ocol[b], orow[a]] = root + w * val
                 continue
-            bk = _bucket(n, m)
-            if bk < 0:  # no bucket: at once
-                if na <= nb:
-                    for x in range(na):
-                        row = ra[x]
-                        for y in range(nb):
-                            col = cb[y]
-                            W[x, y] = Eprev[row, col] - Eprev[blank_r, col]
-                else:
-                    for y in range(nb):
-                        col = cb[y]
-                        for x in range(na):
-                            row = ra[x]
-                            W[y, x] = Eprev[row, col] - Eprev[row, blank_c]
-                val = base + small_assign(W, n, m, u, v, p, way, minv, used,
-                                          dp1)
-                out[orow[a], ocol[b]] = root + w * val
-                if mirror:
-                    out[ocol[b], orow[a]] = root + w * val
-                continue
-            out[orow[a], ocol[b]] = root
-            k = cnt[bk]
-            r0 = B_ROW0[bk]
+            # the problem left, rows the shorter side, row-major in cw
             if na <= nb:
                 for x in range(na):
                     row = ra[x]
                     for y in range(nb):
                         col = cb[y]
-                        buf[r0 + x * m + y, k] = (Eprev[row, col]
-                                                  - Eprev[blank_r, col])
+                        cw[x * m + y] = Eprev[row, col] - Eprev[blank_r, col]
             else:
                 for y in range(nb):
                     col = cb[y]
                     for x in range(na):
                         row = ra[x]
-                        buf[r0 + y * m + x, k] = (Eprev[row, col]
-                                                  - Eprev[row, blank_c])
-            ta[bk, k] = orow[a]
-            tb[bk, k] = ocol[b]
-            bas[bk, k] = base
-            cnt[bk] = k + 1
-            if k + 1 == buf.shape[1]:
-                _flush(bk, buf, dp, res, ta, tb, bas, cnt, out, w, mirror)
+                        cw[y * m + x] = Eprev[row, col] - Eprev[row, blank_c]
+            if m <= SMALL_MAX:  # written out (see _small_ot)
+                val = base + assign_small(cw, n, m)
+            else:
+                bk = _bucket(n, m)
+                if bk >= 0:  # batched: the value comes with the flush
+                    out[orow[a], ocol[b]] = root
+                    _push(bk, cw, n * m, orow[a], ocol[b], base, buf, dp,
+                          res, ta, tb, bas, cnt, out, w, mirror)
+                    continue
+                val = base + small_assign(cw[:n * m].reshape((n, m)), n, m,
+                                          u, v, p, way, minv, used, dp1)
+            out[orow[a], ocol[b]] = root + w * val
+            if mirror:
+                out[ocol[b], orow[a]] = root + w * val
     for bk in range(NUM_BUCKETS):
         _flush(bk, buf, dp, res, ta, tb, bas, cnt, out, w, mirror)
 
@@ -871,6 +915,7 @@ def tree_block_disjoint(SR, SC, baseR, baseC, E1, w, rroot, rch, rdeg,
     summed child blank distances ``baseR[a]`` / ``baseC[b]`` (``a``, ``b``:
     positions in ``rows`` / ``cols``, also those of ``out``); the same
     floating-point operations in the same order, so the same values."""
+    cw = W.reshape(W.size)
     for a in range(rows.shape[0]):
         i = rows[a]
         ka = rdeg[i]
@@ -901,41 +946,28 @@ def tree_block_disjoint(SR, SC, baseR, baseC, E1, w, rroot, rch, rdeg,
                     val += best
                 out[a, b] = root + w * val
                 continue
-            bk = _bucket(n, m)
-            if bk < 0:
-                if ka <= kb:
-                    for x in range(ka):
-                        row = rch[i, x]
-                        for y in range(kb):
-                            W[x, y] = SR[row, cch[j, y]]
-                else:
-                    for y in range(kb):
-                        col = cch[j, y]
-                        for x in range(ka):
-                            W[y, x] = SC[rch[i, x], col]
-                val = base + small_assign(W, n, m, u, v, p, way, minv, used,
-                                          dp1)
-                out[a, b] = root + w * val
-                continue
-            out[a, b] = root
-            k = cnt[bk]
-            r0 = B_ROW0[bk]
             if ka <= kb:
                 for x in range(ka):
                     row = rch[i, x]
                     for y in range(kb):
-                        buf[r0 + x * m + y, k] = SR[row, cch[j, y]]
+                        cw[x * m + y] = SR[row, cch[j, y]]
             else:
                 for y in range(kb):
                     col = cch[j, y]
                     for x in range(ka):
-                        buf[r0 + y * m + x, k] = SC[rch[i, x], col]
-            ta[bk, k] = a
-            tb[bk, k] = b
-            bas[bk, k] = base
-            cnt[bk] = k + 1
-            if k + 1 == buf.shape[1]:
-                _flush(bk, buf, dp, res, ta, tb, bas, cnt, out, w, False)
+                        cw[y * m + x] = SC[rch[i, x], col]
+            if m <= SMALL_MAX:  # written out (see _small_ot)
+                val = base + assign_small(cw, n, m)
+            else:
+                bk = _bucket(n, m)
+                if bk >= 0:
+                    out[a, b] = root
+                    _push(bk, cw, n * m, a, b, base, buf, dp, res, ta, tb,
+                          bas, cnt, out, w, False)
+                    continue
+                val = base + small_assign(cw[:n * m].reshape((n, m)), n, m,
+                                          u, v, p, way, minv, used, dp1)
+            out[a, b] = root + w * val
     for bk in range(NUM_BUCKETS):
         _flush(bk, buf, dp, res, ta, tb, bas, cnt, out, w, False)
 
@@ -980,6 +1012,8 @@ def level_matrix(Eprev, E1, rroot, rch, rchc, rdeg, croot, cch, cchc, cdeg,
         K = max(K, cdeg[j])
     # rows and columns with no child colour in common: nothing cancels
     cancel = symmetric or _share_colour(rchc, rdeg, cchc, cdeg)
+    rmask = colour_masks(rchc, rdeg)
+    cmask = colour_masks(cchc, cdeg)
     # symmetric: one row at a time (its columns j >= i), rows paired first
     # with last; otherwise blocks of up to 32 rows (at least 16 blocks for
     # the threads), each solved as one block: fuller buckets (a random
@@ -998,7 +1032,8 @@ def level_matrix(Eprev, E1, rroot, rch, rchc, rdeg, croot, cch, cchc, cdeg,
             tree_block(Eprev, E1, w, rroot, rch, rchc, rdeg, rows, croot,
                        cch, cchc, cdeg, cols, blank_r, blank_c, W, ia, ib,
                        u, v, p, way, minv, used, dp, buf, dpb, res, ta, tb,
-                       bas, cnt, out, rows, cols, False, cancel)
+                       bas, cnt, out, rows, cols, False, cancel, rmask,
+                       cmask)
             for i in rows:
                 out[i, Cn] = brow[i]
             continue
@@ -1013,7 +1048,8 @@ def level_matrix(Eprev, E1, rroot, rch, rchc, rdeg, croot, cch, cchc, cdeg,
                 tree_block(Eprev, E1, w, rroot, rch, rchc, rdeg, one, croot,
                            cch, cchc, cdeg, cols, blank_r, blank_c, W, ia,
                            ib, u, v, p, way, minv, used, dp, buf, dpb, res,
-                           ta, tb, bas, cnt, out, one, cols, True, True)
+                           ta, tb, bas, cnt, out, one, cols, True, True,
+                           rmask, cmask)
                 out[i, Cn] = brow[i]
     for j in range(Cn):
         out[R, j] = bcol[j]
@@ -1208,6 +1244,8 @@ def fused_local_pairs(Eprev, E1, w, rlptr, rlpos, rdptr, rdcol, rdcnt,
         K = max(K, rdeg[i])
     for j in range(cdeg.shape[0]):
         K = max(K, cdeg[j])
+    rmask = colour_masks(rchc, rdeg)
+    cmask = colour_masks(cchc, cdeg)
     nt = pi.shape[0]
     nch = min(nt, 1024)
     for c in prange(nch):
@@ -1267,7 +1305,8 @@ def fused_local_pairs(Eprev, E1, w, rlptr, rlpos, rdptr, rdcol, rdcnt,
                 tree_block(S, E1, w, rroot, rch, rchc, rdeg, gi, croot, cch,
                            cchc, cdeg, hi, nl, ml, W, ia, ib, u, v, p, way,
                            minv, used, dp, buf, dpb, res, ta, tb, bas, cnt,
-                           M, np.arange(ka), np.arange(kb), False, True)
+                           M, np.arange(ka), np.arange(kb), False, True,
+                           rmask, cmask)
             for a in range(ka):
                 gbl[a] = rblank[gi[a]]
             for b in range(kb):
