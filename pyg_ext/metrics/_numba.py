@@ -794,8 +794,9 @@ def tree_block(Eprev, E1, w, rroot, rch, rchc, rdeg, rows, croot, cch, cchc,
                mirror, cancel, rmask, cmask):  # pragma: no cover - compiled
     """``out[orow[a], ocol[b]] = E1[roots] + w * children_ot(rows[a],
     cols[b])`` for a block of tree pairs (``mirror``: also written to
-    ``out[ocol[b], orow[a]]``), as :func:`children_ot` with the small child
-    problems batched by shape (see the section comment). ``cancel``: merge
+    ``out[ocol[b], orow[a]]``), as :func:`children_ot` with the child
+    problems of up to ``BATCH_MAX`` columns written out (:mod:`._small_ot`)
+    and the next shapes batched (see the section comment). ``cancel``: merge
     the child colour lists first; ``False`` when the row and column trees
     share no child colour (nothing would cancel: the same values, without
     the merge's unpredictable branches). ``rmask[i]`` / ``cmask[j]``: the
