@@ -1,9 +1,11 @@
 """Check and measure every CUDA path of pyg_ext in one run (a few minutes on
-one GPU): the Triton kernels against float64 (the CUDA tests), the scatter
-headline case, the dispatcher's calibration, the full scatter matrix under
-the calibrated ``auto``, the PyG switch's training steps, batched eigen
-precompute on CUDA vs CPU, the segment kernel variants and configurations
-with the per-call overhead, and one heterophily run timed per step.
+one GPU): the Triton kernels against float64 (the CUDA tests), the segment
+kernel variants and configurations (``--tune``: the fastest on the headline
+case becomes the default for the later stages) with the per-call overhead,
+the scatter headline case, the dispatcher's calibration (kept for the
+matrix unless ``--keep-rules``), the PyG switch's training steps, batched
+eigen precompute on CUDA vs CPU, one heterophily run timed per step, and
+the scatter matrix (``--matrix-sizes``/``--matrix-degs`` for a part).
 
     python examples/gpu_check.py --out gpu_out --data DATA_ROOT
 
@@ -108,7 +110,8 @@ def env(dev: Any) -> dict[str, Any]:
     return info
 
 
-def tests(out: Path, tiny: bool, cap: float) -> dict[str, Any]:
+def tests(out: Path, tiny: bool, cap: float, select: str | None = None
+          ) -> dict[str, Any]:
     files = (['tests/test_ops_triton.py'] if tiny else
              ['tests/test_ops_cuda.py', 'tests/test_ops_triton.py',
               'tests/test_ops_trust.py', 'tests/test_ops_compile.py',
@@ -117,8 +120,10 @@ def tests(out: Path, tiny: bool, cap: float) -> dict[str, Any]:
            'no:cacheprovider', '-m', 'triton or gpu',
            f'--junitxml={out / "junit.xml"}', *files]
     if tiny:
-        cmd += ['-k', 'segment_kernel_matches_float64 and sum']
+        cmd += ['-k', select or 'segment_kernel_matches_float64 and sum']
     else:
+        if select:
+            cmd += ['-k', select]
         try:
             import xdist  # noqa: F401
             cmd += ['-n', '8']
@@ -183,7 +188,8 @@ def _headline_bars(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return bars
 
 
-def calibrate(dev: Any, out: Path, tiny: bool) -> dict[str, Any]:
+def calibrate(dev: Any, out: Path, tiny: bool, keep: bool = False
+              ) -> dict[str, Any]:
     from pyg_ext.ops import dispatch
     kw: dict[str, Any] = {}
     if tiny:
@@ -192,12 +198,13 @@ def calibrate(dev: Any, out: Path, tiny: bool) -> dict[str, Any]:
     rules = dispatch.calibrate(dev, path=str(out / 'scatter_rules.json'),
                                **kw)
     _log(f'rules: {rules}')
-    # the later stages measure what a user gets: the rules in use before
-    # (the GPU's built-in ones, loaded by the first CUDA call under auto)
-    dispatch.RULES.clear()
-    dispatch.RULES.update(before)
-    _log(f'auto keeps using: {before}')
-    return {'rules': rules, 'auto_uses': before}
+    if keep:  # the later stages measure what a user gets: built-in rules
+        dispatch.RULES.clear()
+        dispatch.RULES.update(before)
+        _log(f'auto keeps using: {before}')
+    else:  # ... or these fresh rules
+        _log(f'rules replaced: {before}')
+    return {'rules': rules, 'replaced': before}
 
 
 def switch(dev: Any, tiny: bool) -> dict[str, Any]:
@@ -325,17 +332,23 @@ def heterophily(dev: Any, out: Path, data: str, tiny: bool,
             'wall_s': time.perf_counter() - t, 'tail': tail[-2500:]}
 
 
-def kernels(dev: Any, tiny: bool) -> dict[str, Any]:
-    """Segment kernel variants and configurations on a few large cases
-    (``'scan'`` as shipped, ``'rows'`` over a grid of chunk, tile and warp
-    counts) against torch's segment kernel and ``index_add_``, each checked
-    against torch; and the per-call overhead on a small case (launcher,
-    custom op, public op, one torch op)."""
-    import itertools
-
+def kernels(dev: Any, tiny: bool, tune: bool = False,
+            quick: bool = False) -> dict[str, Any]:
+    """Segment kernel variants and configurations: the whole grid
+    (``'scan'``, ``'rows'`` and ``'tiles'``, over chunk, tile and warp
+    counts; ``quick``: a few around the shipped default) on the headline
+    case (E = 1e7, degree 10, F = 64, power-law, fp32), then the best eight
+    of it and the best of each kernel on six more cases, each against
+    torch's segment kernel and ``index_add_`` and checked against torch;
+    the shipped default is timed on every case as ``'default'``. With
+    ``tune`` the fastest variant of the headline case becomes the default
+    (``_triton.SEGMENT_KERNEL`` and ``TUNED``) for the later stages. Then
+    the per-call overhead on a small case (launcher, op entry, public op,
+    one torch op)."""
     import torch
 
     from pyg_ext.bench.scatter import _copy_bandwidth, _graph, _timer
+    from pyg_ext.ops import _triton
     from pyg_ext.ops import functional as fn
     from pyg_ext.ops._custom import segment_csr_op
     from pyg_ext.ops._torch import index2ptr
@@ -343,9 +356,12 @@ def kernels(dev: Any, tiny: bool) -> dict[str, Any]:
     gpu = dev.type == 'cuda'
     bw = _copy_bandwidth(dev)
     timer = _timer(dev, True, None if gpu else 5.0)
+    # (kernel, BLOCK_E, TILE_E, num_warps) at 64 features
     if tiny:
-        cases = [(2_000, 10, 16, 'power', torch.float32, False)]
-        grid = [(64, 16, 4), (128, 8, 4)]
+        cases = [(2_000, 10, 16, 'power', torch.float32, False),
+                 (2_000, 10, 1, 'power', torch.float32, False)]
+        grid = [('scan', 64, 0, 4), ('rows', 64, 16, 4),
+                ('tiles', 64, 16, 1), ('tiles', 128, 8, 2)]
     else:
         cases = [(10**7, 10, 64, 'power', torch.float32, False),
                  (10**7, 10, 64, 'uniform', torch.float32, False),
@@ -354,14 +370,44 @@ def kernels(dev: Any, tiny: bool) -> dict[str, Any]:
                  (10**7, 10, 256, 'power', torch.float32, False),
                  (10**7, 10, 64, 'power', torch.bfloat16, False),
                  (10**7, 10, 64, 'power', torch.float32, True)]
-        # 12 configurations x 4 compiled specialisations: about a minute
-        # of compiling on first use
-        grid = list(itertools.product((1024, 4096), (8, 16, 32), (4, 8)))
+        grid = ([('scan', be, 0, nw) for be, nw in
+                 ((64, 4), (64, 1), (32, 1), (128, 2), (128, 4))]
+                + [('rows', be, te, nw) for be, te, nw in
+                   ((1024, 16, 4), (2048, 16, 4), (4096, 16, 8),
+                    (2048, 32, 4))]
+                + [('tiles', be, te, nw) for be in (1024, 4096)
+                   for te in (8, 16, 32) for nw in (1, 2)]
+                + [('tiles', 512, 16, 1), ('tiles', 16384, 16, 1),
+                   ('tiles', 4096, 32, 4), ('tiles', 4096, 64, 4)])
+        if quick:
+            grid = [('scan', 128, 0, 4), ('tiles', 1024, 32, 1),
+                    ('tiles', 512, 32, 1), ('tiles', 2048, 32, 1),
+                    ('tiles', 1024, 64, 1), ('tiles', 1024, 64, 2),
+                    ('tiles', 2048, 64, 2)]
     out: dict[str, Any] = {'copy_GBps': bw / 1e9, 'cases': []}
-    for case in cases:
-        out['cases'].append(_kernel_case(dev, timer, bw, grid, *case))
+    head = _kernel_case(dev, timer, bw, grid, *cases[0])
+    out['cases'].append(head)
+    ranked = sorted((v['ms'], k) for k, v in head['times'].items()
+                    if 'ms' in v and k in head['variants'])
+    best = ranked[0][1] if ranked else None
+    keep = [k for _, k in ranked[:8]]
+    for fam in ('scan', 'rows', 'tiles'):
+        fam_best = [k for _, k in ranked if k.startswith(fam)][:1]
+        keep += [k for k in fam_best if k not in keep]
+    sub = [head['variants'][k] for k in keep]
+    if best is not None and tune:
+        kern, be, te, nw = head['variants'][best]
+        _triton.SEGMENT_KERNEL = kern
+        _triton.TUNED[kern] = (be, te, nw)
+        out['tuned'] = {'kernel': kern, 'BLOCK_E': be, 'TILE_E': te,
+                        'num_warps': nw, 'ms': head['times'][best]['ms']}
+        _log(f"tuned default: {out['tuned']}")
+    for case in cases[1:]:
         if gpu:
             torch.cuda.empty_cache()
+        out['cases'].append(_kernel_case(dev, timer, bw, sub, *case))
+    if gpu:
+        torch.cuda.empty_cache()
     # per-call overhead on a small case: where the fixed cost goes
     E, F, N = (200, 4, 20) if tiny else (10_000, 16, 1_000)
     gen = torch.Generator(device=dev).manual_seed(1)
@@ -372,12 +418,14 @@ def kernels(dev: Any, tiny: bool) -> dict[str, Any]:
     calls = {
         'launcher (segment_csr_triton)': lambda: segment_csr_triton(
             src, srt, ptr, 'sum'),
-        'custom op (pyg_ext::segment_csr)': lambda: segment_csr_op(
+        'op entry (segment_csr_op)': lambda: segment_csr_op(
             src, srt, ptr, 'sum'),
         "segment(backend='triton')": lambda: fn.segment(
             src, ptr, 'sum', index=srt, backend='triton'),
         "segment(backend='torch')": lambda: fn.segment(
             src, ptr, 'sum', index=srt, backend='torch'),
+        "segment(backend='auto')": lambda: fn.segment(
+            src, ptr, 'sum', index=srt, backend='auto'),
         'torch.index_add_': lambda: src.new_zeros(N, F).index_add_(
             0, srt, src),
         'torch.empty': lambda: torch.empty(N, F, device=dev),
@@ -419,7 +467,7 @@ def _kernel_case(dev: Any, timer: Any, bw: float, grid: list[Any], E: int,
         nbytes = (E + N) * F * src.element_size() + (N + 1) * 8
     row: dict[str, Any] = {'E': E, 'deg': deg, 'F': F, 'dist': dist,
                            'dtype': str(dtype), 'gather': gather,
-                           'times': {}}
+                           'times': {}, 'variants': {}}
 
     def record(name: str, call: Any) -> None:
         try:
@@ -431,14 +479,22 @@ def _kernel_case(dev: Any, timer: Any, bw: float, grid: list[Any], E: int,
         except Exception as e:  # a config that does not compile
             row['times'][name] = {'error': f'{type(e).__name__}: {e}'}
 
-    record('scan (default)', lambda: segment_csr_triton(
-        src, srt, ptr, 'sum', kernel='scan', **extra))
     bf = block_f(F)
-    for be, te, nw in grid:
-        record(f'rows {be}/{te}/{nw}', lambda be=be, te=te, nw=nw:
-               segment_csr_triton(src, srt, ptr, 'sum',
-                                  config=(be, te, bf, nw), kernel='rows',
-                                  **extra))
+    k = max(64 // bf, 1)
+    for kern, be, te, nw in grid:
+        # the 64-feature tile scaled to F, as the default configs do
+        # (a 'tiles' tile keeps its elements, the chunk its edges)
+        if kern == 'scan':
+            cfg: tuple[int, ...] = (max(32, min(be * k, 1024)), bf, nw)
+        else:
+            te2 = te if kern == 'rows' else min(max(te * k, te), 1024)
+            cfg = (max(be, te2), te2, bf, nw)
+        name = f'{kern} ' + '/'.join(map(str, (be, te, nw)))
+        row['variants'][name] = (kern, be, te, nw)
+        record(name, lambda cfg=cfg, kern=kern: segment_csr_triton(
+            src, srt, ptr, 'sum', config=cfg, kernel=kern, **extra))
+    record('default', lambda: segment_csr_triton(
+        src, srt, ptr, 'sum', **extra))
     if not gather:
         record('torch.segment_reduce', lambda: segment_torch(
             src, ptr, 'sum'))
@@ -450,12 +506,13 @@ def _kernel_case(dev: Any, timer: Any, bw: float, grid: list[Any], E: int,
     _log(f'kernels E={E} deg={deg} F={F} {dist} {dtype} gather={gather}: '
          + ', '.join(f"{k} {v['ms']:.3f} ms ({v['pct_copy']:.0f}%)"
                      for k, v in top)
-         + f" | scan {ok.get('scan (default)', {}).get('ms', math.nan)}")
+         + f" | default {ok.get('default', {}).get('ms', math.nan)}")
     return row
 
 
 def matrix(dev: Any, out: Path, tiny: bool, deadline: float,
-           rep_ms: float) -> dict[str, Any]:
+           rep_ms: float, sizes_arg: str | None = None,
+           degs_arg: str | None = None) -> dict[str, Any]:
     import itertools
 
     import torch
@@ -470,6 +527,10 @@ def matrix(dev: Any, out: Path, tiny: bool, deadline: float,
         sizes, degs, feats = [10**4, 10**5, 10**6, 10**7], [2, 10, 50], \
             [1, 16, 64, 256]
         dtypes = [torch.float32, torch.bfloat16]
+    if sizes_arg:
+        sizes = [int(float(v)) for v in sizes_arg.split(',')]
+    if degs_arg:
+        degs = [int(v) for v in degs_arg.split(',')]
     cases = list(itertools.product(sizes, degs, feats, dtypes,
                                    ['power', 'uniform']))
     rows: list[dict[str, Any]] = []
@@ -522,10 +583,24 @@ def main() -> None:
                     help='do_bench repeat time per matrix timing')
     ap.add_argument('--skip', default='',
                     help='comma list of stages to skip')
+    ap.add_argument('--tune', action='store_true',
+                    help="the 'kernels' stage makes its fastest variant the "
+                    'default for the later stages')
+    ap.add_argument('--quick-kernels', action='store_true',
+                    help="a few configurations in the 'kernels' stage")
+    ap.add_argument('--tests-k', default=None,
+                    help="pytest -k expression for the 'tests' stage")
+    ap.add_argument('--matrix-sizes', default=None,
+                    help='comma list of E for the matrix (default 1e4-1e7)')
+    ap.add_argument('--matrix-degs', default=None,
+                    help='comma list of degrees for the matrix')
+    ap.add_argument('--keep-rules', action='store_true',
+                    help="the 'calibrate' stage restores the rules in use "
+                    'before it (the built-in ones) for the later stages')
     ap.add_argument('--segment-kernel', default=None,
-                    choices=('scan', 'rows'),
-                    help='the Triton segment kernel every stage but '
-                    "'kernels' uses (PYG_EXT_SEGMENT_KERNEL; default scan)")
+                    choices=('scan', 'rows', 'tiles'),
+                    help='the Triton segment kernel (PYG_EXT_SEGMENT_KERNEL; '
+                    "default: 'tiles', 'scan' for one feature column)")
     args = ap.parse_args()
     if args.tiny:
         os.environ['TRITON_INTERPRET'] = '1'
@@ -543,15 +618,17 @@ def main() -> None:
     rep.data['args'] = vars(args)
     rep.stage('env', env, dev)
     stages: list[tuple[str, Any, tuple[Any, ...]]] = [
-        ('tests', tests, (out, args.tiny, 150.0)),
+        ('tests', tests, (out, args.tiny, 150.0, args.tests_k)),
+        ('kernels', kernels, (dev, args.tiny, args.tune,
+                              args.quick_kernels)),
         ('headline', headline, (dev, args.tiny)),
-        ('calibrate', calibrate, (dev, out, args.tiny)),
+        ('calibrate', calibrate, (dev, out, args.tiny, args.keep_rules)),
         ('switch', switch, (dev, args.tiny)),
         ('eigen', eigen, (dev, args.tiny)),
-        ('kernels', kernels, (dev, args.tiny)),
         ('heterophily', heterophily,
          (dev, out, args.data or str(ROOT / 'datasets'), args.tiny, 100.0)),
-        ('matrix', matrix, (dev, out, args.tiny, args.budget, args.rep_ms)),
+        ('matrix', matrix, (dev, out, args.tiny, args.budget, args.rep_ms,
+                            args.matrix_sizes, args.matrix_degs)),
     ]
     for name, fn, a in stages:
         if name not in skip:

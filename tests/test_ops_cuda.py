@@ -245,7 +245,9 @@ def test_builtin_rules_of_this_gpu_load_under_auto(
 @pytest.mark.parametrize('itype', IDX)
 @pytest.mark.parametrize('dtype', DTYPES)
 @pytest.mark.parametrize('reduce', REDUCES)
-def test_rows_segment_kernel_matches_float64(reduce: str, dtype: torch.dtype,
+@pytest.mark.parametrize('kernel', ['rows', 'tiles'])
+def test_rows_segment_kernel_matches_float64(kernel: str, reduce: str,
+                                             dtype: torch.dtype,
                                              itype: torch.dtype,
                                              gather: bool) -> None:
     from pyg_ext.ops._triton import segment_csr_triton
@@ -259,11 +261,11 @@ def test_rows_segment_kernel_matches_float64(reduce: str, dtype: torch.dtype,
         col = torch.randint(0, N, (E,), device='cuda', generator=g)
         msg = x.double()[col]
         out = segment_csr_triton(x, srt.to(itype), ptr.to(itype), reduce,
-                                 col=col.to(itype), kernel='rows')
+                                 col=col.to(itype), kernel=kernel)
     else:
         msg = torch.randn(E, F, device='cuda', generator=g).to(dtype)
         out = segment_csr_triton(msg, srt.to(itype), ptr.to(itype), reduce,
-                                 kernel='rows')
+                                 kernel=kernel)
         msg = msg.double()
     ref = scatter_torch(msg, srt, 0, N, reduce)
     _check(out, ref, dtype, reduce, scatter_torch(msg.abs(), srt, 0, N,

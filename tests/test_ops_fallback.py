@@ -126,11 +126,15 @@ class _CudaLike:
     def dim(self) -> int:
         return 2
 
+    def size(self, i: int) -> int:
+        return (1200, 4)[i]
+
 
 def test_auto_keeps_torch_where_it_was_measured_faster(
         monkeypatch: pytest.MonkeyPatch) -> None:
     # rules that would take Triton at every size: even rows (segment) and
-    # float32 spmm sum/mean without gradients still run torch under auto
+    # float32 spmm sum/mean without gradients (below SPARSE_MM_EDGES
+    # entries) still run torch under auto
     monkeypatch.setattr(dispatch, 'RULES', {op: {r: 1 for r in dispatch.REDUCES}
                                             for op in dispatch.OPS})
     monkeypatch.setattr(dispatch, '_builtin_tried', [True])

@@ -240,6 +240,38 @@ def test_custom_ops_compile_fullgraph_without_breaks() -> None:
 
 
 @onlyTriton
+def test_eager_calls_skip_the_custom_op_only_without_autograd(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # an eager call that autograd need not record runs the kernel
+    # directly; one with inputs requiring grad goes through the op (its
+    # backward formula), with the same values
+    from pyg_ext.ops import _custom
+    calls: list[str] = []
+    real = _custom.segment_csr_custom
+
+    def spy(*args: Any, **kwargs: Any) -> torch.Tensor:
+        calls.append('op')
+        return real(*args, **kwargs)
+    monkeypatch.setattr(_custom, 'segment_csr_custom', spy)
+    _, srt = _graph(8, e=40, hub=10)
+    ptr = index2ptr(srt, 8)
+    src = torch.randn(40, 3, device=DEV)
+    direct = _custom.segment_csr_op(src, srt, ptr, 'mean')
+    assert calls == []
+    leaf = src.clone().requires_grad_()
+    out = _custom.segment_csr_op(leaf, srt, ptr, 'mean')
+    assert calls == ['op']
+    torch.testing.assert_close(out.detach(), direct)
+    out.sum().backward()
+    deg = ptr.diff().clamp(min=1).to(src.dtype)
+    torch.testing.assert_close(leaf.grad, (1 / deg)[srt][:, None].expand(
+        40, 3))
+    with torch.no_grad():
+        _custom.segment_csr_op(leaf, srt, ptr, 'mean')
+    assert calls == ['op']
+
+
+@onlyTriton
 def test_wide_features_use_several_feature_blocks() -> None:
     # F = 70 > BLOCK_F = 64: two feature blocks, hub cut by the chunk border
     n = 5
@@ -273,11 +305,16 @@ def test_pyg_layers_compile_fullgraph_through_the_switch() -> None:
 
 
 @onlyTriton
-@pytest.mark.parametrize('config', [None, (16, 4, 8, 4), (32, 8, 64, 4)])
+@pytest.mark.parametrize('kernel', ['rows', 'tiles'])
+@pytest.mark.parametrize('config', [None, (16, 4, 8, 4), (32, 8, 64, 4),
+                                    (20, 8, 4, 1)])
 @pytest.mark.parametrize('reduce', REDUCES)
-def test_rows_kernel_matches_float64(reduce: str, config: Any) -> None:
-    # the 'rows' segment kernel (a loop over each chunk's row pieces):
-    # hubs across many chunks, empty rows, int32 ids, gathers with weights
+def test_rows_kernel_matches_float64(reduce: str, config: Any,
+                                     kernel: str) -> None:
+    # the 'rows' segment kernel (a loop over each chunk's row pieces) and
+    # the 'tiles' one (a scan per tile, the running row carried): hubs
+    # across many chunks and tiles, chunks that are not a whole number of
+    # tiles, empty rows, int32 ids, gathers with weights
     from pyg_ext.ops._triton import segment_csr_triton
     n = 12
     _, srt = _graph(n, e=120, hub=70)
@@ -285,21 +322,40 @@ def test_rows_kernel_matches_float64(reduce: str, config: Any) -> None:
     F = 5 if config is None else config[2] + 3  # a partial feature block
     src = torch.randn(srt.numel(), F, device=DEV)
     out = segment_csr_triton(src, srt.int(), ptr.int(), reduce,
-                             config=config, kernel='rows')
+                             config=config, kernel=kernel)
     torch.testing.assert_close(out.double(), _ref(src, srt, n, reduce),
                                rtol=1e-5, atol=1e-5)
     assert (out[-2:] == 0).all()
     again = segment_csr_triton(src, srt, ptr, reduce, config=config,
-                               kernel='rows')
+                               kernel=kernel)
     assert torch.equal(out, again)  # deterministic, whatever the id dtype
     x = torch.randn(n, F, device=DEV)
     col = torch.randint(0, n, (srt.numel(),), device=DEV)
     w = torch.rand(srt.numel(), device=DEV)
     out = segment_csr_triton(x, srt, ptr, reduce, col=col, weight=w,
-                             config=config, kernel='rows')
+                             config=config, kernel=kernel)
     ref = scatter_torch(x.double()[col] * w.double()[:, None], srt, 0, n,
                         reduce)
     torch.testing.assert_close(out.double(), ref, rtol=1e-5, atol=1e-5)
+
+
+@onlyTriton
+@pytest.mark.parametrize('reduce', REDUCES)
+def test_tiles_kernel_rows_across_many_tiles(reduce: str) -> None:
+    # rows of 17, 25 and 40 entries inside one 64-edge chunk walked in
+    # 4-edge tiles: the running value (and, for mean, the row's start)
+    # carried over many tiles; rows cut by chunk borders at 64 and 128
+    from pyg_ext.ops._triton import segment_csr_triton
+    lengths = torch.tensor([0, 17, 3, 25, 1, 9, 40, 2, 0, 30, 5])
+    n = lengths.numel()
+    srt = torch.repeat_interleave(torch.arange(n), lengths).to(DEV)
+    ptr = index2ptr(srt, n)
+    src = torch.randn(srt.numel(), 6, device=DEV)
+    out = segment_csr_triton(src, srt, ptr, reduce, config=(64, 4, 8, 1),
+                             kernel='tiles')
+    torch.testing.assert_close(out.double(), _ref(src, srt, n, reduce),
+                               rtol=1e-5, atol=1e-5)
+    assert (out[0] == 0).all() and (out[8] == 0).all()
 
 
 @onlyTriton

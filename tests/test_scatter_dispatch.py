@@ -1212,6 +1212,30 @@ def test_segment_cuda_path_follows_the_degree_skew(reduce: str) -> None:
     _close(out, _ref(src, rows, 500, reduce))
 
 
+@pytest.mark.parametrize('reduce', ['sum', 'mean', 'max', 'min'])
+@pytest.mark.parametrize('skewed', [True, False])
+def test_segment_cuda_torch_path_matches_reference(reduce: str,
+                                                   skewed: bool) -> None:
+    # segment's CUDA torch path (device-agnostic code, run here on CPU):
+    # skewed rows scatter over the sorted ids (mean: counts from ptr),
+    # even ones run torch's segment kernel; [E, 2, 3] values, empty rows,
+    # gradients
+    ptr = _zipf_ptr(3000, 400) if skewed else index2ptr(
+        torch.arange(390).repeat_interleave(6), 400)
+    E = int(ptr[-1])
+    assert (dispatch.segment_cuda_path(ptr, reduce) == 'segment_reduce') \
+        is not skewed
+    rows = fn.ptr2index(ptr, E)
+    src = torch.randn(E, 2, 3, dtype=torch.float64, requires_grad=True)
+    out = fn._segment_cuda_torch(src, ptr, reduce, None)
+    ref = _ref(src.detach().reshape(E, 6), rows, 400, reduce)
+    _close(out.detach().reshape(400, 6), ref)
+    out.sum().backward()
+    leaf = src.detach().clone().requires_grad_()
+    fn.scatter_torch(leaf, rows, 0, 400, reduce).sum().backward()
+    _close(src.grad, leaf.grad)
+
+
 def test_segment_cuda_path_is_cached_per_pointer_and_version() -> None:
     ptr = index2ptr(torch.arange(100).repeat_interleave(4), 100)
     assert dispatch.segment_cuda_path(ptr, 'sum') == 'segment_reduce'
@@ -1225,6 +1249,57 @@ def test_segment_cuda_path_is_cached_per_pointer_and_version() -> None:
     with torch.inference_mode():  # no version counter: not cached
         inf = index2ptr(torch.arange(50).repeat_interleave(2), 50)
         assert dispatch.segment_cuda_path(inf, 'max') == 'segment_reduce'
+
+
+def test_short_even_rows_are_left_to_the_rules() -> None:
+    # even rows of mean length below SHORT_ROWS: the pointer's cached
+    # entry says short, so on CUDA 'auto' lets RULES pick (not torch's
+    # segment kernel outright); mean length 4 and up: not short
+    short = index2ptr(torch.arange(300).repeat_interleave(2), 300)
+    long = index2ptr(torch.arange(300).repeat_interleave(
+        dispatch.SHORT_ROWS), 300)
+    for ptr, want in ((short, True), (long, False)):
+        assert dispatch.segment_cuda_path(ptr, 'sum') == 'segment_reduce'
+        assert dispatch._short_rows(ptr) is want
+    # rows that are all empty count as short (0 < 4 * 5 entries); a
+    # pointer segment_cuda_path has not seen is not
+    empty = torch.zeros(6, dtype=torch.long)
+    dispatch.segment_cuda_path(empty, 'sum')
+    assert dispatch._short_rows(empty) is True
+    assert dispatch._short_rows(torch.zeros(3, dtype=torch.long)) is False
+
+
+def test_cuda_auto_choices_follow_the_measured_cutoffs(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # choose() on a (fake) CUDA tensor with Triton taken as usable and the
+    # H200 rules: fp32 spmm sum/mean without gradients stays on
+    # torch.sparse.mm below SPARSE_MM_EDGES entries, then follows RULES;
+    # segment on even rows runs torch unless they are short
+    from torch._subclasses.fake_tensor import FakeTensorMode
+    with FakeTensorMode():
+        x = torch.empty(100, 16, device='cuda')
+    monkeypatch.setattr(dispatch, 'triton_usable', lambda device: True)
+    monkeypatch.setattr(dispatch, '_builtin_tried', [True])
+    monkeypatch.setattr(dispatch, 'RULES',
+                        {op: dict(v) for op, v in
+                         dispatch.BUILTIN_RULES['NVIDIA H200'].items()})
+    big = dispatch.SPARSE_MM_EDGES * 16
+    assert dispatch.choose('spmm', x, 'sum', big, 'auto') == 'triton'
+    assert dispatch.choose('spmm', x, 'mean', big // 10, 'auto') == 'torch'
+    # F = 1 at the same number of entries: below the rules' threshold
+    with FakeTensorMode():
+        x1 = torch.empty(100, 1, device='cuda')
+    assert dispatch.choose('spmm', x1, 'sum', dispatch.SPARSE_MM_EDGES,
+                           'auto') == 'torch'
+    short = index2ptr(torch.arange(1000).repeat_interleave(2), 1000)
+    even = index2ptr(torch.arange(1000).repeat_interleave(10), 1000)
+    huge = 10 ** 9
+    assert dispatch.choose('segment', x, 'sum', huge, 'auto',
+                           ptr=short) == 'triton'
+    assert dispatch.choose('segment', x, 'sum', huge, 'auto',
+                           ptr=even) == 'torch'
+    assert dispatch.choose('segment', x, 'sum', 1000, 'auto',
+                           ptr=short) == 'torch'
 
 
 def test_builtin_rules_load_once_and_yield_to_loaded_ones(

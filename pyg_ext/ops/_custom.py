@@ -2,7 +2,9 @@
 
 Two ops, each with a fake (meta) kernel so ``torch.compile(fullgraph=True)``
 traces them without graph breaks or host syncs, and an autograd formula
-written with torch gathers:
+written with torch gathers (callers use :func:`segment_csr_op` and
+:func:`scatter_atomic_op`, which run the kernel directly on an eager call
+that autograd need not record):
 
 * ``pyg_ext::segment_csr(src, row, rowptr, reduce, col, weight)`` - sorted
   reduction; with ``col`` it is the fused gather-reduce SpMM
@@ -29,7 +31,7 @@ def _kernels() -> Any:
 
 
 @torch.library.custom_op('pyg_ext::segment_csr', mutates_args=())
-def segment_csr_op(src: Tensor, row: Tensor, rowptr: Tensor, reduce: str,
+def segment_csr_custom(src: Tensor, row: Tensor, rowptr: Tensor, reduce: str,
                    col: Tensor | None = None,
                    weight: Tensor | None = None) -> Tensor:
     """Sorted (CSR) reduction, optionally fused with a gather (SpMM)."""
@@ -37,20 +39,20 @@ def segment_csr_op(src: Tensor, row: Tensor, rowptr: Tensor, reduce: str,
                                          weight=weight)
 
 
-@segment_csr_op.register_fake
+@segment_csr_custom.register_fake
 def _(src: Tensor, row: Tensor, rowptr: Tensor, reduce: str,
       col: Tensor | None = None, weight: Tensor | None = None) -> Tensor:
     return src.new_empty((rowptr.size(0) - 1, src.size(1)))
 
 
 @torch.library.custom_op('pyg_ext::scatter_atomic', mutates_args=())
-def scatter_atomic_op(src: Tensor, index: Tensor, dim_size: int,
+def scatter_atomic_custom(src: Tensor, index: Tensor, dim_size: int,
                       reduce: str) -> Tensor:
     """Unsorted reduction with atomics (sum, mean, max, min)."""
     return _kernels().scatter_atomic_triton(src, index, dim_size, reduce)
 
 
-@scatter_atomic_op.register_fake
+@scatter_atomic_custom.register_fake
 def _(src: Tensor, index: Tensor, dim_size: int, reduce: str) -> Tensor:
     return src.new_empty((dim_size, src.size(1)))
 
@@ -107,7 +109,7 @@ def _seg_backward(ctx: Any, grad_out: Tensor) -> tuple[Any, ...]:
     return grad_src, None, None, None, None, grad_w
 
 
-segment_csr_op.register_autograd(_seg_backward, setup_context=_seg_setup)
+segment_csr_custom.register_autograd(_seg_backward, setup_context=_seg_setup)
 
 
 def _sc_setup(ctx: Any, inputs: tuple[Any, ...], output: Tensor) -> None:
@@ -127,4 +129,44 @@ def _sc_backward(ctx: Any, grad_out: Tensor) -> tuple[Any, ...]:
     return g, None, None, None
 
 
-scatter_atomic_op.register_autograd(_sc_backward, setup_context=_sc_setup)
+scatter_atomic_custom.register_autograd(_sc_backward, setup_context=_sc_setup)
+
+
+# ------------------------------------------------------------ entry points
+
+def _plain(*tensors: Tensor | None) -> bool:
+    """Whether a call can skip the custom op's dispatch: eager (no
+    ``torch.compile`` tracing), plain tensors (no fake or other subclass,
+    which only the op's fake kernel handles) and nothing that autograd
+    must record."""
+    if torch.compiler.is_compiling():
+        return False
+    grad = torch.is_grad_enabled()
+    for t in tensors:
+        if t is None:
+            continue
+        if type(t) is not Tensor or (grad and t.requires_grad):
+            return False
+    return True
+
+
+def segment_csr_op(src: Tensor, row: Tensor, rowptr: Tensor, reduce: str,
+                   col: Tensor | None = None,
+                   weight: Tensor | None = None) -> Tensor:
+    """``pyg_ext::segment_csr``; an eager call on plain tensors without
+    autograd runs the kernel directly (the same launcher), skipping the
+    op's dispatch, which cost ~50 us of host time per call on an H200
+    host (docs/scatter.md, "per-call cost")."""
+    if _plain(src, row, rowptr, col, weight):
+        return _kernels().segment_csr_triton(src, row, rowptr, reduce,
+                                             col=col, weight=weight)
+    return segment_csr_custom(src, row, rowptr, reduce, col, weight)
+
+
+def scatter_atomic_op(src: Tensor, index: Tensor, dim_size: int,
+                      reduce: str) -> Tensor:
+    """``pyg_ext::scatter_atomic``, with the eager shortcut of
+    :func:`segment_csr_op`."""
+    if _plain(src, index):
+        return _kernels().scatter_atomic_triton(src, index, dim_size, reduce)
+    return scatter_atomic_custom(src, index, dim_size, reduce)

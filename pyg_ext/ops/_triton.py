@@ -227,6 +227,96 @@ def _segment_rows_kernel(
 
 
 @triton.jit
+def _segment_tiles_kernel(
+    src_ptr, col_ptr, w_ptr, row_ptr, rowptr_ptr, out_ptr, part_ptr,
+    E, N, M, F, stride_src, stride_out,
+    REDUCE: tl.constexpr, GATHER: tl.constexpr, HAS_W: tl.constexpr,
+    BLOCK_E: tl.constexpr, TILE_E: tl.constexpr, BLOCK_F: tl.constexpr,
+    ACC: tl.constexpr,
+):
+    # the same chunks, outputs and partial slots as _segment_chunk_kernel,
+    # but the chunk is walked in tiles of TILE_E edges: a segmented scan
+    # over each small tile (cheap when the tile's edges sit in few warps)
+    # and the running row's value carried from tile to tile
+    c = tl.cast(tl.program_id(0), tl.int64)
+    fb = tl.cast(tl.program_id(1), tl.int64)
+    e0 = c * BLOCK_E
+    e_end = tl.minimum(e0 + BLOCK_E, E)  # exclusive
+    offs_f = fb * BLOCK_F + tl.arange(0, BLOCK_F).to(tl.int64)
+    mask_f = offs_f < F
+    r_first = tl.load(row_ptr + e0).to(tl.int64)
+    r_before = tl.load(row_ptr + e0 - 1, mask=e0 > 0, other=-3).to(tl.int64)
+    r_last = tl.load(row_ptr + e_end - 1).to(tl.int64)
+    r_after = tl.load(row_ptr + e_end, mask=e_end < E,
+                      other=-2).to(tl.int64)
+    if REDUCE == 2:
+        neutral = float('-inf')
+    elif REDUCE == 3:
+        neutral = float('inf')
+    else:
+        neutral = 0.0
+    carry = tl.full((BLOCK_F,), neutral, ACC)
+    carry_row = r_first * 0 - 5  # no row yet
+    p0 = part_ptr + (c * 2) * F + offs_f
+    p1 = part_ptr + (c * 2 + 1) * F + offs_f
+    for t in range(e0, e_end, TILE_E):
+        tt = tl.cast(t, tl.int64)
+        offs_e = tt + tl.arange(0, TILE_E).to(tl.int64)
+        mask_e = offs_e < e_end
+        row = tl.load(row_ptr + offs_e, mask=mask_e, other=-1).to(tl.int64)
+        row_ok = mask_e & (row >= 0) & (row < N)
+        row_a = tl.where(row_ok, row, 0)
+        row_prev = tl.load(row_ptr + offs_e - 1, mask=mask_e & (offs_e > tt),
+                           other=-3).to(tl.int64)
+        row_next = tl.load(row_ptr + offs_e + 1,
+                           mask=(offs_e + 1) < e_end, other=-2).to(tl.int64)
+        v = _edge_tile(src_ptr, col_ptr, w_ptr, offs_e, mask_e, offs_f,
+                       mask_f, M, stride_src, GATHER, HAS_W, ACC)
+        start = (row != row_prev) | (offs_e == tt)
+        flag = tl.broadcast_to(start.to(tl.int32)[:, None],
+                               (TILE_E, BLOCK_F))
+        if REDUCE == 2:
+            acc, _ = tl.associative_scan((v, flag), 0, _seg_max_combine)
+        elif REDUCE == 3:
+            acc, _ = tl.associative_scan((v, flag), 0, _seg_min_combine)
+        else:
+            acc, _ = tl.associative_scan((v, flag), 0, _seg_sum_combine)
+        # the tile's leading segment continues the carried row (sorted
+        # rows: the edges of carry_row in this tile are exactly those)
+        cont = (row == carry_row) & mask_e
+        acc = tl.where(cont[:, None], _combine(acc, carry[None, :], REDUCE),
+                       acc)
+        seg_end = ((row_next != row) | (offs_e == e_end - 1)) & mask_e
+        # cut rows, written elementwise (a scalar & a block is not
+        # portable to the interpreter)
+        first_part = (row == r_first) & (row == r_before)
+        last_part = (row == r_last) & (row == r_after) & ~first_part
+        complete = seg_end & ~first_part & ~last_part & row_ok
+        res = acc
+        if REDUCE == 1:
+            # the count from rowptr (NVIDIA H200, headline case: 78 % of
+            # the copy bandwidth; counting in the kernel with a 1-D running
+            # max of segment starts: 66 %)
+            lo = tl.load(rowptr_ptr + row_a, mask=complete, other=0)
+            hi = tl.load(rowptr_ptr + row_a + 1, mask=complete, other=1)
+            cnt = tl.maximum(hi - lo, 1).to(ACC)
+            res = acc / cnt[:, None]
+        tl.store(out_ptr + row_a[:, None] * stride_out + offs_f[None, :],
+                 res.to(out_ptr.dtype.element_ty),
+                 mask=complete[:, None] & mask_f[None, :])
+        sel0 = (seg_end & first_part)[:, None] & mask_f[None, :]
+        sel1 = (seg_end & last_part)[:, None] & mask_f[None, :]
+        zero_e = tl.zeros_like(row)[:, None]
+        tl.store(p0[None, :] + zero_e, acc, mask=sel0)
+        tl.store(p1[None, :] + zero_e, acc, mask=sel1)
+        # the value and row of the tile's last edge go on
+        t_last = tl.minimum(tt + TILE_E, e_end) - 1
+        is_last = (offs_e == t_last)[:, None]
+        carry = tl.sum(tl.where(is_last, acc, 0.0), 0)
+        carry_row = tl.load(row_ptr + t_last).to(tl.int64)
+
+
+@triton.jit
 def _segment_fixup_kernel(
     row_ptr, rowptr_ptr, out_ptr, part_ptr,
     E, N, F, C, stride_out,
@@ -334,19 +424,42 @@ def segment_config(F: int, E: int) -> tuple[int, int, int]:
         bf = block_f(F)
         return 64, bf, 4
     bf = block_f(F)
+    if 'scan' in TUNED:
+        be, _, nw = TUNED['scan']
+        return max(32, min(be * 64 // bf, 1024)), bf, nw
     be = max(32, min(4096 // bf, 1024))
     return be, bf, 4
 
 
 #: the segment kernel ``segment_csr_triton`` runs by default: ``'scan'``
-#: (:func:`_segment_chunk_kernel`, a segmented scan per chunk) or
-#: ``'rows'`` (:func:`_segment_rows_kernel`, a loop over the row pieces of
-#: each chunk); ``PYG_EXT_SEGMENT_KERNEL`` sets it. ``'scan'`` is the one
-#: measured (NVIDIA H200: 20-35 % of the copy bandwidth, compute-bound);
-#: ``'rows'`` is tested for exactness but not yet timed on a GPU
-#: (``examples/gpu_check.py`` times both).
-SEGMENT_KERNEL = os.environ.get('PYG_EXT_SEGMENT_KERNEL', 'scan')
-SEGMENT_KERNELS = ('scan', 'rows')
+#: (:func:`_segment_chunk_kernel`, a segmented scan per chunk), ``'rows'``
+#: (:func:`_segment_rows_kernel`, a loop over the row pieces of each chunk)
+#: or ``'tiles'`` (:func:`_segment_tiles_kernel`, a segmented scan per
+#: small tile with the running row carried along the chunk);
+#: ``PYG_EXT_SEGMENT_KERNEL`` sets it; ``None`` (the default) takes
+#: ``'tiles'``, or ``'scan'`` for a single feature column. Measured on an
+#: NVIDIA H200 (``examples/gpu_check.py``, E = 1e7, degree 10, F = 64,
+#: power-law, fp32; docs/scatter.md): ``'tiles'`` 0.79 ms (84 % of the copy
+#: bandwidth), ``'scan'`` 1.69-3.37 ms, ``'rows'`` 2.0-7.0 ms; at F = 1
+#: ``'scan'`` 0.145 ms against 0.19 ms.
+SEGMENT_KERNEL: str | None = os.environ.get('PYG_EXT_SEGMENT_KERNEL')
+SEGMENT_KERNELS = ('scan', 'rows', 'tiles')
+
+#: per-kernel configuration overrides set by a tuning run (``kernel ->
+#: (BLOCK_E, TILE_E, num_warps)`` at 64 features; ``BLOCK_E`` and
+#: ``TILE_E`` scale as ``64 / BLOCK_F`` for narrower feature blocks);
+#: empty means the built-in defaults below
+TUNED: dict[str, tuple[int, int, int]] = {}
+
+
+def _scaled(F: int, be: int, te: int, nw: int) -> tuple[int, int, int, int]:
+    """A 64-feature ``(BLOCK_E, TILE_E, num_warps)`` for ``F`` features:
+    the tile keeps its number of elements (within ``[TILE_E, 1024]``
+    edges), the chunk its number of edges (so as many programs)."""
+    bf = block_f(F)
+    k = 64 // bf
+    te2 = triton.next_power_of_2(max(te, min(te * k, 1024)))
+    return max(be, te2), te2, bf, nw
 
 
 def rows_config(F: int) -> tuple[int, int, int, int]:
@@ -355,7 +468,22 @@ def rows_config(F: int) -> tuple[int, int, int, int]:
     bf = block_f(F)
     if INTERPRET:
         return 64, 16, bf, 4
+    if 'rows' in TUNED:
+        be, te, nw = TUNED['rows']
+        return be, max(8, min(te * 64 // bf, 64)), bf, nw
     return 2048, max(8, min(1024 // bf, 64)), bf, 4
+
+
+def tiles_config(F: int) -> tuple[int, int, int, int]:
+    """``(BLOCK_E, TILE_E, BLOCK_F, num_warps)`` of the ``'tiles'``
+    kernel: chunks of ``BLOCK_E`` edges walked in tiles of ``TILE_E``."""
+    bf = block_f(F)
+    if INTERPRET:
+        return 64, 16, bf, 4
+    # NVIDIA H200, F = 64: (1024, 32, 1) 0.79 ms; (1024, 16, 1) 1.32 ms,
+    # (1024, 32, 2) 2.55 ms, (4096, 64, 4) 3.62 ms (docs/scatter.md)
+    be, te, nw = TUNED.get('tiles', (1024, 32, 1))
+    return _scaled(F, be, te, nw)
 
 
 def scatter_config(F: int) -> tuple[int, int, int]:
@@ -377,16 +505,19 @@ def segment_csr_triton(src: torch.Tensor, row: torch.Tensor,
     edge, ``rowptr`` the ``[N + 1]`` CSR pointer consistent with ``row``.
     Returns ``[N, F]`` in ``src.dtype``; empty rows are 0.
 
-    ``kernel`` is ``'scan'`` or ``'rows'`` (default
+    ``kernel`` is ``'scan'``, ``'rows'`` or ``'tiles'`` (default
     :data:`SEGMENT_KERNEL`); ``config`` is ``(BLOCK_E, BLOCK_F, num_warps)``
     for ``'scan'`` and ``(BLOCK_E, TILE_E, BLOCK_F, num_warps)`` for
-    ``'rows'`` (defaults :func:`segment_config`, :func:`rows_config`).
+    ``'rows'`` and ``'tiles'`` (defaults :func:`segment_config`,
+    :func:`rows_config`, :func:`tiles_config`).
 
     Ids are not range-checked here (the public ops do that), but the
     kernels mask every access by them, so bad ids cannot reach memory
     outside the tensors. Raises :class:`ValueError` on inconsistent
     shapes or an unknown ``kernel``."""
-    kernel = SEGMENT_KERNEL if kernel is None else kernel
+    if kernel is None:
+        kernel = SEGMENT_KERNEL or ('scan' if src.dim() == 2
+                                    and src.size(1) == 1 else 'tiles')
     if kernel not in SEGMENT_KERNELS:
         raise ValueError(f'segment_csr_triton: kernel must be one of '
                          f'{SEGMENT_KERNELS}, got {kernel!r}')
@@ -416,6 +547,8 @@ def segment_csr_triton(src: torch.Tensor, row: torch.Tensor,
         return out
     if kernel == 'rows':
         be, te, bf, nw = config or rows_config(F)
+    elif kernel == 'tiles':
+        be, te, bf, nw = config or tiles_config(F)
     else:
         be, bf, nw = config or segment_config(F, E)
     C = triton.cdiv(E, be) if E > 0 else 0
@@ -432,8 +565,10 @@ def segment_csr_triton(src: torch.Tensor, row: torch.Tensor,
                 weight.contiguous() if weight is not None else src,
                 row, rowptr, out, part, E, N, M, F, src.stride(0),
                 out.stride(0))
-        if kernel == 'rows':
-            _segment_rows_kernel[(C, nfb)](
+        if kernel in ('rows', 'tiles'):
+            kern = (_segment_rows_kernel if kernel == 'rows'
+                    else _segment_tiles_kernel)
+            kern[(C, nfb)](
                 *args, REDUCE=code, GATHER=gather,
                 HAS_W=weight is not None, BLOCK_E=be, TILE_E=te,
                 BLOCK_F=bf, ACC=acc, num_warps=nw)

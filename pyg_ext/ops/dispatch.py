@@ -21,9 +21,11 @@ loaded or calibrated take precedence over the built-in ones.
 
 Whatever the rules say, two choices on CUDA follow measurements on an
 H200 (docs/scatter.md, "GPU"): ``segment`` of a graph whose rows are even
-(:func:`degree_path` says ``'segment_reduce'``) runs torch's segment
-kernel, which streamed such rows at up to 96 % of the copy bandwidth where
-the Triton kernel reached 20-35 %; and the torch path of ``segment`` on a
+(:func:`degree_path` says ``'segment_reduce'``) and not short (mean length
+at least :data:`SHORT_ROWS`) runs torch's segment kernel, which streamed
+rows of 50 entries at 95 % of the copy bandwidth where the Triton kernel
+reached 87 % (rows of 2 entries: the Triton kernel 1.7-2.1x faster, so
+short even rows follow the rules); and the torch path of ``segment`` on a
 skewed graph scatters over the sorted ids (``index_add_`` /
 ``scatter_reduce_``), 4-20x faster there than torch's segment kernel, which
 walks each hub row serially (:func:`segment_cuda_path`). With
@@ -68,21 +70,23 @@ _calibrated = False
 
 #: GPU name (``torch.cuda.get_device_name``) -> the rules ``'auto'`` loads
 #: on it when none were loaded or calibrated. NVIDIA H200 (torch
-#: 2.11.0+cu130, triton 3.6.0): from the scatter matrix of
-#: ``examples/gpu_check.py`` (E 1e4-1e7 x degree 2/10/50 x F 1-256 x
-#: power-law/uniform x fp32/bf16; docs/scatter.md, "GPU"), the smallest
-#: ``E * F`` from which Triton beat the torch path that ``'auto'`` takes
-#: otherwise (``segment``: on skewed graphs; ``spmm``: the gather + scatter
-#: path, since float32/float64 ``sum``/``mean`` without gradients run
-#: ``torch.sparse.mm``, which beat the Triton kernel there). ``scatter``:
-#: torch's atomics were never slower.
+#: 2.11.0+cu130, triton 3.6.0, the ``'tiles'`` segment kernel): from the
+#: scatter matrix of ``examples/gpu_check.py`` of 2026-12-04 (E 1e4-1e7 x
+#: degree 2/10/50 x F 1-256 x power-law/uniform x fp32/bf16;
+#: docs/scatter.md, "GPU"), the smallest ``E * F`` from which the Triton
+#: path beat the torch path that ``'auto'`` takes otherwise in every
+#: measured case (``segment``: skewed and short rows; ``spmm``: the gather
+#: + scatter path, since float32 ``sum``/``mean`` without gradients run
+#: ``torch.sparse.mm``). Below ~6e7 the Triton call's fixed host cost
+#: (~100 us for the launcher on that machine) decides. ``scatter``:
+#: torch's atomics were never slower at every size above a threshold.
 BUILTIN_RULES: dict[str, dict[str, dict[str, int | None]]] = {
     'NVIDIA H200': {
-        'segment': {'sum': 4_000_000, 'mean': 4_000_000,
-                    'max': 1_000_000, 'min': 1_000_000},
+        'segment': {'sum': 64_000_000, 'mean': 64_000_000,
+                    'max': 6_400_000, 'min': 6_400_000},
         'scatter': {'sum': None, 'mean': None, 'max': None, 'min': None},
-        'spmm': {'sum': 10_000_000, 'mean': 10_000_000,
-                 'max': 4_000_000, 'min': 4_000_000},
+        'spmm': {'sum': 64_000_000, 'mean': 64_000_000,
+                 'max': 6_400_000, 'min': 6_400_000},
     },
 }
 _builtin_tried = [False]
@@ -148,9 +152,11 @@ def choose(op: str, src: torch.Tensor, reduce: str, numel: int,
     """Return ``'triton'`` or ``'torch'`` for one call of ``op``.
 
     Under ``'auto'`` on CUDA, before :data:`RULES`: ``segment`` of a graph
-    whose rows ``ptr`` are even (:func:`segment_cuda_path`) and float32
-    ``spmm`` sum/mean without ``needs_grad`` (``torch.sparse.mm``) run
-    torch, the faster path there whatever the size (measured on an H200)."""
+    whose rows ``ptr`` are even (:func:`segment_cuda_path`) and not short
+    (mean length from :data:`SHORT_ROWS`), and float32 ``spmm`` sum/mean
+    without ``needs_grad`` (``torch.sparse.mm``) below
+    :data:`SPARSE_MM_EDGES` entries, run torch, the faster path there
+    whatever the size (measured on an H200)."""
     name = backend or _state['backend']
     if name not in BACKENDS:
         raise ValueError(f"unknown backend '{name}'; use one of {BACKENDS}")
@@ -171,10 +177,12 @@ def choose(op: str, src: torch.Tensor, reduce: str, numel: int,
         return 'torch'
     if not torch.compiler.is_compiling():
         if (op == 'segment' and ptr is not None
-                and segment_cuda_path(ptr, reduce) == 'segment_reduce'):
+                and segment_cuda_path(ptr, reduce) == 'segment_reduce'
+                and not _short_rows(ptr)):
             return 'torch'
         if (op == 'spmm' and reduce in ('sum', 'mean') and not needs_grad
-                and src.dtype == torch.float32 and src.dim() == 2):
+                and src.dtype == torch.float32 and src.dim() == 2
+                and numel < SPARSE_MM_EDGES * max(src.size(1), 1)):
             return 'torch'
     if not _calibrated:
         if os.environ.get('PYG_EXT_AUTOCALIBRATE') == '1':
@@ -228,7 +236,8 @@ def load_rules(path: str) -> dict[str, dict[str, int | None]]:
 
 
 def calibrate(device: str | torch.device = 'cuda',
-              sizes: tuple[int, ...] = (1 << 14, 1 << 17, 1 << 20, 1 << 23),
+              sizes: tuple[int, ...] = (1 << 14, 1 << 17, 1 << 20, 1 << 23,
+                                        1 << 26),
               features: int = 64, margin: float = 1.1,
               dtype: torch.dtype = torch.float32, reduces: tuple[str, ...]
               = REDUCES, path: str | None = None,
@@ -631,9 +640,23 @@ def degree_path(ptr: torch.Tensor) -> str:
         else 'segment_reduce'
 
 
-#: ptr id -> (weak ref, :func:`~pyg_ext.ops._torch._stamp`, skewed) of
-#: :func:`segment_cuda_path`
-_SKEW: dict[int, tuple[Any, tuple[Any, ...], bool]] = {}
+#: ptr id -> (weak ref, :func:`~pyg_ext.ops._torch._stamp`, skewed,
+#: short) of :func:`segment_cuda_path`
+_SKEW: dict[int, tuple[Any, tuple[Any, ...], bool, bool]] = {}
+#: rows are *short* below this mean length: on CUDA ``'auto'`` then lets
+#: :data:`RULES` choose between Triton and torch's segment kernel even
+#: for even rows (H200, E = 1e7, uniform degree 2: the Triton kernel
+#: 1.7-2.1x faster than the best torch op; degree 10: 0.75-1.07x; degree
+#: 50: 0.47-0.89x)
+SHORT_ROWS = 4
+#: float32 ``spmm`` sum/mean without gradients on CUDA: ``'auto'`` runs
+#: ``torch.sparse.mm`` below this many entries and lets :data:`RULES`
+#: choose from it on (H200, fp32 sum, Triton time over cuSPARSE's
+#: inverted: at E = 1e6 the Triton kernel ran at 0.24-0.60x of
+#: ``torch.sparse.mm``'s speed for F = 16/64 and 0.37-1.31x for F = 256; at
+#: E = 1e7 at 1.54-2.29x (F = 16), 1.17-1.88x (64), 0.91-1.46x (256);
+#: F = 1 stays below the rules' threshold; docs/scatter.md)
+SPARSE_MM_EDGES = 10_000_000
 _SKEW_MAX = 64
 
 
@@ -665,13 +688,25 @@ def segment_cuda_path(ptr: torch.Tensor, reduce: str) -> str:
         skewed = hit[2]
     else:
         skewed = degree_path(ptr) == 'scatter_reduce'
-        if stamp is not None:
-            if len(_SKEW) >= _SKEW_MAX:
-                _SKEW.pop(next(iter(_SKEW)))
-            _SKEW[id(ptr)] = (weakref.ref(ptr), stamp, skewed)
+        n = ptr.numel() - 1
+        short = n > 0 and int(ptr[-1]) < SHORT_ROWS * n
+        if len(_SKEW) >= _SKEW_MAX:
+            _SKEW.pop(next(iter(_SKEW)))
+        # an uncacheable pointer (inference tensor) gets a stamp no call
+        # matches: the entry only carries this call's answer to choose()
+        _SKEW[id(ptr)] = (weakref.ref(ptr),
+                          stamp if stamp is not None else (object(),),
+                          skewed, short)
     if not skewed:
         return 'segment_reduce'
     return 'scatter_reduce' if reduce in ('max', 'min') else 'index_add'
+
+
+def _short_rows(ptr: torch.Tensor) -> bool:
+    """Whether :func:`segment_cuda_path`, just called on ``ptr``, found its
+    rows short (mean length below :data:`SHORT_ROWS`)."""
+    hit = _SKEW.get(id(ptr))
+    return hit is not None and hit[0]() is ptr and hit[3]
 
 
 @contextmanager
@@ -819,7 +854,8 @@ __all__ = ['BACKENDS', 'BUILTIN_RULES', 'OPS', 'REDUCES', 'RULES',
            'degree_path', 'force_cpu_path', 'get_backend', 'interpreting',
            'load_cpu_table',
            'load_builtin_rules', 'load_rules', 'mark_failed',
-           'numba_fallback', 'segment_cuda_path',
+           'numba_fallback', 'segment_cuda_path', 'SHORT_ROWS',
+           'SPARSE_MM_EDGES',
            'rules_cache_path', 'set_backend',
            'set_cpu_table', 'triton_usable', 'use_backend']
 

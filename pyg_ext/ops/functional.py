@@ -884,13 +884,26 @@ def segment(src: Tensor, ptr: Tensor, reduce: str = 'sum', *,
             lambda: segment_torch(src, ptr, reduce))
     if src.is_cpu:
         return _segment_cpu(src, ptr, reduce, index, validate)
-    # CUDA: torch's segment kernel for even rows, a scatter over the sorted
-    # ids for skewed ones (measured on an H200, see segment_cuda_path)
+    return _segment_cuda_torch(src, ptr, reduce, index)
+
+
+def _segment_cuda_torch(src: Tensor, ptr: Tensor, reduce: str,
+                        index: Tensor | None) -> Tensor:
+    """The torch path of :func:`segment` on CUDA (device-agnostic code,
+    tested on CPU): torch's segment kernel for even rows, a scatter over
+    the sorted ids for skewed ones (measured on an H200, see
+    :func:`~pyg_ext.ops.dispatch.segment_cuda_path`)."""
     path = segment_cuda_path(ptr, reduce)
-    if path != 'segment_reduce':
-        row = index if index is not None else ptr2index(ptr, src.size(0))
-        return scatter_torch(src, row, 0, ptr.numel() - 1, reduce, path)
-    return segment_torch(src, ptr, reduce)
+    if path == 'segment_reduce':
+        return segment_torch(src, ptr, reduce)
+    row = index if index is not None else ptr2index(ptr, src.size(0))
+    if reduce == 'mean' and path == 'index_add':
+        # counts from ptr: scatter_torch's bincount syncs with the host and
+        # serialises its atomics on hub rows
+        out = scatter_torch(src, row, 0, ptr.numel() - 1, 'sum', path)
+        cnt = ptr.diff().to(out.dtype).clamp_(min=1)
+        return out / cnt.view([-1] + [1] * (src.dim() - 1))
+    return scatter_torch(src, row, 0, ptr.numel() - 1, reduce, path)
 
 
 def _segment_by_scatter(src: Tensor, ptr: Any, reduce: Any,
