@@ -266,6 +266,7 @@ def test_autocalibrate_runs_once_and_caches(tmp_path: Path,
     monkeypatch.setattr(dispatch, 'rules_cache_path', lambda d: str(path))
     monkeypatch.setattr(dispatch, 'triton_usable', lambda d: True)
     monkeypatch.setattr(dispatch, '_calibrated', False)
+    monkeypatch.setattr(dispatch, '_builtin_tried', [False])
     monkeypatch.setenv('PYG_EXT_AUTOCALIBRATE', '1')
     try:
         assert dispatch.choose('segment', _CudaLike(), 'sum', 8) == 'triton'
@@ -273,6 +274,7 @@ def test_autocalibrate_runs_once_and_caches(tmp_path: Path,
         assert calls == [str(path)]  # once per process
         dispatch.RULES['segment'] = {}
         monkeypatch.setattr(dispatch, '_calibrated', False)  # a new process
+        monkeypatch.setattr(dispatch, '_builtin_tried', [False])
         assert dispatch.choose('segment', _CudaLike(), 'sum', 8) == 'triton'
         assert calls == [str(path)]  # loaded from the cache file
     finally:

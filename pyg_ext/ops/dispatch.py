@@ -29,7 +29,8 @@ short even rows follow the rules); and the torch path of ``segment`` on a
 skewed graph scatters over the sorted ids (``index_add_`` /
 ``scatter_reduce_``), 4-20x faster there than torch's segment kernel, which
 walks each hub row serially (:func:`segment_cuda_path`). With
-``PYG_EXT_AUTOCALIBRATE=1`` the first CUDA call calibrates once (about a
+``PYG_EXT_AUTOCALIBRATE=1`` (set before the first CUDA call under
+``'auto'``) the first CUDA call calibrates once (about a
 minute) and caches the rules per GPU model and versions
 (:func:`rules_cache_path`); later processes just load them. A Triton call
 that fails under ``'auto'`` (say, a compiler error on an untested GPU) warns
@@ -184,10 +185,12 @@ def choose(op: str, src: torch.Tensor, reduce: str, numel: int,
                 and src.dtype == torch.float32 and src.dim() == 2
                 and numel < SPARSE_MM_EDGES * max(src.size(1), 1)):
             return 'torch'
-    if not _calibrated:
+    # the first CUDA call under auto (the environment read once: a lookup
+    # costs ~1 us, a tenth of a small torch op on an H200)
+    if not _calibrated and not _builtin_tried[0]:
         if os.environ.get('PYG_EXT_AUTOCALIBRATE') == '1':
             autocalibrate(src.device)
-        elif not _builtin_tried[0] and not torch.compiler.is_compiling():
+        elif not torch.compiler.is_compiling():
             load_builtin_rules(torch.cuda.get_device_name(src.device))
     threshold = RULES.get(op, {}).get(reduce)
     if threshold is None or numel < threshold or (op, reduce) in _failed:
