@@ -1300,6 +1300,10 @@ def test_cuda_auto_choices_follow_the_measured_cutoffs(
                            ptr=even) == 'torch'
     assert dispatch.choose('segment', x, 'sum', 1000, 'auto',
                            ptr=short) == 'torch'
+    # above the max rule but below SHORT_ROWS_FROM: torch's segment kernel
+    mid = dispatch.SHORT_ROWS_FROM // 2
+    assert dispatch.choose('segment', x, 'max', mid, 'auto',
+                           ptr=short) == 'torch'
 
 
 def test_builtin_rules_load_once_and_yield_to_loaded_ones(

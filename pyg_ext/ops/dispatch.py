@@ -21,14 +21,15 @@ loaded or calibrated take precedence over the built-in ones.
 
 Whatever the rules say, two choices on CUDA follow measurements on an
 H200 (docs/scatter.md, "GPU"): ``segment`` of a graph whose rows are even
-(:func:`degree_path` says ``'segment_reduce'``) and not short (mean length
-at least :data:`SHORT_ROWS`) runs torch's segment kernel, which streamed
-rows of 50 entries at 95 % of the copy bandwidth where the Triton kernel
-reached 87 % (rows of 2 entries: the Triton kernel 1.7-2.1x faster, so
-short even rows follow the rules); and the torch path of ``segment`` on a
-skewed graph scatters over the sorted ids (``index_add_`` /
-``scatter_reduce_``), 4-20x faster there than torch's segment kernel, which
-walks each hub row serially (:func:`segment_cuda_path`). With
+(:func:`degree_path` says ``'segment_reduce'``), unless they are short
+(mean length below :data:`SHORT_ROWS`) and large, runs torch's segment
+kernel, which streamed rows of 50 entries at 95 % of the copy bandwidth
+where the Triton kernel reached 87 % (rows of 2 entries: the Triton kernel
+1.15-2.10x faster from E * F = 1.6e8, so large short even rows follow the
+rules); and the torch path of
+``segment`` on a skewed graph scatters over the sorted ids (``index_add_``
+/ ``scatter_reduce_``), 4-20x faster there than torch's segment kernel,
+which walks each hub row serially (:func:`segment_cuda_path`). With
 ``PYG_EXT_AUTOCALIBRATE=1`` (set before the first CUDA call under
 ``'auto'``) the first CUDA call calibrates once (about a
 minute) and caches the rules per GPU model and versions
@@ -79,8 +80,8 @@ _calibrated = False
 #: measured case (``segment``: skewed and short rows; ``spmm``: the gather
 #: + scatter path, since float32 ``sum``/``mean`` without gradients run
 #: ``torch.sparse.mm``). Below ~6e7 the Triton call's fixed host cost
-#: (~100 us for the launcher on that machine) decides. ``scatter``:
-#: torch's atomics were never slower at every size above a threshold.
+#: (~100 us for the launcher on that machine) decides. ``scatter``: no
+#: size from which the Triton atomics won in every measured case.
 BUILTIN_RULES: dict[str, dict[str, dict[str, int | None]]] = {
     'NVIDIA H200': {
         'segment': {'sum': 64_000_000, 'mean': 64_000_000,
@@ -153,8 +154,9 @@ def choose(op: str, src: torch.Tensor, reduce: str, numel: int,
     """Return ``'triton'`` or ``'torch'`` for one call of ``op``.
 
     Under ``'auto'`` on CUDA, before :data:`RULES`: ``segment`` of a graph
-    whose rows ``ptr`` are even (:func:`segment_cuda_path`) and not short
-    (mean length from :data:`SHORT_ROWS`), and float32 ``spmm`` sum/mean
+    whose rows ``ptr`` are even (:func:`segment_cuda_path`), unless short
+    (mean length below :data:`SHORT_ROWS`, from :data:`SHORT_ROWS_FROM`
+    values on), and float32 ``spmm`` sum/mean
     without ``needs_grad`` (``torch.sparse.mm``) below
     :data:`SPARSE_MM_EDGES` entries, run torch, the faster path there
     whatever the size (measured on an H200)."""
@@ -179,7 +181,7 @@ def choose(op: str, src: torch.Tensor, reduce: str, numel: int,
     if not torch.compiler.is_compiling():
         if (op == 'segment' and ptr is not None
                 and segment_cuda_path(ptr, reduce) == 'segment_reduce'
-                and not _short_rows(ptr)):
+                and not (numel >= SHORT_ROWS_FROM and _short_rows(ptr))):
             return 'torch'
         if (op == 'spmm' and reduce in ('sum', 'mean') and not needs_grad
                 and src.dtype == torch.float32 and src.dim() == 2
@@ -648,10 +650,14 @@ def degree_path(ptr: torch.Tensor) -> str:
 _SKEW: dict[int, tuple[Any, tuple[Any, ...], bool, bool]] = {}
 #: rows are *short* below this mean length: on CUDA ``'auto'`` then lets
 #: :data:`RULES` choose between Triton and torch's segment kernel even
-#: for even rows (H200, E = 1e7, uniform degree 2: the Triton kernel
-#: 1.7-2.1x faster than the best torch op; degree 10: 0.75-1.07x; degree
-#: 50: 0.47-0.89x)
+#: for even rows (H200, E = 1e7, segment sum, Triton against the best
+#: torch op: uniform degree 2 1.15-2.10x for F >= 16 (0.21x at F = 1,
+#: below the sum threshold); degree 10 0.58-1.07x; degree 50 0.40-0.89x)
 SHORT_ROWS = 4
+#: ... from this ``E * F`` on (below it torch's segment kernel won on
+#: short rows too: E = 1e6, F = 64, degree 2, Triton 0.62-0.77x; from
+#: 1.6e8 on 1.15-2.10x)
+SHORT_ROWS_FROM = 100_000_000
 #: float32 ``spmm`` sum/mean without gradients on CUDA: ``'auto'`` runs
 #: ``torch.sparse.mm`` below this many entries and lets :data:`RULES`
 #: choose from it on (H200, fp32 sum, Triton time over cuSPARSE's
@@ -858,6 +864,7 @@ __all__ = ['BACKENDS', 'BUILTIN_RULES', 'OPS', 'REDUCES', 'RULES',
            'load_cpu_table',
            'load_builtin_rules', 'load_rules', 'mark_failed',
            'numba_fallback', 'segment_cuda_path', 'SHORT_ROWS',
+           'SHORT_ROWS_FROM',
            'SPARSE_MM_EDGES',
            'rules_cache_path', 'set_backend',
            'set_cpu_table', 'triton_usable', 'use_backend']
