@@ -448,7 +448,7 @@ def _kernel_case(dev: Any, timer: Any, bw: float, grid: list[Any], E: int,
 
     from pyg_ext.bench.scatter import _graph
     from pyg_ext.ops._torch import index2ptr, scatter_torch, segment_torch
-    from pyg_ext.ops._triton import block_f, segment_csr_triton
+    from pyg_ext.ops._triton import scaled_config, segment_csr_triton
     N = E // deg
     gen = torch.Generator(device=dev).manual_seed(0)
     idx = _graph(E, N, dist, gen, dev)
@@ -479,16 +479,9 @@ def _kernel_case(dev: Any, timer: Any, bw: float, grid: list[Any], E: int,
         except Exception as e:  # a config that does not compile
             row['times'][name] = {'error': f'{type(e).__name__}: {e}'}
 
-    bf = block_f(F)
-    k = max(64 // bf, 1)
     for kern, be, te, nw in grid:
-        # the 64-feature tile scaled to F, as the default configs do
-        # (a 'tiles' tile keeps its elements, the chunk its edges)
-        if kern == 'scan':
-            cfg: tuple[int, ...] = (max(32, min(be * k, 1024)), bf, nw)
-        else:
-            te2 = te if kern == 'rows' else min(max(te * k, te), 1024)
-            cfg = (max(be, te2), te2, bf, nw)
+        # the 64-feature configuration adapted to F as the defaults are
+        cfg = scaled_config(kern, F, be, te, nw)
         name = f'{kern} ' + '/'.join(map(str, (be, te, nw)))
         row['variants'][name] = (kern, be, te, nw)
         record(name, lambda cfg=cfg, kern=kern: segment_csr_triton(

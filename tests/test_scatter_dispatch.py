@@ -1260,13 +1260,13 @@ def test_short_even_rows_are_left_to_the_rules() -> None:
         dispatch.SHORT_ROWS), 300)
     for ptr, want in ((short, True), (long, False)):
         assert dispatch.segment_cuda_path(ptr, 'sum') == 'segment_reduce'
-        assert dispatch._short_rows(ptr) is want
+        assert dispatch._row_profile(ptr) == (False, want)
+        assert dispatch._SKEW[id(ptr)][3] is want  # cached with the skew
     # rows that are all empty count as short (0 < 4 * 5 entries); a
-    # pointer segment_cuda_path has not seen is not
+    # pointer without rows is not
     empty = torch.zeros(6, dtype=torch.long)
-    dispatch.segment_cuda_path(empty, 'sum')
-    assert dispatch._short_rows(empty) is True
-    assert dispatch._short_rows(torch.zeros(3, dtype=torch.long)) is False
+    assert dispatch._row_profile(empty)[1] is True
+    assert dispatch._row_profile(torch.zeros(1, dtype=torch.long))[1] is False
 
 
 def test_cuda_auto_choices_follow_the_measured_cutoffs(

@@ -423,10 +423,9 @@ def segment_config(F: int, E: int) -> tuple[int, int, int]:
     if INTERPRET:  # few, wide programs: the interpreter pays per program
         bf = block_f(F)
         return 64, bf, 4
-    bf = block_f(F)
     if 'scan' in TUNED:
-        be, _, nw = TUNED['scan']
-        return max(32, min(be * 64 // bf, 1024)), bf, nw
+        return scaled_config('scan', F, *TUNED['scan'])  # type: ignore[return-value]
+    bf = block_f(F)
     be = max(32, min(4096 // bf, 1024))
     return be, bf, 4
 
@@ -446,18 +445,26 @@ SEGMENT_KERNEL: str | None = os.environ.get('PYG_EXT_SEGMENT_KERNEL')
 SEGMENT_KERNELS = ('scan', 'rows', 'tiles')
 
 #: per-kernel configuration overrides set by a tuning run (``kernel ->
-#: (BLOCK_E, TILE_E, num_warps)`` at 64 features; ``BLOCK_E`` and
-#: ``TILE_E`` scale as ``64 / BLOCK_F`` for narrower feature blocks);
-#: empty means the built-in defaults below
+#: (BLOCK_E, TILE_E, num_warps)`` at 64 features, adapted to narrower
+#: feature blocks by :func:`scaled_config`); empty means the built-in
+#: defaults below
 TUNED: dict[str, tuple[int, int, int]] = {}
 
 
-def _scaled(F: int, be: int, te: int, nw: int) -> tuple[int, int, int, int]:
-    """A 64-feature ``(BLOCK_E, TILE_E, num_warps)`` for ``F`` features:
-    the tile keeps its number of elements (within ``[TILE_E, 1024]``
-    edges), the chunk its number of edges (so as many programs)."""
+def scaled_config(kernel: str, F: int, be: int, te: int, nw: int
+                  ) -> tuple[int, ...]:
+    """The launch configuration of ``kernel`` for ``F`` features from a
+    64-feature ``(BLOCK_E, TILE_E, num_warps)``: ``'scan'`` keeps the
+    elements of its chunk (``(BLOCK_E, BLOCK_F, num_warps)``, ``TILE_E``
+    unused), ``'rows'`` those of its tile, ``'tiles'`` those of its tile
+    (within ``[TILE_E, 1024]`` edges) and the edges of its chunk, so as
+    many programs (``(BLOCK_E, TILE_E, BLOCK_F, num_warps)``)."""
     bf = block_f(F)
     k = 64 // bf
+    if kernel == 'scan':
+        return max(32, min(be * k, 1024)), bf, nw
+    if kernel == 'rows':
+        return be, max(8, min(te * k, 64)), bf, nw
     te2 = triton.next_power_of_2(max(te, min(te * k, 1024)))
     return max(be, te2), te2, bf, nw
 
@@ -469,8 +476,7 @@ def rows_config(F: int) -> tuple[int, int, int, int]:
     if INTERPRET:
         return 64, 16, bf, 4
     if 'rows' in TUNED:
-        be, te, nw = TUNED['rows']
-        return be, max(8, min(te * 64 // bf, 64)), bf, nw
+        return scaled_config('rows', F, *TUNED['rows'])  # type: ignore[return-value]
     return 2048, max(8, min(1024 // bf, 64)), bf, 4
 
 
@@ -482,8 +488,8 @@ def tiles_config(F: int) -> tuple[int, int, int, int]:
         return 64, 16, bf, 4
     # NVIDIA H200, F = 64: (1024, 32, 1) 0.79 ms; (1024, 16, 1) 1.32 ms,
     # (1024, 32, 2) 2.55 ms, (4096, 64, 4) 3.62 ms (docs/scatter.md)
-    be, te, nw = TUNED.get('tiles', (1024, 32, 1))
-    return _scaled(F, be, te, nw)
+    return scaled_config('tiles', F,  # type: ignore[return-value]
+                         *TUNED.get('tiles', (1024, 32, 1)))
 
 
 def scatter_config(F: int) -> tuple[int, int, int]:

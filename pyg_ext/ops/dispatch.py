@@ -179,10 +179,10 @@ def choose(op: str, src: torch.Tensor, reduce: str, numel: int,
     if src.device.type != 'cuda' or src.dtype not in _TRITON_DTYPES:
         return 'torch'
     if not torch.compiler.is_compiling():
-        if (op == 'segment' and ptr is not None
-                and segment_cuda_path(ptr, reduce) == 'segment_reduce'
-                and not (numel >= SHORT_ROWS_FROM and _short_rows(ptr))):
-            return 'torch'
+        if op == 'segment' and ptr is not None:
+            skewed, short = _row_profile(ptr)
+            if not skewed and not (short and numel >= SHORT_ROWS_FROM):
+                return 'torch'
         if (op == 'spmm' and reduce in ('sum', 'mean') and not needs_grad
                 and src.dtype == torch.float32 and src.dim() == 2
                 and numel < SPARSE_MM_EDGES * max(src.size(1), 1)):
@@ -633,20 +633,27 @@ def degree_path(ptr: torch.Tensor) -> str:
     pointer, so it runs once per graph. ``'segment_reduce'`` for a
     pointer without entries or while ``torch.compile`` traces (no
     data-dependent choice in graphs)."""
+    return 'scatter_reduce' if _degree_stats(ptr)[0] else 'segment_reduce'
+
+
+def _degree_stats(ptr: torch.Tensor) -> tuple[bool, int]:
+    """``(skewed, entries)`` of the CSR pointer ``ptr``: the test of
+    :func:`degree_path` and the number of entries it read on the way
+    (``(False, 0)`` for a pointer without rows or while
+    ``torch.compile`` traces)."""
     if torch.compiler.is_compiling() or ptr.numel() < 2:
-        return 'segment_reduce'
+        return False, 0
     lengths = ptr.diff()
     total = int(lengths.sum())
     if total <= 0:
-        return 'segment_reduce'
+        return False, total
     long_from = SKEW_LONG * total / lengths.numel()
     heavy = int(lengths[lengths > long_from].sum())
-    return 'scatter_reduce' if heavy > SKEW_SHARE * total \
-        else 'segment_reduce'
+    return heavy > SKEW_SHARE * total, total
 
 
 #: ptr id -> (weak ref, :func:`~pyg_ext.ops._torch._stamp`, skewed,
-#: short) of :func:`segment_cuda_path`
+#: short) of :func:`_row_profile`
 _SKEW: dict[int, tuple[Any, tuple[Any, ...], bool, bool]] = {}
 #: rows are *short* below this mean length: on CUDA ``'auto'`` then lets
 #: :data:`RULES` choose between Triton and torch's segment kernel even
@@ -687,6 +694,17 @@ def segment_cuda_path(ptr: torch.Tensor, reduce: str) -> str:
     choice in graphs)."""
     if torch.compiler.is_compiling():
         return 'segment_reduce'
+    if not _row_profile(ptr)[0]:
+        return 'segment_reduce'
+    return 'scatter_reduce' if reduce in ('max', 'min') else 'index_add'
+
+
+def _row_profile(ptr: torch.Tensor) -> tuple[bool, bool]:
+    """``(skewed, short)`` of the CSR pointer ``ptr``: :func:`degree_path`'s
+    skew test and whether the mean row length is below
+    :data:`SHORT_ROWS`, from the same two host syncs, cached per pointer
+    (by identity, version and storage; inference tensors, which have no
+    version, are not cached)."""
     try:
         stamp = _stamp(ptr)
     except RuntimeError:  # inference tensors have no version: not cached
@@ -694,28 +712,15 @@ def segment_cuda_path(ptr: torch.Tensor, reduce: str) -> str:
     hit = _SKEW.get(id(ptr))
     if stamp is not None and hit is not None and hit[0]() is ptr \
             and hit[1] == stamp:
-        skewed = hit[2]
-    else:
-        skewed = degree_path(ptr) == 'scatter_reduce'
-        n = ptr.numel() - 1
-        short = n > 0 and int(ptr[-1]) < SHORT_ROWS * n
+        return hit[2], hit[3]
+    skewed, total = _degree_stats(ptr)
+    n = ptr.numel() - 1
+    short = n > 0 and total < SHORT_ROWS * n
+    if stamp is not None:
         if len(_SKEW) >= _SKEW_MAX:
             _SKEW.pop(next(iter(_SKEW)))
-        # an uncacheable pointer (inference tensor) gets a stamp no call
-        # matches: the entry only carries this call's answer to choose()
-        _SKEW[id(ptr)] = (weakref.ref(ptr),
-                          stamp if stamp is not None else (object(),),
-                          skewed, short)
-    if not skewed:
-        return 'segment_reduce'
-    return 'scatter_reduce' if reduce in ('max', 'min') else 'index_add'
-
-
-def _short_rows(ptr: torch.Tensor) -> bool:
-    """Whether :func:`segment_cuda_path`, just called on ``ptr``, found its
-    rows short (mean length below :data:`SHORT_ROWS`)."""
-    hit = _SKEW.get(id(ptr))
-    return hit is not None and hit[0]() is ptr and hit[3]
+        _SKEW[id(ptr)] = (weakref.ref(ptr), stamp, skewed, short)
+    return skewed, short
 
 
 @contextmanager
