@@ -265,6 +265,43 @@ def test_numba_top_level_strategies_agree(mutag, monkeypatch, depth):
 
 @pytest.mark.dataset
 @pytest.mark.skipif(not WITH_NUMBA, reason='numba not installed')
+@pytest.mark.parametrize('depth', [3, 4])
+def test_packed_level_below_fused_top(mutag, monkeypatch, depth):
+    """With the top level solved per pair, the level below it is stored as
+    a packed upper triangle (``npk > 0``): the same matrix, bit for bit, as
+    with that level stored dense (a drop-in ``level_matrix`` turns packing
+    off), and the numpy path's numbers."""
+    import pyg_ext.metrics.tmd as T
+    graphs = mutag[:30]
+    monkeypatch.setattr(T, '_memoise_top', lambda *a: False)
+    kern = T._ot.numba_kernels()
+    seen: list[int] = []
+
+    class Spy:
+        level_matrix = kern.level_matrix
+        memo_graph_pairs = kern.memo_graph_pairs
+
+        @staticmethod
+        def fused_local_pairs(*a):
+            seen.append(int(a[1]))
+            return kern.fused_local_pairs(*a)
+    monkeypatch.setattr(T._ot, 'numba_kernels', lambda: Spy)
+    from pyg_ext.metrics._wl import prepare
+    batch = prepare(graphs)
+    w = np.full(depth - 1, 0.5)
+    packed = T._tmd_matrix_numba(batch, None, depth, w, 2.0, False)
+    assert seen and min(seen) > 0
+    seen.clear()
+    dense = T._tmd_matrix_numba(batch, None, depth, w, 2.0, False,
+                                level_matrix=kern.level_matrix)
+    assert seen and max(seen) == 0
+    np.testing.assert_array_equal(packed, dense)
+    ref = tmd_pairwise(graphs, depth, 0.5, backend='numpy')
+    assert_close_rel(packed, ref, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.dataset
+@pytest.mark.skipif(not WITH_NUMBA, reason='numba not installed')
 def test_numba_matches_reference_on_proteins(shared_root):
     """PROTEINS (max degree 25, graphs of very different sizes): the numba
     path against the reference implementation."""

@@ -1001,7 +1001,10 @@ def level_matrix(Eprev, E1, rroot, rch, rchc, rdeg, croot, cch, cchc, cdeg,
     ``rch`` into ``Eprev``, colours ``rchc``); ``out``'s last row / column
     are the blank distances ``bcol`` / ``brow``. With ``symmetric`` only
     ``j >= i`` is solved and mirrored (rows are paired first with last over
-    the threads so that the triangle is balanced)."""
+    the threads so that the triangle is balanced); a symmetric ``out`` of
+    one row, ``[1, (R + 1) * (R + 2) / 2]``, receives the upper triangle
+    packed row by row instead (see :func:`_packed_block`), half the memory
+    and no mirrored writes."""
     R = rdeg.shape[0]
     Cn = cdeg.shape[0]
     blank_r = Eprev.shape[0] - 1
@@ -1013,6 +1016,7 @@ def level_matrix(Eprev, E1, rroot, rch, rchc, rdeg, croot, cch, cchc, cdeg,
         K = max(K, cdeg[j])
     # rows and columns with no child colour in common: nothing cancels
     cancel = symmetric or _share_colour(rchc, rdeg, cchc, cdeg)
+    packed = symmetric and R > 0 and out.shape[0] == 1
     rmask = colour_masks(rchc, rdeg)
     cmask = colour_masks(cchc, cdeg)
     # symmetric: one row at a time (its columns j >= i), rows paired first
@@ -1039,6 +1043,7 @@ def level_matrix(Eprev, E1, rroot, rch, rchc, rdeg, croot, cch, cchc, cdeg,
                 out[i, Cn] = brow[i]
             continue
         one = np.empty(1, np.int64)
+        zero = np.zeros(1, np.int64)
         for h in range(c * half // nch, (c + 1) * half // nch):
             for rep in range(2):
                 i = np.int64(h) if rep == 0 else np.int64(R - 1 - h)
@@ -1046,12 +1051,25 @@ def level_matrix(Eprev, E1, rroot, rch, rchc, rdeg, croot, cch, cchc, cdeg,
                     break
                 one[0] = i
                 cols = np.arange(i, Cn)
+                if packed:  # row i of the triangle: columns i .. Cn
+                    off = i * (Cn + 1) - i * (i - 1) // 2
+                    tree_block(Eprev, E1, w, rroot, rch, rchc, rdeg, one,
+                               croot, cch, cchc, cdeg, cols, blank_r,
+                               blank_c, W, ia, ib, u, v, p, way, minv, used,
+                               dp, buf, dpb, res, ta, tb, bas, cnt, out,
+                               zero, cols - i + off, False, True, rmask,
+                               cmask)
+                    out[0, off + Cn - i] = brow[i]
+                    continue
                 tree_block(Eprev, E1, w, rroot, rch, rchc, rdeg, one, croot,
                            cch, cchc, cdeg, cols, blank_r, blank_c, W, ia,
                            ib, u, v, p, way, minv, used, dp, buf, dpb, res,
                            ta, tb, bas, cnt, out, one, cols, True, True,
                            rmask, cmask)
                 out[i, Cn] = brow[i]
+    if packed:
+        out[0, out.shape[1] - 1] = 0.0
+        return
     for j in range(Cn):
         out[R, j] = bcol[j]
     out[R, Cn] = 0.0
@@ -1214,8 +1232,42 @@ def memo_graph_pairs(E, rdptr, rdist, rdcol, rdcnt, cdptr, cdist, cdcol,
                                   way, minv, used, dp)
 
 
+@njit(cache=True, nogil=True)
+def _packed_block(P, npk, rows, cols, S):  # pragma: no cover - compiled
+    """``S[:-1, :-1] = E[rows][:, cols]`` and the blank row / column
+    ``S[:-1, -1] = E[rows, b]``, ``S[-1, :-1] = E[b, cols]`` (``b = npk -
+    1``) of a symmetric ``npk x npk`` matrix ``E`` whose upper triangle is
+    packed row by row into ``P`` (row ``a`` holds columns ``a .. npk - 1``
+    from offset ``a * npk - a * (a - 1) / 2``). ``rows`` and ``cols`` are
+    sorted: each entry is read from the packed row of the smaller of its
+    two indices, so the block is gathered in two passes that each walk
+    one packed row at a time (read in the mirrored order, half the entries
+    would each land in a different row)."""
+    nl = rows.shape[0]
+    ml = cols.shape[0]
+    b = npk - 1
+    y0 = 0
+    for x in range(nl):  # entries with cols[y] >= rows[x]: packed row x
+        r = rows[x]
+        while y0 < ml and cols[y0] < r:
+            y0 += 1
+        off = r * npk - r * (r - 1) // 2 - r
+        for y in range(y0, ml):
+            S[x, y] = P[off + cols[y]]
+        S[x, ml] = P[off + b]
+    x0 = 0
+    for y in range(ml):  # entries with rows[x] > cols[y]: packed row y
+        c = cols[y]
+        while x0 < nl and rows[x0] <= c:
+            x0 += 1
+        off = c * npk - c * (c - 1) // 2 - c
+        for x in range(x0, nl):
+            S[x, y] = P[off + rows[x]]
+        S[nl, y] = P[off + b]
+
+
 @njit(parallel=True, cache=True)
-def fused_local_pairs(Eprev, E1, w, rlptr, rlpos, rdptr, rdcol, rdcnt,
+def fused_local_pairs(Eprev, npk, E1, w, rlptr, rlpos, rdptr, rdcol, rdcnt,
                       rroot, rch, rchc, rdeg, rblank, rlcol, clptr, clpos,
                       cdptr, cdcol, cdcnt, croot, cch, cchc, cdeg, cblank,
                       clcol, pi, pj, out):  # pragma: no cover - compiled
@@ -1237,9 +1289,12 @@ def fused_local_pairs(Eprev, E1, w, rlptr, rlpos, rdptr, rdcol, rdcnt,
     none of them (most PROTEINS pairs at depth 4) no child problem can
     cancel anything and :func:`tree_block_disjoint` solves the pair with
     the blank distances subtracted once per pair (15 % less CPU on the
-    top level, the same values bit for bit)."""
-    blank_r = Eprev.shape[0] - 1
-    blank_c = Eprev.shape[1] - 1
+    top level, the same values bit for bit). ``npk > 0``: ``Eprev`` is the
+    packed triangle of a symmetric ``npk x npk`` level
+    (:func:`_packed_block`).
+    """
+    blank_r = Eprev.shape[0] - 1 if npk == 0 else npk - 1
+    blank_c = Eprev.shape[1] - 1 if npk == 0 else npk - 1
     K = 1
     for i in range(rdeg.shape[0]):
         K = max(K, rdeg[i])
@@ -1263,13 +1318,17 @@ def fused_local_pairs(Eprev, E1, w, rlptr, rlpos, rdptr, rdcol, rdcnt,
             nl = rlptr[g + 1] - rlptr[g]
             ml = clptr[h + 1] - clptr[h]
             S = np.empty((nl + 1, ml + 1))
-            for x in range(nl):
-                row = rlpos[rlptr[g] + x]
+            if npk > 0:
+                _packed_block(Eprev[0], npk, rlpos[rlptr[g]:rlptr[g + 1]],
+                              clpos[clptr[h]:clptr[h + 1]], S)
+            else:
+                for x in range(nl):
+                    row = rlpos[rlptr[g] + x]
+                    for y in range(ml):
+                        S[x, y] = Eprev[row, clpos[clptr[h] + y]]
+                    S[x, ml] = Eprev[row, blank_c]
                 for y in range(ml):
-                    S[x, y] = Eprev[row, clpos[clptr[h] + y]]
-                S[x, ml] = Eprev[row, blank_c]
-            for y in range(ml):
-                S[nl, y] = Eprev[blank_r, clpos[clptr[h] + y]]
+                    S[nl, y] = Eprev[blank_r, clpos[clptr[h] + y]]
             S[nl, ml] = 0.0
             u, v, minv, p, way, used, dp = _solver_work(max(K, max(ng, nh)))
             W = np.empty((K, K))

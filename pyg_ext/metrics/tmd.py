@@ -122,7 +122,7 @@ def _pair_cost(batch: GraphBatch, n_a: int | None, depth: int) -> int:
 
 
 def check_matrix_size(rows: int, cols: int, level: int,
-                      copies: int = 2) -> None:
+                      copies: float = 2) -> None:
     """Raise a :class:`MemoryError` naming the cause when the distinct-tree
     distance matrices of one level (``copies`` of them alive at once) would
     exceed :data:`MAX_MATRIX_BYTES`."""
@@ -621,6 +621,9 @@ def _tmd_matrix_numba(batch: GraphBatch, n_a: int | None, depth: int,
     dedup = run_pairs is None
     if run_pairs is None:
         run_pairs = _run_pairs
+    # the compiled kernel can store a symmetric level as a packed triangle
+    # (a drop-in ``level_matrix`` fills dense matrices)
+    can_pack = level_matrix is None and n_a is None
     if level_matrix is None:
         level_matrix = kern.level_matrix
     G, N = batch.num_graphs, batch.num_nodes
@@ -648,20 +651,37 @@ def _tmd_matrix_numba(batch: GraphBatch, n_a: int | None, depth: int,
         bar = tqdm(total=depth - 1 + len(pi), desc='TMD (levels, pairs)')
     rl = _graph_lists(batch, row_graphs, c1, rpos1)  # depth 1
     cl = rl if symmetric else _graph_lists(batch, col_graphs, c1, cpos1)
+    npk = 0  # Eprev dense, or the side of its packed triangle
+    fused = False  # whether the top level is solved per pair
+    if depth > 1:
+        nxt = _next_level(batch, c1, colour, B, B1, w[0], row_nodes,
+                          col_nodes)
     for t in range(depth - 1):
-        ref, root, Bn, Rn, rpos_n, Cn, cpos_n = _next_level(
-            batch, c1, colour, B, B1, w[t], row_nodes, col_nodes)
-        if t == depth - 2:  # the top level
-            rl = _graph_lists(batch, row_graphs, ref.colour, rpos_n)
+        ref, root, Bn, Rn, rpos_n, Cn, cpos_n = nxt
+        if t == depth - 3:  # the level below the top: decide the top now
+            nxt = _next_level(batch, c1, ref.colour, Bn, B1, w[t + 1],
+                              row_nodes, col_nodes)
+            rl = _graph_lists(batch, row_graphs, nxt[0].colour, nxt[4])
             cl = rl if symmetric else _graph_lists(
-                batch, col_graphs, ref.colour, cpos_n)
-            if not _memoise_top(len(Rn), len(Cn), rl, cl, pi, pj,
-                                symmetric):
+                batch, col_graphs, nxt[0].colour, nxt[6])
+            fused = not _memoise_top(len(nxt[3]), len(nxt[5]), rl, cl, pi,
+                                     pj, symmetric)
+        elif t < depth - 2:
+            nxt = _next_level(batch, c1, ref.colour, Bn, B1, w[t + 1],
+                              row_nodes, col_nodes)
+        if t == depth - 2:  # the top level
+            if t == 0:
+                rl = _graph_lists(batch, row_graphs, ref.colour, rpos_n)
+                cl = rl if symmetric else _graph_lists(
+                    batch, col_graphs, ref.colour, cpos_n)
+                fused = not _memoise_top(len(Rn), len(Cn), rl, cl, pi, pj,
+                                         symmetric)
+            if fused:
                 args_r = _local_lists(batch, row_graphs, ref, colour, rpos,
                                       rpos1, Bn, c1)
                 args_c = args_r if symmetric else _local_lists(
                     batch, col_graphs, ref, colour, cpos, cpos1, Bn, c1)
-                head = (Eprev, E1, float(w[t]), *args_r, *args_c)
+                head = (Eprev, npk, E1, float(w[t]), *args_r, *args_c)
                 if dedup:
                     run_pairs = _dedup_runner(rl, cl, symmetric, run_pairs)
                 return run_pairs(
@@ -671,10 +691,17 @@ def _tmd_matrix_numba(batch: GraphBatch, n_a: int | None, depth: int,
         # children as positions into Eprev and as colours (sorted, padded)
         rchc = np.ascontiguousarray(ref.children[Rn])
         cchc = np.ascontiguousarray(ref.children[Cn])
-        check_matrix_size(len(Rn), len(Cn), t + 2, copies=1)
-        # a distributed level_matrix may allocate the level (shared memory)
-        E = getattr(level_matrix, 'empty', np.empty)(
-            (len(Rn) + 1, len(Cn) + 1))
+        # the level read only by the fused top: its upper triangle, packed
+        # (half the memory to fault in: PROTEINS depth 4, 1.7 of 3.5 GB)
+        pack = can_pack and fused and t == depth - 3 and len(Rn) > 0
+        check_matrix_size(len(Rn), len(Cn), t + 2, copies=0.5 if pack else 1)
+        if pack:
+            n = len(Rn) + 1
+            E = np.empty((1, n * (n + 1) // 2))
+        else:
+            # a distributed level_matrix may allocate it (shared memory)
+            E = getattr(level_matrix, 'empty', np.empty)(
+                (len(Rn) + 1, len(Cn) + 1))
         level_matrix(Eprev, E1, rpos1[root[Rn]].astype(np.int64),
                           np.ascontiguousarray(rpos[rchc]), rchc,
                           ref.degree[Rn].astype(np.int64),
@@ -685,6 +712,7 @@ def _tmd_matrix_numba(batch: GraphBatch, n_a: int | None, depth: int,
         if bar is not None:
             bar.update(1)
         Eprev, rpos, cpos = E, rpos_n, cpos_n
+        npk = len(Rn) + 1 if pack else 0
         colour, B = ref.colour, Bn
     if dedup:
         run_pairs = _dedup_runner(rl, cl, symmetric, run_pairs)
