@@ -653,41 +653,41 @@ def _tmd_matrix_numba(batch: GraphBatch, n_a: int | None, depth: int,
     cl = rl if symmetric else _graph_lists(batch, col_graphs, c1, cpos1)
     npk = 0  # Eprev dense, or the side of its packed triangle
     fused = False  # whether the top level is solved per pair
+
+    def decide_top(top: tuple) -> tuple:
+        """The top level's per-graph tree lists, and whether it is fused
+        (known before the level below it is solved: that one is then
+        stored packed)."""
+        ref_t, _, _, R_t, rpos_t, C_t, cpos_t = top
+        rl_t = _graph_lists(batch, row_graphs, ref_t.colour, rpos_t)
+        cl_t = rl_t if symmetric else _graph_lists(
+            batch, col_graphs, ref_t.colour, cpos_t)
+        return rl_t, cl_t, not _memoise_top(len(R_t), len(C_t), rl_t, cl_t,
+                                            pi, pj, symmetric)
     if depth > 1:
         nxt = _next_level(batch, c1, colour, B, B1, w[0], row_nodes,
                           col_nodes)
+        if depth == 2:
+            rl, cl, fused = decide_top(nxt)
     for t in range(depth - 1):
         ref, root, Bn, Rn, rpos_n, Cn, cpos_n = nxt
-        if t == depth - 3:  # the level below the top: decide the top now
+        if t < depth - 2:  # refine the next level now
             nxt = _next_level(batch, c1, ref.colour, Bn, B1, w[t + 1],
                               row_nodes, col_nodes)
-            rl = _graph_lists(batch, row_graphs, nxt[0].colour, nxt[4])
-            cl = rl if symmetric else _graph_lists(
-                batch, col_graphs, nxt[0].colour, nxt[6])
-            fused = not _memoise_top(len(nxt[3]), len(nxt[5]), rl, cl, pi,
-                                     pj, symmetric)
-        elif t < depth - 2:
-            nxt = _next_level(batch, c1, ref.colour, Bn, B1, w[t + 1],
-                              row_nodes, col_nodes)
-        if t == depth - 2:  # the top level
-            if t == 0:
-                rl = _graph_lists(batch, row_graphs, ref.colour, rpos_n)
-                cl = rl if symmetric else _graph_lists(
-                    batch, col_graphs, ref.colour, cpos_n)
-                fused = not _memoise_top(len(Rn), len(Cn), rl, cl, pi, pj,
-                                         symmetric)
-            if fused:
-                args_r = _local_lists(batch, row_graphs, ref, colour, rpos,
-                                      rpos1, Bn, c1)
-                args_c = args_r if symmetric else _local_lists(
-                    batch, col_graphs, ref, colour, cpos, cpos1, Bn, c1)
-                head = (Eprev, npk, E1, float(w[t]), *args_r, *args_c)
-                if dedup:
-                    run_pairs = _dedup_runner(rl, cl, symmetric, run_pairs)
-                return run_pairs(
-                    lambda a, b, res, head=head: kern.fused_local_pairs(
-                        *head, a, b, res),
-                    out, pi, pj, G, n_a, symmetric, bar)
+            if t == depth - 3:
+                rl, cl, fused = decide_top(nxt)
+        if t == depth - 2 and fused:  # the top level, solved per pair
+            args_r = _local_lists(batch, row_graphs, ref, colour, rpos,
+                                  rpos1, Bn, c1)
+            args_c = args_r if symmetric else _local_lists(
+                batch, col_graphs, ref, colour, cpos, cpos1, Bn, c1)
+            head = (Eprev, npk, E1, float(w[t]), *args_r, *args_c)
+            if dedup:
+                run_pairs = _dedup_runner(rl, cl, symmetric, run_pairs)
+            return run_pairs(
+                lambda a, b, res, head=head: kern.fused_local_pairs(
+                    *head, a, b, res),
+                out, pi, pj, G, n_a, symmetric, bar)
         # children as positions into Eprev and as colours (sorted, padded)
         rchc = np.ascontiguousarray(ref.children[Rn])
         cchc = np.ascontiguousarray(ref.children[Cn])
