@@ -321,6 +321,50 @@ def test_numba_matches_reference_on_proteins(shared_root):
 
 
 @pytest.mark.skipif(not WITH_NUMBA, reason='numba not installed')
+def test_level_without_shared_colours_equals_the_general_path():
+    """A level whose row and column trees share no child colour subtracts
+    the blank distances once for the whole level (``tree_block_disjoint``);
+    giving one row tree and one column tree a common colour sends the
+    level through the general per-problem path instead. Every entry but
+    that pair's (whose shared child now cancels) is equal bit for bit."""
+    from pyg_ext.metrics import _ot
+    kern = _ot.numba_kernels()
+    rng = np.random.default_rng(0)
+    nl, ml, R, C, K = 40, 35, 23, 29, 9   # degrees up to 9: every solver
+    Eprev = rng.random((nl + 1, ml + 1)) * 3
+    Eprev[nl, ml] = 0.0
+    E1 = rng.random((5, 6))
+
+    def side(n: int, m: int, first: int) -> tuple:
+        deg = rng.integers(0, K + 1, n)
+        deg[0] = 3
+        ch = np.zeros((n, K), np.int64)
+        chc = np.full((n, K), 10_000, np.int64)     # padding id
+        for i in range(n):
+            ch[i, :deg[i]] = rng.choice(m, deg[i], replace=False)
+            chc[i, :deg[i]] = first + 50 * i + np.arange(deg[i])
+        return ch, chc, deg.astype(np.int64)
+    rch, rchc, rdeg = side(R, nl, 0)
+    cch, cchc, cdeg = side(C, ml, 5_000)
+    rroot = rng.integers(0, 5, R)
+    croot = rng.integers(0, 6, C)
+    brow, bcol = rng.random(R), rng.random(C)
+
+    def level(cchc_: np.ndarray) -> np.ndarray:
+        out = np.empty((R + 1, C + 1))
+        kern.level_matrix(Eprev, E1, rroot, rch, rchc, rdeg, croot, cch,
+                          cchc_, cdeg, 0.5, brow, bcol, False, out)
+        return out
+    disjoint = level(cchc)
+    shared = cchc.copy()
+    shared[0, 0] = rchc[0, 0]   # still sorted: the smallest colour
+    general = level(shared)
+    assert general[0, 0] != disjoint[0, 0]
+    general[0, 0] = disjoint[0, 0]
+    np.testing.assert_array_equal(general, disjoint)
+
+
+@pytest.mark.skipif(not WITH_NUMBA, reason='numba not installed')
 def test_batched_child_solver_matches_brute_force():
     """Every bucket shape of the batched row-subset DP (3 <= n <= 6 rows
     against 7 to 10 columns; fewer columns are written out, see

@@ -318,6 +318,10 @@ def rect_hungarian(C, n, m, u, v, p, way, minv, used):  # pragma: no cover
     return cost
 
 
+#: largest ``Eprev`` (entries) for which a level whose trees share no child
+#: colour keeps two blank-subtracted copies (:func:`level_matrix`)
+DISJOINT_MAX = 1 << 22
+
 #: largest side solved by the subset dynamic programme in :func:`rect_min`
 RECT_DP_MAX = 5
 
@@ -1025,6 +1029,31 @@ def level_matrix(Eprev, E1, rroot, rch, rchc, rdeg, croot, cch, cchc, cdeg,
     # 300-node pair 70 vs 78 ms)
     half = (R + 1) // 2
     nch = min(half, 256) if symmetric else min(R, max(16, R // 32))
+    # nothing cancels (no shared child colour; always with continuous
+    # features): the blank distances are subtracted once for the level, as
+    # in :func:`tree_block_disjoint` (same values), while the two
+    # subtracted copies of ``Eprev`` stay small
+    nl = Eprev.shape[0] - 1
+    ml = Eprev.shape[1] - 1
+    disjoint = not cancel and nl * ml <= DISJOINT_MAX
+    if disjoint:
+        SR = np.empty((nl, ml))
+        SC = np.empty((nl, ml))
+        for x in range(nl):
+            for y in range(ml):
+                SR[x, y] = Eprev[x, y] - Eprev[nl, y]
+                SC[x, y] = Eprev[x, y] - Eprev[x, ml]
+        baseR = np.zeros(R)
+        for i in range(R):
+            for x in range(rdeg[i]):
+                baseR[i] += Eprev[rch[i, x], ml]
+        baseC = np.zeros(Cn)
+        for j in range(Cn):
+            for y in range(cdeg[j]):
+                baseC[j] += Eprev[nl, cch[j, y]]
+    else:
+        SR = SC = np.empty((0, 0))
+        baseR = baseC = np.empty(0)
     for c in prange(nch):
         W = np.empty((K, K))
         ia = np.empty(K, np.int64)
@@ -1032,8 +1061,19 @@ def level_matrix(Eprev, E1, rroot, rch, rchc, rdeg, croot, cch, cchc, cdeg,
         u, v, minv, p, way, used, dp = _solver_work(K)
         buf, dpb, res, ta, tb, bas, cnt = _batch_work(BATCH_CAP)
         if not symmetric:
-            rows = np.arange(c * R // nch, (c + 1) * R // nch)
+            r0 = c * R // nch
+            r1 = (c + 1) * R // nch
+            rows = np.arange(r0, r1)
             cols = np.arange(Cn)
+            if disjoint:
+                tree_block_disjoint(SR, SC, baseR[r0:r1], baseC, E1, w,
+                                    rroot, rch, rdeg, rows, croot, cch, cdeg,
+                                    cols, W, u, v, p, way, minv, used, dp,
+                                    buf, dpb, res, ta, tb, bas, cnt,
+                                    out[r0:r1])
+                for i in rows:
+                    out[i, Cn] = brow[i]
+                continue
             tree_block(Eprev, E1, w, rroot, rch, rchc, rdeg, rows, croot,
                        cch, cchc, cdeg, cols, blank_r, blank_c, W, ia, ib,
                        u, v, p, way, minv, used, dp, buf, dpb, res, ta, tb,
