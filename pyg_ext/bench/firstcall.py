@@ -35,14 +35,21 @@ from pyg_ext.bench._common import (
 
 CASES = ('eigen', 'eigen-pyg', 'wis', 'tmd-pair', 'tmd-matrix', 'didm')
 _MARK = 'FIRSTCALL-RESULT '
-# the kernel module each case's first call would compile
-_MODULES = {
-    'eigen': ('pyg_ext.utils._eigen_numba', 'eigenpairs', 20),
-    'wis': ('pyg_ext.utils._wis_numba', '1-WIS', 3),
-    'tmd-pair': ('pyg_ext.metrics._numba', 'the graph metrics', 30),
-    'tmd-matrix': ('pyg_ext.metrics._numba', 'the graph metrics', 30),
-    'didm': ('pyg_ext.metrics._numba', 'the graph metrics', 30),
-}
+
+
+def _kernel_module(case: str) -> tuple | None:
+    """The kernel module a case's first call starts compiling (as its
+    library code names it), or ``None`` (PyG's case)."""
+    if case == 'eigen':
+        from pyg_ext.utils.eigen import _KERNELS
+        return _KERNELS
+    if case == 'wis':
+        from pyg_ext.utils.walk_index import _WIS_KERNELS
+        return _WIS_KERNELS
+    if case == 'eigen-pyg':
+        return None
+    from pyg_ext.metrics._ot import NUMBA_KERNELS
+    return NUMBA_KERNELS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -136,10 +143,11 @@ def child(case: str, opts_json: str) -> None:
         call()
         out['wall'].append(time.perf_counter() - t0)
         out['cpu'].append(time.process_time() - c0)
-    if case in _MODULES:
+    module = _kernel_module(case)
+    if module is not None:
         from pyg_ext.utils import _numba_setup as S
         t0 = time.perf_counter()
-        ready = S.wait_for_kernels(*_MODULES[case], timeout=opts['wait'])
+        ready = S.wait_for_kernels(*module, timeout=opts['wait'])
         out['waited'] = time.perf_counter() - t0
         if ready is not None:
             t0, c0 = time.perf_counter(), time.process_time()

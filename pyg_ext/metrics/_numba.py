@@ -909,6 +909,35 @@ def _disjoint(acol, alo, ahi, bcol, blo, bhi):  # pragma: no cover
 
 
 @njit(cache=True, nogil=True)
+def _blank_subtracted(S, rch, rdeg, rows, cch, cdeg,
+                      cols):  # pragma: no cover - compiled
+    """The inputs of :func:`tree_block_disjoint` from a level matrix ``S``
+    (last row / column: the blank tree): ``SR[x, y] = S[x, y] - S[blank,
+    y]``, ``SC[x, y] = S[x, y] - S[x, blank]`` and, per tree ``rows[a]`` /
+    ``cols[b]``, its children's summed blank distances ``baseR[a]`` /
+    ``baseC[b]``, summed in child order as :func:`tree_block` does."""
+    nl = S.shape[0] - 1
+    ml = S.shape[1] - 1
+    SR = np.empty((nl, ml))
+    SC = np.empty((nl, ml))
+    for x in range(nl):
+        for y in range(ml):
+            SR[x, y] = S[x, y] - S[nl, y]
+            SC[x, y] = S[x, y] - S[x, ml]
+    baseR = np.zeros(rows.shape[0])
+    for a in range(rows.shape[0]):
+        e = rows[a]
+        for x in range(rdeg[e]):
+            baseR[a] += S[rch[e, x], ml]
+    baseC = np.zeros(cols.shape[0])
+    for b in range(cols.shape[0]):
+        e = cols[b]
+        for y in range(cdeg[e]):
+            baseC[b] += S[nl, cch[e, y]]
+    return SR, SC, baseR, baseC
+
+
+@njit(cache=True, nogil=True)
 def tree_block_disjoint(SR, SC, baseR, baseC, E1, w, rroot, rch, rdeg,
                         rows, croot, cch, cdeg, cols, W, u, v, p, way,
                         minv, used, dp1, buf, dp, res, ta, tb, bas, cnt,
@@ -1037,20 +1066,8 @@ def level_matrix(Eprev, E1, rroot, rch, rchc, rdeg, croot, cch, cchc, cdeg,
     ml = Eprev.shape[1] - 1
     disjoint = not cancel and nl * ml <= DISJOINT_MAX
     if disjoint:
-        SR = np.empty((nl, ml))
-        SC = np.empty((nl, ml))
-        for x in range(nl):
-            for y in range(ml):
-                SR[x, y] = Eprev[x, y] - Eprev[nl, y]
-                SC[x, y] = Eprev[x, y] - Eprev[x, ml]
-        baseR = np.zeros(R)
-        for i in range(R):
-            for x in range(rdeg[i]):
-                baseR[i] += Eprev[rch[i, x], ml]
-        baseC = np.zeros(Cn)
-        for j in range(Cn):
-            for y in range(cdeg[j]):
-                baseC[j] += Eprev[nl, cch[j, y]]
+        SR, SC, baseR, baseC = _blank_subtracted(
+            Eprev, rch, rdeg, np.arange(R), cch, cdeg, np.arange(Cn))
     else:
         SR = SC = np.empty((0, 0))
         baseR = baseC = np.empty(0)
@@ -1381,22 +1398,8 @@ def fused_local_pairs(Eprev, npk, E1, w, rlptr, rlpos, rdptr, rdcol, rdcnt,
                          clptr[h + 1]):
                 # nothing cancels: subtract the blank distances once per
                 # pair instead of once per child problem
-                SR = np.empty((nl, ml))
-                SC = np.empty((nl, ml))
-                for x in range(nl):
-                    for y in range(ml):
-                        SR[x, y] = S[x, y] - S[nl, y]
-                        SC[x, y] = S[x, y] - S[x, ml]
-                baseR = np.zeros(ka)
-                for a in range(ka):
-                    e = gi[a]
-                    for x in range(rdeg[e]):
-                        baseR[a] += S[rch[e, x], ml]
-                baseC = np.zeros(kb)
-                for b in range(kb):
-                    e = hi[b]
-                    for y in range(cdeg[e]):
-                        baseC[b] += S[nl, cch[e, y]]
+                SR, SC, baseR, baseC = _blank_subtracted(
+                    S, rch, rdeg, gi, cch, cdeg, hi)
                 tree_block_disjoint(SR, SC, baseR, baseC, E1, w, rroot, rch,
                                     rdeg, gi, croot, cch, cdeg, hi, W, u, v,
                                     p, way, minv, used, dp, buf, dpb, res,

@@ -132,6 +132,11 @@ def assignment(M: np.ndarray) -> float:
     return float(M[r, c].sum())
 
 
+#: the graph metrics' kernel module, as :mod:`pyg_ext.utils._numba_setup`
+#: loads it: ``(module, what it serves, expected compile seconds)``
+NUMBA_KERNELS = ('pyg_ext.metrics._numba', 'the graph metrics', 30)
+
+
 @functools.cache
 def numba_kernels() -> Any:
     """Compile (once) and return the numba kernels, or ``None`` without
@@ -140,4 +145,4 @@ def numba_kernels() -> Any:
     if not WITH_NUMBA:
         return None
     from pyg_ext.utils._numba_setup import load_kernels
-    return load_kernels('pyg_ext.metrics._numba', 'the graph metrics', 30)
+    return load_kernels(*NUMBA_KERNELS)

@@ -237,7 +237,7 @@ def _backend(backend: str, prefer_numba: bool = False,
             # already in the disk cache load now (seconds; numpy DIDM can
             # take 15x longer than that on 40 small graphs)
             from pyg_ext.utils import _numba_setup as S
-            what = ('pyg_ext.metrics._numba', 'the graph metrics', 30)
+            what = _ot.NUMBA_KERNELS
             if need_numba or (S.kernel_state(what[0]) == 'idle'
                               and S.cached_on_disk(what[0])):
                 # need_numba: the numpy path would not fit in memory (a
