@@ -320,6 +320,30 @@ def test_numba_matches_reference_on_proteins(shared_root):
         assert_close_rel(D[a, b], ref, rtol=1e-9, atol=1e-12)
 
 
+@pytest.mark.parametrize('dtype', [np.int64, np.float64])
+def test_unique_rows_equals_numpy_unique(dtype):
+    """The colour refinement's ``unique_rows`` (a lexsort) returns what
+    ``np.unique(axis=0, return_index=True, return_inverse=True)`` does:
+    rows numbered in lexicographic order, the lowest index of each."""
+    from pyg_ext.metrics._wl import unique_rows
+    rng = np.random.default_rng(3)
+    for n, k in ((1, 1), (7, 1), (50, 3), (400, 6)):
+        key = rng.integers(-2, 3, (n, k)).astype(dtype)
+        _, first, inv = np.unique(key, axis=0, return_index=True,
+                                  return_inverse=True)
+        got_first, got_inv = unique_rows(key)
+        np.testing.assert_array_equal(got_first, first)
+        np.testing.assert_array_equal(got_inv, inv.reshape(-1))
+        assert got_inv.dtype == np.int64
+    # -0.0 and 0.0 are one colour; no columns: every row alike
+    first, inv = unique_rows(np.array([[0.0], [-0.0], [1.0], [0.0]]))
+    np.testing.assert_array_equal(first, [0, 2])
+    np.testing.assert_array_equal(inv, [0, 0, 1, 0])
+    first, inv = unique_rows(np.zeros((4, 0)))
+    np.testing.assert_array_equal(first, [0])
+    np.testing.assert_array_equal(inv, [0, 0, 0, 0])
+
+
 @pytest.mark.skipif(not WITH_NUMBA, reason='numba not installed')
 def test_level_without_shared_colours_equals_the_general_path():
     """A level whose row and column trees share no child colour subtracts
