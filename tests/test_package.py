@@ -64,3 +64,26 @@ def test_require_names_the_extra() -> None:
         pyg_typing.require('surely_missing_xyz', 'the reference')
     assert 'the reference needs' in str(e.value)
     del pyg_typing.OPTIONAL_PACKAGES['surely_missing_xyz']
+
+
+def test_public_signatures_read_well() -> None:
+    """``help()`` of every public callable shows readable defaults: no bare
+    ``object()`` sentinels (``<object object at 0x...>``) or other reprs
+    with memory addresses."""
+    import importlib
+    import inspect
+    import re
+    bad = []
+    for sub in pyg_ext._SUBPACKAGES:
+        mod = importlib.import_module(f'pyg_ext.{sub}')
+        for name in getattr(mod, '__all__', ()):
+            obj = getattr(mod, name)
+            if not callable(obj):
+                continue
+            try:
+                sig = str(inspect.signature(obj))
+            except (TypeError, ValueError):
+                continue
+            if re.search(r' at 0x[0-9a-f]+', sig):
+                bad.append(f'{sub}.{name}{sig}')
+    assert not bad, bad

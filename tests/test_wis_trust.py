@@ -202,6 +202,27 @@ def test_declared_edge_attribute_of_wrong_size() -> None:
                  num_nodes=9))
 
 
+
+@pytest.mark.parametrize('make', TRANSFORMS, ids=IDS)
+@pytest.mark.parametrize('key,value', [
+    ('edge_attr', torch.zeros(5, 2)),
+    ('edge_weight', torch.ones(7)),
+    ('edge_type', torch.zeros(3, dtype=torch.long)),
+], ids=['edge_attr', 'edge_weight', 'edge_type'])
+def test_misaligned_edge_attribute_is_refused(make, key: str,  # noqa: ANN001
+                                              value: torch.Tensor) -> None:
+    """A usual edge attribute whose length is not the number of edges used
+    to pass through unsliced while edge_index shrank (a silent mismatch)."""
+    data = Data(x=torch.zeros(4, 1), edge_index=EI, num_nodes=4)
+    data[key] = value
+    # (the spectral sparsifier reads edge_weight itself and says so first)
+    with pytest.raises(ValueError, match=f"{key}'? has {len(value)} entries "
+                       '(but edge_index has 6 edges|for 6 edges)'):
+        make()(data)
+    data[key] = value.new_ones((6,) + tuple(value.shape[1:]))
+    out = make()(data)  # the right length is sliced with the edges
+    assert out[key].size(0) == out.edge_index.size(1) < 6
+
 # --------------------------------------------------------------------------
 # bad input
 # --------------------------------------------------------------------------

@@ -19,7 +19,8 @@ attribute is edge-level when its name contains ``'edge'`` (``edge_attr``,
 ``batch``, ``*_mask``, names containing ``'node'``), and anything else is
 refused with a :class:`ValueError` naming it rather than silently left
 misaligned (PyG's :meth:`~torch_geometric.data.Data.edge_subgraph` would treat
-it as node-level).
+it as node-level). An ``edge_attr``, ``edge_weight`` or ``edge_type`` whose
+length is not the number of edges is a malformed graph and is refused too.
 
 For :class:`~torch_geometric.data.HeteroData`, every non-bipartite edge type
 (same source and target node type) is sparsified on its own; bipartite edge
@@ -66,6 +67,9 @@ __all__ = [
 ]
 
 
+#: PyG's usual edge-level names: one of them with a length other than
+#: ``num_edges`` is a malformed graph, refused rather than left misaligned
+EDGE_KEYS = frozenset({'edge_attr', 'edge_weight', 'edge_type'})
 #: attribute names that are node-level when ``num_nodes == num_edges``
 NODE_KEYS = frozenset({'x', 'pos', 'y', 'z', 'batch', 'n_id', 'norm',
                        'node_attr'})
@@ -129,6 +133,12 @@ def _edge_level_keys(data: Data | HeteroData, store: Any, num_nodes: int,
                     f'for {num_edges} edges')
             keys.append(key)
         elif size != num_edges:
+            if key in EDGE_KEYS and size is not None:
+                raise ValueError(
+                    f'{key!r} has {size} entries but edge_index has '
+                    f'{num_edges} edges; an edge attribute must have one '
+                    'entry per edge (it would be left misaligned with the '
+                    'kept edges)')
             continue
         elif num_nodes != num_edges or 'edge' in key:
             keys.append(key)

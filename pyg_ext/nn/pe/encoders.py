@@ -302,8 +302,9 @@ class SignNet(nn.Module):
                 f"preset='{self.preset}', dropout={self.dropout})")
 
 
-#: Sentinel for "the preset's default" (``None`` stays an invalid value).
-_PRESET_DEFAULT: Any = object()
+#: Sentinel for "the preset's default" (``None`` stays an invalid value); the
+#: shared marker, so signatures and ``help()`` show ``<preset default>``.
+_PRESET_DEFAULT: Any = PRESET_DEFAULT
 
 #: Defaults of the two ``BasisNet`` presets. ``'reference'`` follows the SPE
 #: repository's ZINC config ``configs/zinc/basisNet_gine_pe8.yaml``
@@ -406,11 +407,11 @@ class BasisNet(nn.Module):
     """
 
     def __init__(self, k: int, out_channels: int,
-                 hidden_channels: int = _PRESET_DEFAULT,
-                 ign_channels: int = _PRESET_DEFAULT,
-                 phi_out_channels: int = _PRESET_DEFAULT,
-                 rho_layers: int = _PRESET_DEFAULT,
-                 per_multiplicity: str = _PRESET_DEFAULT,
+                 hidden_channels: int | _PresetDefault = _PRESET_DEFAULT,
+                 ign_channels: int | _PresetDefault = _PRESET_DEFAULT,
+                 phi_out_channels: int | _PresetDefault = _PRESET_DEFAULT,
+                 rho_layers: int | _PresetDefault = _PRESET_DEFAULT,
+                 per_multiplicity: str | _PresetDefault = _PRESET_DEFAULT,
                  eig_tol: float = 1e-5, preset: str = 'pyg_ext') -> None:
         super().__init__()
         if not isinstance(preset, str) or preset not in BASISNET_PRESETS:
