@@ -202,7 +202,6 @@ def test_declared_edge_attribute_of_wrong_size() -> None:
                  num_nodes=9))
 
 
-
 @pytest.mark.parametrize('make', TRANSFORMS, ids=IDS)
 @pytest.mark.parametrize('key,value', [
     ('edge_attr', torch.zeros(5, 2)),
@@ -222,6 +221,7 @@ def test_misaligned_edge_attribute_is_refused(make, key: str,  # noqa: ANN001
     data[key] = value.new_ones((6,) + tuple(value.shape[1:]))
     out = make()(data)  # the right length is sliced with the edges
     assert out[key].size(0) == out.edge_index.size(1) < 6
+
 
 # --------------------------------------------------------------------------
 # bad input
