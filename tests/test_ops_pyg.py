@@ -151,6 +151,61 @@ def test_softmax_aggregation_matches_pyg() -> None:
     assert repr(FastSoftmaxAggregation(0.5)) == 'FastSoftmaxAggregation(t=0.5)'
 
 
+
+@pytest.mark.parametrize('kwargs', [
+    dict(t=0.7, learn=True),
+    dict(t=1.5, learn=True, channels=5),
+    dict(t=2.0, semi_grad=True),
+], ids=['learn', 'learn-channels', 'semi-grad'])
+@pytest.mark.parametrize('use_ptr', [False, True], ids=['index', 'ptr'])
+def test_softmax_aggregation_options_match_pyg(kwargs: dict,
+                                               use_ptr: bool) -> None:
+    """PyG's learnable / per-channel / semi-gradient variants: the same
+    output and the same gradients for x and the temperatures."""
+    from torch_geometric.nn.aggr import SoftmaxAggregation
+    torch.manual_seed(0)
+    x = torch.randn(12, 5)
+    idx = torch.randint(0, 4, (12,)).sort().values
+    ptr = torch.tensor([0] + torch.bincount(idx, minlength=4).cumsum(0)
+                       .tolist())
+    w = torch.randn(4, 5)
+    outs = []
+    for cls in (FastSoftmaxAggregation, SoftmaxAggregation):
+        aggr = cls(**kwargs)
+        xx = x.clone().requires_grad_()
+        out = (aggr(xx, ptr=ptr, dim_size=4) if use_ptr
+               else aggr(xx, idx, dim_size=4))
+        (out * w).sum().backward()
+        t_grad = aggr.t.grad if isinstance(aggr.t, torch.Tensor) else None
+        outs.append((out.detach(), xx.grad, t_grad))
+    (o1, gx1, gt1), (o2, gx2, gt2) = outs
+    torch.testing.assert_close(o1, o2)
+    torch.testing.assert_close(gx1, gx2)
+    if kwargs.get('learn'):
+        assert gt1 is not None and gt1.shape == (kwargs.get('channels', 1),)
+        torch.testing.assert_close(gt1, gt2)
+
+
+def test_softmax_aggregation_learnable_t_resets_and_checks() -> None:
+    aggr = FastSoftmaxAggregation(t=0.5, learn=True, channels=3)
+    assert [n for n, _ in aggr.named_parameters()] == ['t']
+    with torch.no_grad():
+        aggr.t.add_(1.0)
+    aggr.reset_parameters()
+    assert torch.equal(aggr.t.detach(), torch.full((3,), 0.5))
+    assert repr(aggr) == ('FastSoftmaxAggregation(t=0.5, learn=True, '
+                          'channels=3)')
+    with pytest.raises(ValueError, match=r'shape \[N, 3\]'):
+        aggr(torch.randn(4, 2), torch.tensor([0, 0, 1, 1]))
+    with pytest.raises(ValueError, match='semi_grad'):
+        FastSoftmaxAggregation(learn=True, semi_grad=True)
+    with pytest.raises(ValueError, match='channels > 1 needs learn'):
+        FastSoftmaxAggregation(channels=2)
+    with pytest.raises(ValueError, match='channels'):
+        FastSoftmaxAggregation(learn=True, channels=0)
+    with pytest.raises(TypeError, match='learn'):
+        FastSoftmaxAggregation(learn=1)
+
 def test_switch_routes_sparse_csr_message_and_aggregate() -> None:
     import torch_geometric.nn.conv.gcn_conv as gcn_mod
 

@@ -21,7 +21,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch
 from torch import Tensor
+from torch.nn import Parameter
 from torch_geometric.nn.aggr import Aggregation
 
 from pyg_ext.ops.dispatch import BACKENDS
@@ -128,24 +130,63 @@ class FastMinAggregation(_FastAggregation):
 
 class FastSoftmaxAggregation(_FastAggregation):
     r"""Softmax aggregation
-    :math:`\sum_i \mathrm{softmax}(t \mathbf{x})_i \odot \mathbf{x}_i` with a
-    fixed temperature ``t`` (PyG's ``SoftmaxAggregation(t)`` without the
-    learnable variant), on pyg_ext's grouped softmax and sum.
+    :math:`\sum_i \mathrm{softmax}(t \mathbf{x})_i \odot \mathbf{x}_i`
+    (PyG's ``SoftmaxAggregation``, with the same arguments: a fixed or
+    learnable temperature ``t``, one per channel if ``channels > 1``), on
+    pyg_ext's grouped softmax and sum.
 
     Args:
-        t: the temperature.
+        t: the (initial) temperature.
+        learn: learn ``t`` (a parameter of ``channels`` entries, initialised
+            to ``t`` and reset to it by :meth:`reset_parameters`).
+        semi_grad: compute the softmax weights without gradient (only with
+            ``learn=False``), as PyG's option of that name.
+        channels: the number of temperatures (``learn=True`` only); ``x``
+            must then be 2-D with ``channels`` columns.
         backend: as for :class:`FastSumAggregation`.
+
+    Raises:
+        TypeError, ValueError: a non-finite ``t``, ``learn`` and
+            ``semi_grad`` both set, ``channels < 1``, or ``channels > 1``
+            without ``learn``.
     """
 
-    def __init__(self, t: float = 1.0, backend: str | None = None) -> None:
+    def __init__(self, t: float = 1.0, learn: bool = False,
+                 semi_grad: bool = False, channels: int = 1,
+                 backend: str | None = None) -> None:
         super().__init__(backend)
-        self.t = check_real(t, 't')
+        t = check_real(t, 't')
+        for name, value in (('learn', learn), ('semi_grad', semi_grad)):
+            if not isinstance(value, bool):
+                raise TypeError(f'{name} must be a bool, got '
+                                f'{type(value).__name__} {value!r}')
+        if learn and semi_grad:
+            raise ValueError('FastSoftmaxAggregation: learn=True and '
+                             'semi_grad=True cannot be combined (as in PyG)')
+        channels = check_int(channels, 'channels', low=1)
+        if not learn and channels != 1:
+            raise ValueError('FastSoftmaxAggregation: channels > 1 needs '
+                             f'learn=True (got channels={channels})')
+        self._init_t = t
+        self.learn = learn
+        self.semi_grad = semi_grad
+        self.channels = channels
+        self.t: Tensor | float = (Parameter(torch.empty(channels)) if learn
+                                  else t)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Set a learnable ``t`` back to its initial value."""
+        if isinstance(self.t, Tensor):
+            with torch.no_grad():
+                self.t.fill_(self._init_t)
 
     def forward(self, x: Tensor, index: Tensor | None = None,
                 ptr: Tensor | None = None, dim_size: int | None = None,
                 dim: int = -2) -> Tensor:
-        """Raises :class:`ValueError` for ``dim`` other than the first one
-        and as :meth:`reduce` for bad ids."""
+        """Raises :class:`ValueError` for ``dim`` other than the first one,
+        for ``x`` without ``channels`` columns (``channels > 1``) and as
+        :meth:`reduce` for bad ids."""
         check_tensor(x, 'x')
         d = x.dim() + dim if dim < 0 else dim
         if d != 0:
@@ -158,17 +199,37 @@ class FastSoftmaxAggregation(_FastAggregation):
             check_tensor(ptr, 'ptr', floating=False)
         if dim_size is not None:  # softmax would call it num_nodes
             dim_size = check_int(dim_size, 'dim_size', low=0)
+        t = self.t
+        if self.channels != 1:
+            if x.dim() != 2 or x.size(1) != self.channels:
+                raise ValueError(
+                    f'x must have shape [N, {self.channels}] (channels = '
+                    f'{self.channels}), got {tuple(x.shape)}')
+            assert isinstance(t, Tensor)
+            t = t.view(1, self.channels)
+        alpha = x * t if isinstance(t, Tensor) or t != 1.0 else x
         n = dim_size if dim_size is not None else (
             ptr.numel() - 1 if ptr is not None else None)
-        alpha = softmax(x * self.t if self.t != 1.0 else x, index,
-                        ptr if ptr is not None and ptr.dim() == 1 else None,
-                        n, 0, backend=self.backend)
+        p1 = ptr if ptr is not None and ptr.dim() == 1 else None
+        if self.semi_grad:
+            with torch.no_grad():
+                alpha = softmax(alpha, index, p1, n, 0, backend=self.backend)
+        else:
+            alpha = softmax(alpha, index, p1, n, 0, backend=self.backend)
         # softmax checked index, ptr and dim_size: no second check
         return self._reduce(x * alpha, index, ptr, dim_size, 0, 'sum', False)
 
     def __repr__(self) -> str:
-        arg = f', backend={self.backend!r}' if self.backend else ''
-        return f'{self.__class__.__name__}(t={self.t}{arg})'
+        args = [f't={self._init_t}']
+        if self.learn:
+            args.append('learn=True')
+        if self.semi_grad:
+            args.append('semi_grad=True')
+        if self.channels != 1:
+            args.append(f'channels={self.channels}')
+        if self.backend:
+            args.append(f'backend={self.backend!r}')
+        return f'{self.__class__.__name__}({", ".join(args)})'
 
 
 __all__ = ['FastMaxAggregation', 'FastMeanAggregation', 'FastMinAggregation',
