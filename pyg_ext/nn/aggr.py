@@ -19,6 +19,7 @@ traces).
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import Any
 
 import torch
@@ -29,6 +30,7 @@ from torch_geometric.nn.aggr import Aggregation
 from pyg_ext.ops.dispatch import BACKENDS
 from pyg_ext.ops.functional import scatter, segment, softmax
 from pyg_ext.utils.validation import (
+    check_bool,
     check_choice,
     check_int,
     check_real,
@@ -156,10 +158,8 @@ class FastSoftmaxAggregation(_FastAggregation):
                  backend: str | None = None) -> None:
         super().__init__(backend)
         t = check_real(t, 't')
-        for name, value in (('learn', learn), ('semi_grad', semi_grad)):
-            if not isinstance(value, bool):
-                raise TypeError(f'{name} must be a bool, got '
-                                f'{type(value).__name__} {value!r}')
+        learn = check_bool(learn, 'learn')
+        semi_grad = check_bool(semi_grad, 'semi_grad')
         if learn and semi_grad:
             raise ValueError('FastSoftmaxAggregation: learn=True and '
                              'semi_grad=True cannot be combined (as in PyG)')
@@ -211,10 +211,7 @@ class FastSoftmaxAggregation(_FastAggregation):
         n = dim_size if dim_size is not None else (
             ptr.numel() - 1 if ptr is not None else None)
         p1 = ptr if ptr is not None and ptr.dim() == 1 else None
-        if self.semi_grad:
-            with torch.no_grad():
-                alpha = softmax(alpha, index, p1, n, 0, backend=self.backend)
-        else:
+        with torch.no_grad() if self.semi_grad else nullcontext():
             alpha = softmax(alpha, index, p1, n, 0, backend=self.backend)
         # softmax checked index, ptr and dim_size: no second check
         return self._reduce(x * alpha, index, ptr, dim_size, 0, 'sum', False)

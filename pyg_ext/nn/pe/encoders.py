@@ -302,10 +302,6 @@ class SignNet(nn.Module):
                 f"preset='{self.preset}', dropout={self.dropout})")
 
 
-#: Sentinel for "the preset's default" (``None`` stays an invalid value); the
-#: shared marker, so signatures and ``help()`` show ``<preset default>``.
-_PRESET_DEFAULT: Any = PRESET_DEFAULT
-
 #: Defaults of the two ``BasisNet`` presets. ``'reference'`` follows the SPE
 #: repository's ZINC config ``configs/zinc/basisNet_gine_pe8.yaml``
 #: (``phi_hidden_dims`` = ``mlp_hidden_dims`` = 120, ``n_psi_layers`` = 8).
@@ -407,11 +403,11 @@ class BasisNet(nn.Module):
     """
 
     def __init__(self, k: int, out_channels: int,
-                 hidden_channels: int | _PresetDefault = _PRESET_DEFAULT,
-                 ign_channels: int | _PresetDefault = _PRESET_DEFAULT,
-                 phi_out_channels: int | _PresetDefault = _PRESET_DEFAULT,
-                 rho_layers: int | _PresetDefault = _PRESET_DEFAULT,
-                 per_multiplicity: str | _PresetDefault = _PRESET_DEFAULT,
+                 hidden_channels: int | _PresetDefault = PRESET_DEFAULT,
+                 ign_channels: int | _PresetDefault = PRESET_DEFAULT,
+                 phi_out_channels: int | _PresetDefault = PRESET_DEFAULT,
+                 rho_layers: int | _PresetDefault = PRESET_DEFAULT,
+                 per_multiplicity: str | _PresetDefault = PRESET_DEFAULT,
                  eig_tol: float = 1e-5, preset: str = 'pyg_ext') -> None:
         super().__init__()
         if not isinstance(preset, str) or preset not in BASISNET_PRESETS:
@@ -421,7 +417,7 @@ class BasisNet(nn.Module):
         if preset == 'reference':
             for name, value in (('ign_channels', ign_channels),
                                 ('phi_out_channels', phi_out_channels)):
-                if value is not _PRESET_DEFAULT:
+                if value is not PRESET_DEFAULT:
                     check_positive_int(value, name)
                     raise ValueError(
                         f"BasisNet: {name} is not used by preset='reference'"
@@ -433,7 +429,7 @@ class BasisNet(nn.Module):
                 'phi_out_channels': phi_out_channels,
                 'rho_layers': rho_layers,
                 'per_multiplicity': per_multiplicity}
-        args = {name: defaults[name] if v is _PRESET_DEFAULT else v
+        args = {name: defaults[name] if v is PRESET_DEFAULT else v
                 for name, v in args.items()}
         per_multiplicity = args['per_multiplicity']
         if per_multiplicity not in ('head', 'full'):
